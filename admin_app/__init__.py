@@ -1,0 +1,90 @@
+"""Health Workforce Registry: the application factory."""
+import os
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .config import DefaultConfig, ensure_instance_config
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build an app: defaults, then instance/config.py, then FLASK_* env, then test_config."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(DefaultConfig)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if test_config is None:
+        ensure_instance_config(app.instance_path)
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_prefixed_env()
+        app.config.update(test_config)
+    _finish_config(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
+    limiter.init_app(app)
+
+    from . import views, cli
+
+    views.register(app)
+    cli.register(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    cfg = app.config
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "registry.db")
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    opts = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("postgresql"):
+        # psycopg 3 switches to generic plans after 5 executions, which made indexed searches 100x slower.
+        opts.setdefault("connect_args", {}).setdefault("prepare_threshold", None)
+        opts.setdefault("pool_pre_ping", True)
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = opts
+    for key in ("CAPTCHA_ENABLED", "SESSION_COOKIE_SECURE"):
+        if isinstance(cfg.get(key), str):
+            cfg[key] = cfg[key].strip().lower() in ("1", "true", "yes", "on")
+    cfg["UPLOAD_MAX_BYTES"] = int(cfg["UPLOAD_MAX_BYTES"])
+    cfg.setdefault("UPLOAD_FOLDER", os.path.join(app.instance_path, "uploads"))
+    cfg.setdefault("SMS_OUTBOX", os.path.join(app.instance_path, "sms_outbox.jsonl"))
+    translations = Path(app.root_path) / "translations"
+    domains = sorted(p.stem for p in (translations / "zh_Hans_CN" / "LC_MESSAGES").glob("*.po")) or ["messages"]
+    # One catalog per area (Flask-Babel merges domains listed with their directories).
+    cfg["BABEL_DOMAIN"] = ";".join(domains)
+    cfg["BABEL_TRANSLATION_DIRECTORIES"] = ";".join([str(translations)] * len(domains))
+    cfg["RATELIMIT_STORAGE_URI"] = cfg.get("RATELIMIT_STORAGE_URI") or "memory://"
+
+
+def select_locale() -> str:
+    """zh_Hans_CN unless the user chose English (?lang=en, kept in the session)."""
+    from flask import current_app
+
+    langs = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang")
+    if chosen in langs:
+        session["lang"] = chosen
+    return session.get("lang") if session.get("lang") in langs else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """Foreign keys on, WAL so reads go on during bulk writes, a busy timeout instead of instant errors."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()

@@ -1,0 +1,66 @@
+"""Configuration defaults; instance/config.py and FLASK_* environment variables override them."""
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+class DefaultConfig:
+    """Embedded defaults: SQLite in instance/, console SMS, captcha on."""
+
+    SECRET_KEY = None  # filled from instance/config.py, written on first start
+    PII_KEY = None
+    SQLALCHEMY_DATABASE_URI = None  # None means sqlite:///<instance>/registry.db
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SMS_BACKEND = "console"
+    SMS_HTTP_URL = ""
+    SMS_HTTP_TIMEOUT = 5
+    SMS_CODE_TTL = 300
+    SMS_MAX_TRIES = 5
+    SMS_RESEND_COOLDOWN = 60
+    SMS_DAILY_CAP_PER_PHONE = 10
+    SMS_HOURLY_CAP_PER_IP = 30
+    CAPTCHA_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_IP_LIMIT = "300 per minute"
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    GRANT_CODE_TTL_DAYS = 30
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_Hans_CN", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # True under the production entry point (HTTPS behind nginx)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    FLASK_ADMIN_SWATCH = "cerulean"
+    PAGE_SIZE = 50
+
+
+INSTANCE_CONFIG_TEMPLATE = '''# Local secrets, written on first start. Never commit this file.
+SECRET_KEY = {secret!r}
+PII_KEY = {pii!r}
+'''
+
+
+def ensure_instance_config(instance_path: str) -> Path:
+    """Write instance/config.py with fresh random SECRET_KEY and PII_KEY if it does not exist yet."""
+    from cryptography.fernet import Fernet
+
+    path = Path(instance_path) / "config.py"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = INSTANCE_CONFIG_TEMPLATE.format(secret=secrets.token_urlsafe(48), pii=Fernet.generate_key().decode())
+        # Exclusive create: two processes starting at once must not overwrite each other's keys.
+        try:
+            with open(path, "x", encoding="utf-8") as fh:
+                fh.write(text)
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+    return path

@@ -1,0 +1,16 @@
+"""All models, imported here so Alembic and the app see one metadata."""
+from .application import InstitutionApplication
+from .audit import AuditLog
+from .grant import AdminGrant
+from .institution import Institution
+from .profile import StaffProfile, StatusCounter
+from .region import Region
+from .review import ReviewEvent
+from .sms import SmsCode
+from .user import User
+from .verification import IdentityVerification
+
+__all__ = [
+    "AdminGrant", "AuditLog", "IdentityVerification", "Institution", "InstitutionApplication", "Region",
+    "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "User",
+]

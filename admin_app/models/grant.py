@@ -1,0 +1,41 @@
+"""Admin grants (授权): who administers which institution, and the codes that hand that right over."""
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..i18n import N_
+from .types import UTCDateTime, utcnow
+
+ROLES = {"manager": N_("Business manager"), "assistant": N_("Assistant admin")}
+GRANT_STATES = {"issued": N_("Not activated"), "active": N_("Activated"), "reset": N_("Revoked")}
+
+_ONE_MANAGER = "role = 'manager' AND state = 'active'"
+
+
+class AdminGrant(db.Model):
+    __tablename__ = "admin_grant"
+    __table_args__ = (
+        # At most one active business manager per institution, enforced by the database.
+        Index("uq_admin_grant_active_manager", "institution_id", unique=True,
+              sqlite_where=text(_ONE_MANAGER), postgresql_where=text(_ONE_MANAGER)),
+        Index("ix_admin_grant_user_state", "user_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="manager")
+    code: Mapped[Optional[str]] = mapped_column(String(16), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="issued")
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    issued_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    activated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    reset_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    institution = relationship("Institution")
+    user = relationship("User", foreign_keys=[user_id])
+    issued_by = relationship("User", foreign_keys=[issued_by_id])

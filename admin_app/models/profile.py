@@ -1,0 +1,123 @@
+"""Staff profiles (人员档案) and the per-institution status counters."""
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..i18n import N_
+from .types import UTCDateTime, utcnow
+
+# Review statuses and their labels (the transitions live in services/review.py).
+STATUSES = {
+    "draft": N_("Incomplete"),
+    "submitted": N_("Pending review"),
+    "unit_rejected": N_("Rejected by unit"),
+    "unit_approved": N_("Approved by unit"),
+    "rejected": N_("Rejected"),
+    "approved": N_("Approved"),
+}
+PERSONNEL_TYPES = {"sampling": N_("Sampling"), "testing": N_("Testing"), "both": N_("Sampling and testing")}
+EDUCATIONS = {
+    "secondary": N_("Secondary vocational"),
+    "college": N_("Junior college"),
+    "bachelor": N_("Bachelor"),
+    "master": N_("Master"),
+    "doctor": N_("Doctorate"),
+    "other": N_("Other"),
+}
+TITLE_LEVELS = {"senior": N_("Senior"), "deputy_senior": N_("Deputy senior"), "intermediate": N_("Intermediate"),
+                "junior": N_("Junior"), "none": N_("None")}
+GENDERS = {"male": N_("Male"), "female": N_("Female")}
+
+# yes/no questions per personnel type; field name -> label msgid. The form, the grid, the detail card
+# and the export all read these so the questionnaire has one definition.
+SAMPLING_QUESTIONS = {
+    "sampling_full_time": N_("Full-time sampling staff?"),
+    "sampling_covid_training": N_("Completed COVID-19 sampling training?"),
+    "sampling_biosafety_training": N_("Completed biosafety training?"),
+    "currently_sampling": N_("Currently doing sampling?"),
+}
+TESTING_QUESTIONS = {
+    "testing_full_time": N_("Full-time testing staff?"),
+    "lab_qualification": N_("Holds a laboratory qualification?"),
+    "qualification_certificate": N_("Holds a qualification certificate?"),
+    "pcr_training": N_("Completed PCR training?"),
+    "pcr_certificate": N_("Holds a PCR certificate?"),
+    "doing_pcr": N_("Currently doing PCR?"),
+    "covid_testing_training": N_("Completed COVID-19 testing training?"),
+    "covid_testing_certificate": N_("Holds a COVID-19 testing certificate?"),
+    "biosafety_post_certificate": N_("Holds a biosafety post certificate?"),
+    "currently_covid_testing": N_("Currently doing COVID-19 testing?"),
+}
+
+
+class StaffProfile(db.Model):
+    """One per user. name/phone/department/institution_id mirror the account so the grid reads one table."""
+
+    __tablename__ = "staff_profile"
+    __table_args__ = (
+        Index("ix_staff_profile_inst_status_submitted", "institution_id", "status", "submitted_at"),
+        Index("ix_staff_profile_status_submitted", "status", "submitted_at", "id"),
+        Index("ix_staff_profile_submitted", "submitted_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
+    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
+    name: Mapped[str] = mapped_column(String(64), default="", index=True)
+    phone: Mapped[str] = mapped_column(String(11), default="", index=True)
+    department: Mapped[Optional[str]] = mapped_column(String(64))
+
+    personnel_type: Mapped[Optional[str]] = mapped_column(String(16))
+    gender: Mapped[Optional[str]] = mapped_column(String(8))
+    birth_date: Mapped[Optional[date]] = mapped_column(Date)
+    education: Mapped[Optional[str]] = mapped_column(String(16))
+    title_level: Mapped[Optional[str]] = mapped_column(String(16))
+    title: Mapped[Optional[str]] = mapped_column(String(64))
+    position: Mapped[Optional[str]] = mapped_column(String(64))
+    work_start_date: Mapped[Optional[date]] = mapped_column(Date)
+    avatar: Mapped[Optional[str]] = mapped_column(String(64))
+
+    sampling_full_time: Mapped[Optional[bool]] = mapped_column(Boolean)
+    sampling_covid_training: Mapped[Optional[bool]] = mapped_column(Boolean)
+    sampling_biosafety_training: Mapped[Optional[bool]] = mapped_column(Boolean)
+    currently_sampling: Mapped[Optional[bool]] = mapped_column(Boolean)
+    testing_full_time: Mapped[Optional[bool]] = mapped_column(Boolean)
+    lab_qualification: Mapped[Optional[bool]] = mapped_column(Boolean)
+    qualification_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
+    pcr_training: Mapped[Optional[bool]] = mapped_column(Boolean)
+    pcr_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
+    doing_pcr: Mapped[Optional[bool]] = mapped_column(Boolean)
+    pcr_years: Mapped[Optional[int]] = mapped_column(Integer)
+    covid_testing_training: Mapped[Optional[bool]] = mapped_column(Boolean)
+    covid_testing_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
+    biosafety_post_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
+    currently_covid_testing: Mapped[Optional[bool]] = mapped_column(Boolean)
+
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_reviewer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    last_reason: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user = relationship("User", foreign_keys=[user_id], backref=db.backref("profile", uselist=False))
+    institution = relationship("Institution")
+    last_reviewer = relationship("User", foreign_keys=[last_reviewer_id])
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.phone}"
+
+
+class StatusCounter(db.Model):
+    """Profiles per (institution, status), kept in the same transaction as every status change."""
+
+    __tablename__ = "status_counter"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

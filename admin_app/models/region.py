@@ -1,0 +1,21 @@
+"""Administrative regions (GB/T 2260)."""
+from typing import Optional
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+LEVELS = ("province", "city", "county")
+
+
+class Region(db.Model):
+    __tablename__ = "region"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(10))
+    parent_code: Mapped[Optional[str]] = mapped_column(ForeignKey("region.code"), index=True)
+
+    def __repr__(self) -> str:
+        return f"<Region {self.code} {self.name}>"

@@ -1,0 +1,212 @@
+"""Demo data and the bulk staff generator behind `flask seed-demo` and `flask gen-staff`."""
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, insert, select, text
+from stdnum.cn import ric
+
+from .extensions import db
+from .models import AdminGrant, Institution, Region, StaffProfile, User
+from .models.profile import SAMPLING_QUESTIONS, TESTING_QUESTIONS
+from .models.types import utcnow
+from .services.accounts import hash_password
+from .services.counters import reconcile
+from .services.crypto import blind_index, encrypt
+from .services.identity import mask
+from .services.institutions import create_institution
+from .services.regions import load_regions
+
+DEMO_PASSWORD = "Demo@12345"
+DEMO_LOGINS = (
+    ("13800000000", "platform superuser"),
+    ("13800000001", "officer of 北京市卫生健康委员会 (province; both districts below)"),
+    ("13800000002", "officer of 北京市西城区卫生健康委员会 (district A)"),
+    ("13800000003", "unit admin of 北京市西城区疾病预防控制中心 (under district A)"),
+    ("13800000004", "officer of 北京市朝阳区卫生健康委员会 (district B)"),
+    ("13800000005", "unit admin of 北京市朝阳区疾病预防控制中心 (under district B)"),
+    ("13800000010", "staff of 北京市西城区疾病预防控制中心, profile submitted (待审核)"),
+    ("13800000011", "staff of 北京市朝阳区疾病预防控制中心, profile submitted (待审核)"),
+)
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文斌鹏辉丹萍鑫宇浩然欣怡子涵思雨俊杰晨阳雪梅海燕春花立新卫东建华"
+UNIT_KINDS = (("疾病预防控制中心", "cdc"), ("人民医院", "general_hospital"), ("中医医院", "specialized_hospital"),
+              ("妇幼保健院", "specialized_hospital"), ("社区卫生服务中心", "primary_care"),
+              ("第二社区卫生服务中心", "primary_care"), ("口腔医院", "specialized_hospital"),
+              ("医学检验实验室", "third_party_lab"), ("精神卫生中心", "specialized_hospital"),
+              ("急救中心", "other"))
+DEPARTMENTS = ("检验科", "预防保健科", "发热门诊", "急诊科", "公共卫生科", "微生物检验科", "护理部", "感染科")
+TITLES = (("senior", "主任医师"), ("deputy_senior", "副主任技师"), ("intermediate", "主管技师"),
+          ("junior", "检验技师"), ("none", ""))
+# Share of generated profiles per status (every status appears).
+STATUS_MIX = (("draft", 10), ("submitted", 30), ("unit_rejected", 5), ("unit_approved", 20), ("rejected", 5),
+              ("approved", 30))
+REJECT_REASON = "证件照片不清晰，请重新上传"
+
+
+def build_demo(staff_count: int = 2000) -> None:
+    """Create the deterministic demo of DESIGN.md on an empty database."""
+    if not db.session.scalar(select(func.count()).select_from(Region)):
+        load_regions()
+    rng = random.Random(20261123)
+    pw = hash_password(DEMO_PASSWORD)
+
+    def inst(name, parent, category, region, code=None):
+        i = create_institution(name, parent=parent, category=category, region_code=region)
+        i.confirmation_code = code or "".join(rng.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(8))
+        return i
+
+    nation = inst("国家卫生健康委员会", None, "commission", None)
+    bj = inst("北京市卫生健康委员会", nation, "commission", "110000")
+    gd = inst("广东省卫生健康委员会", nation, "commission", "440000")
+    districts = [
+        (inst("北京市西城区卫生健康委员会", bj, "commission", "110102"), "北京市西城区", "110102"),
+        (inst("北京市朝阳区卫生健康委员会", bj, "commission", "110105"), "北京市朝阳区", "110105"),
+        (inst("广州市天河区卫生健康局", gd, "commission", "440106"), "广州市天河区", "440106"),
+        (inst("深圳市南山区卫生健康局", gd, "commission", "440305"), "深圳市南山区", "440305"),
+    ]
+    units = []
+    for d_index, (district, prefix, region) in enumerate(districts):
+        for k_index, (kind, category) in enumerate(UNIT_KINDS):
+            code = {(0, 0): "DEMA2345", (1, 0): "DEMB2345"}.get((d_index, k_index))
+            units.append(inst(prefix + kind, district, category, region, code))
+    unit_a, unit_b = units[0], units[len(UNIT_KINDS)]
+
+    def user(phone, name, institution=None, superuser=False):
+        u = User(phone=phone, name=name, password_hash=pw, is_superuser=superuser,
+                 institution_id=institution.id if institution else None,
+                 region_code=institution.region_code if institution else None, email=f"{phone}@example.cn")
+        db.session.add(u)
+        return u
+
+    admins = [
+        (user("13800000000", "平台管理员", None, True), None),
+        (user("13800000001", "北京市卫健委专员", bj), bj),
+        (user("13800000002", "西城区卫健委专员", districts[0][0]), districts[0][0]),
+        (user("13800000003", "西城疾控管理员", unit_a), unit_a),
+        (user("13800000004", "朝阳区卫健委专员", districts[1][0]), districts[1][0]),
+        (user("13800000005", "朝阳疾控管理员", unit_b), unit_b),
+    ]
+    db.session.flush()
+    for n, (u, institution) in enumerate(admins):
+        ident = fake_resident_id(rng, institution.region_code if institution and institution.region_code else "110101")
+        u.id_type, u.id_number_enc = "resident_id", encrypt(ident)
+        u.id_number_index, u.id_number_masked = blind_index(f"resident_id:{ident}"), mask(ident)
+        u.identity_status = "verified"
+        if institution is not None:
+            db.session.add(AdminGrant(institution_id=institution.id, role="manager", state="active", user_id=u.id,
+                                      issued_by_id=admins[0][0].id, activated_at=utcnow()))
+    db.session.commit()
+
+    avatars = make_demo_avatars()
+    _insert_staff([("13800000010", "张晓明", unit_a, "submitted"), ("13800000011", "李晓红", unit_b, "submitted")],
+                  rng, pw, avatars)
+    generate_staff(max(0, staff_count - 2), seed=7, units=units, password_hash=pw, avatars=avatars)
+    reconcile()
+
+
+def fake_resident_id(rng: random.Random, region: str, birth: date | None = None, female: bool | None = None) -> str:
+    """A resident ID with a valid region, birth date and check digit (python-stdnum computes the digit)."""
+    birth = birth or date(1960, 1, 1) + timedelta(days=rng.randrange(0, 42 * 365))
+    seq = rng.randrange(0, 500) * 2 + (0 if female else 1) if female is not None else rng.randrange(0, 1000)
+    body = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return body + ric.calc_check_digit(body)
+
+
+def make_demo_avatars() -> list[str]:
+    """A few placeholder avatars (Pillow) under instance/uploads for the demo staff."""
+    from PIL import Image, ImageDraw
+
+    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, color in enumerate(((52, 120, 198), (40, 167, 69), (232, 140, 48), (111, 66, 193))):
+        name = f"demo-avatar-{i}.jpg"
+        img = Image.new("RGB", (240, 320), color)
+        d = ImageDraw.Draw(img)
+        d.ellipse((70, 60, 170, 160), fill=(255, 255, 255))
+        d.rectangle((50, 180, 190, 320), fill=(255, 255, 255))
+        img.save(folder / name, "JPEG", quality=80)
+        names.append(name)
+    return names
+
+
+def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = None, password_hash: str | None = None,
+                   avatars: list[str] | None = None, batch: int = 10_000, progress=None) -> int:
+    """Bulk-insert `count` staff with profiles over the leaf institutions, in batches (Core INSERTs)."""
+    rng = random.Random(seed)
+    if units is None:
+        has_child = select(Institution.parent_id).where(Institution.parent_id.is_not(None))
+        units = list(db.session.scalars(select(Institution).where(Institution.id.not_in(has_child))))
+    if not units:
+        raise RuntimeError("no institutions to put staff into: run seed-demo first")
+    pw = password_hash or hash_password(DEMO_PASSWORD)
+    # Skewed unit sizes: a few big hospitals, many small units.
+    weights = [1.0 / (i + 1) ** 0.7 for i in range(len(units))]
+    done = 0
+    while done < count:
+        n = min(batch, count - done)
+        rows = [(None, _name(rng), u, _status(rng)) for u in rng.choices(units, weights=weights, k=n)]
+        _insert_staff(rows, rng, pw, avatars or [])
+        done += n
+        if progress and count > batch:
+            progress(done)
+    reconcile()
+    return done
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _status(rng: random.Random) -> str:
+    return rng.choices([s for s, _ in STATUS_MIX], weights=[w for _, w in STATUS_MIX])[0]
+
+
+def _insert_staff(rows, rng: random.Random, pw: str, avatars: list[str]) -> None:
+    """rows: (phone or None, name, unit, status). One INSERT per table per batch."""
+    next_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    next_pid = (db.session.scalar(select(func.max(StaffProfile.id))) or 0) + 1
+    now = utcnow()
+    users, profiles = [], []
+    for k, (phone, name, unit, status) in enumerate(rows):
+        uid = next_id + k
+        phone = phone or f"15{uid:09d}"
+        ident = fake_resident_id(rng, unit.region_code or "110101", female=rng.random() < 0.6)
+        users.append(dict(id=uid, phone=phone, name=name, password_hash=pw, institution_id=unit.id,
+                          region_code=unit.region_code, department=rng.choice(DEPARTMENTS), email=None,
+                          id_type="resident_id", id_number_enc=encrypt(ident),
+                          id_number_index=blind_index(f"resident_id:{ident}"), id_number_masked=mask(ident),
+                          identity_status="unverified", is_superuser=False, active=True, failed_logins=0,
+                          created_at=now))
+        ptype = rng.choice(("sampling", "testing", "both"))
+        level, title = rng.choice(TITLES)
+        submitted = None if status == "draft" else now - timedelta(minutes=rng.randrange(1, 60 * 24 * 30))
+        p = dict(id=next_pid + k, user_id=uid, institution_id=unit.id, name=name, phone=phone,
+                 department=users[-1]["department"], personnel_type=ptype,
+                 gender="female" if int(ident[16]) % 2 == 0 else "male",
+                 birth_date=date(int(ident[6:10]), int(ident[10:12]), int(ident[12:14])),
+                 education=rng.choice(("college", "bachelor", "bachelor", "master", "doctor", "secondary")),
+                 title_level=level, title=title or None, position=rng.choice(("", "科员", "副主任", "主任")) or None,
+                 work_start_date=date(rng.randrange(1985, 2023), rng.randrange(1, 13), 1),
+                 avatar=rng.choice(avatars) if avatars else None, status=status, version=1,
+                 submitted_at=submitted, created_at=now, updated_at=now,
+                 last_reason=REJECT_REASON if status in ("unit_rejected", "rejected") else None)
+        answers = {q: None for q in (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)}
+        if ptype in ("sampling", "both"):
+            answers.update({q: rng.random() < 0.7 for q in SAMPLING_QUESTIONS})
+        if ptype in ("testing", "both"):
+            answers.update({q: rng.random() < 0.6 for q in TESTING_QUESTIONS})
+        p.update(answers)
+        p["pcr_years"] = rng.randrange(1, 15) if p.get("doing_pcr") else None
+        profiles.append(p)
+    db.session.execute(insert(User), users)
+    db.session.execute(insert(StaffProfile), profiles)
+    if db.engine.dialect.name == "postgresql":
+        # Explicit ids leave the sequences behind; move them past the new rows.
+        for table in ("user", "staff_profile"):
+            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                                    f"(SELECT max(id) FROM \"{table}\"))"))
+    db.session.commit()

@@ -1,0 +1,72 @@
+"""Accounts: password rules, hashing, sign-in with lockout."""
+import re
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import User
+from ..models.types import utcnow
+from . import ServiceError
+from .audit import record
+
+# A real hash to compare against when the phone is unknown, so timing does not reveal which phones exist.
+_DUMMY_HASH = None
+
+
+def password_problem(password: str) -> str | None:
+    """Why a password is too weak, or None: at least 8 characters with letters and digits."""
+    if len(password or "") < 8:
+        return _("The password must have at least 8 characters.")
+    if len(password) > 128:
+        return _("The password must have at most 128 characters.")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
+        return _("The password must contain both letters and digits.")
+    return None
+
+
+def hash_password(password: str) -> str:
+    """Werkzeug scrypt hash."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def authenticate(phone: str, password: str) -> User:
+    """Return the user for phone + password, or raise ServiceError; counts failures and locks the phone."""
+    global _DUMMY_HASH
+    cfg = current_app.config
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    now = utcnow()
+    if user is not None and user.locked_until and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise ServiceError(_("Too many failed attempts; this phone is locked. Try again in %(n)d minutes.", n=minutes))
+    if user is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password-1")
+        check_password_hash(_DUMMY_HASH, password or "")
+        record("login_failed", target_type="phone", target_id=phone, details={"reason": "unknown_phone"})
+        db.session.commit()
+        raise ServiceError(_("Wrong phone number or password."))
+    if not check_password_hash(user.password_hash, password or ""):
+        # One UPDATE, so concurrent failures all count.
+        db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+        db.session.refresh(user)
+        locked = user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]
+        if locked:
+            user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+            user.failed_logins = 0
+        record("login_failed", target_type="user", target_id=user.id, institution_id=user.institution_id,
+               actor_id=user.id, details={"reason": "bad_password", "locked": locked})
+        db.session.commit()
+        if locked:
+            raise ServiceError(_("Too many failed attempts; this phone is locked for %(n)d minutes.",
+                                 n=cfg["LOGIN_LOCK_MINUTES"]))
+        raise ServiceError(_("Wrong phone number or password."))
+    if not user.is_active:
+        raise ServiceError(_("This account has been disabled."))
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.commit()
+    return user

@@ -1,0 +1,92 @@
+"""Regions from python-stdnum's GB/T 2260 data (current codes only)."""
+import re
+
+from sqlalchemy import select
+from stdnum import numdb
+
+from ..extensions import db
+from ..models import Region
+
+# Entries carry their validity in brackets: "[-2010]崇文区" was retired, "[1997-]通州区" is current.
+_BRACKET = re.compile(r"^\[(\d*)-(\d*)\]")
+# Codes that stand for "the districts of this city" rather than a place of their own.
+_PLACEHOLDERS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划", "省直辖行政单位"}
+
+
+def _current_name(name: str) -> str | None:
+    """The name in force today, or None when the code was retired ("[-1980]旅大市,[1981-]大连市")."""
+    for entry in reversed(name.split(",")):
+        m = _BRACKET.match(entry)
+        if not m:
+            return entry
+        if not m.group(2):
+            return entry[m.end():]
+    return None
+
+
+def current_regions() -> list[tuple[str, str, str, str | None]]:
+    """(code, name, level, parent_code) of every current province, city and county."""
+    db_ = numdb.get("cn/loc")
+    out: dict[str, tuple[str, str, str | None]] = {}
+    counties: list[tuple[str, str]] = []
+    for prov_prefix, prov_props, children in _walk(db_):
+        province = _current_name(prov_props.get("province", ""))
+        if not province:
+            continue
+        pcode = prov_prefix + "0000"
+        out[pcode] = (province, "province", None)
+        for suffix, props in children:
+            name = _current_name(props.get("county", ""))
+            code = prov_prefix + suffix
+            if not name or suffix == "0000":
+                continue
+            if name in _PLACEHOLDERS and not suffix.endswith("00"):
+                continue  # "市辖区" as a county: a placeholder, not a place
+            if suffix.endswith("00"):
+                if name in ("市辖区", "县"):
+                    # 市辖区 of a municipality: the municipality itself stands at the city level.
+                    out[code] = (province, "city", pcode)
+                else:
+                    out[code] = (name, "city", pcode)
+            else:
+                counties.append((code, name))
+    for code, name in counties:
+        city = code[:4] + "00"
+        out[code] = (name, "county", city if city in out else code[:2] + "0000")
+    return [(code, *vals) for code, vals in sorted(out.items())]
+
+
+def _walk(db_):
+    # numdb keeps a prefix tree: (length, low, high, props, children) with province prefixes on top and
+    # 4-digit county suffixes below; this data has no ranges (low == high).
+    for _len, low, _high, props, children in db_.prefixes:
+        yield low, props, [(c[1], c[3]) for c in children]
+
+
+def load_regions() -> int:
+    """Insert or update every current region; idempotent. Returns how many rows were written."""
+    rows = current_regions()
+    existing = {r.code: r for r in db.session.scalars(select(Region))}
+    written = 0
+    for code, name, level, parent in rows:  # parents sort before children, so FKs hold
+        r = existing.get(code)
+        if r is None:
+            db.session.add(Region(code=code, name=name, level=level, parent_code=parent))
+            written += 1
+        elif (r.name, r.level, r.parent_code) != (name, level, parent):
+            r.name, r.level, r.parent_code = name, level, parent
+            written += 1
+    db.session.commit()
+    return written
+
+
+def region_path(code: str | None) -> list[Region]:
+    """The region and its ancestors, province first."""
+    out = []
+    while code:
+        r = db.session.get(Region, code)
+        if r is None:
+            break
+        out.append(r)
+        code = r.parent_code
+    return list(reversed(out))

@@ -1,0 +1,110 @@
+"""The scope rule: an admin of institution X sees and acts on everything under X's path. One home."""
+from dataclasses import dataclass, field
+
+from flask import g, has_request_context
+from sqlalchemy import false, or_, select
+
+from ..extensions import db
+from ..models import (AdminGrant, AuditLog, IdentityVerification, Institution, InstitutionApplication,
+                      ReviewEvent, StaffProfile, User)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user may administer: everything (superuser) or the subtrees of the given paths."""
+
+    user_id: int | None
+    is_superuser: bool = False
+    paths: tuple[str, ...] = ()
+    institution_ids: tuple[int, ...] = ()
+    roles: dict = field(default_factory=dict)  # institution_id -> "manager" | "assistant"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_superuser or bool(self.paths)
+
+    def covers_path(self, path: str | None) -> bool:
+        """True when an institution with this path is inside the scope."""
+        if self.is_superuser:
+            return True
+        return bool(path) and any(path.startswith(p) for p in self.paths)
+
+    def path_clause(self, path_column):
+        """SQL condition: path_column lies in one of the scope's subtrees."""
+        if self.is_superuser:
+            return None
+        if not self.paths:
+            return false()
+        return or_(*[path_column.like(p + "%") for p in self.paths])
+
+    def institution_ids_select(self):
+        """A SELECT of the ids of every institution in scope (for `col IN (...)`)."""
+        stmt = select(Institution.id)
+        clause = self.path_clause(Institution.path)
+        return stmt if clause is None else stmt.where(clause)
+
+
+def scope_for(user) -> Scope:
+    """Build the scope of a user from their active admin grants (and the superuser flag)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Scope(user_id=None)
+    rows = db.session.execute(
+        select(Institution.id, Institution.path, AdminGrant.role)
+        .join(AdminGrant, AdminGrant.institution_id == Institution.id)
+        .where(AdminGrant.user_id == user.id, AdminGrant.state == "active")
+    ).all()
+    return Scope(
+        user_id=user.id,
+        is_superuser=bool(user.is_superuser),
+        paths=tuple(sorted({r.path for r in rows})),
+        institution_ids=tuple(sorted({r.id for r in rows})),
+        roles={r.id: r.role for r in rows},
+    )
+
+
+def current_scope() -> Scope:
+    """The signed-in user's scope, computed once per request."""
+    from flask_login import current_user
+
+    if not has_request_context():
+        return Scope(user_id=None)
+    if "hwr_scope" not in g:
+        g.hwr_scope = scope_for(current_user)
+    return g.hwr_scope
+
+
+def _in_scope_institutions(scope: Scope, column):
+    return column.in_(scope.institution_ids_select())
+
+
+def restrict(query, model, scope: Scope | None = None):
+    """Narrow a query (legacy Query or 2.0 Select) of `model` to the scope; the one scope filter."""
+    scope = scope or current_scope()
+    if scope.is_superuser:
+        return query
+    if not scope.paths:
+        return query.where(false())
+    if model is Institution:
+        cond = scope.path_clause(Institution.path)
+    elif model in (StaffProfile, User, AdminGrant, AuditLog):
+        cond = _in_scope_institutions(scope, model.institution_id)
+    elif model is InstitutionApplication:
+        cond = _in_scope_institutions(scope, InstitutionApplication.parent_id)
+    elif model is IdentityVerification:
+        cond = IdentityVerification.user_id.in_(
+            select(User.id).where(_in_scope_institutions(scope, User.institution_id)))
+    elif model is ReviewEvent:
+        cond = ReviewEvent.profile_id.in_(
+            select(StaffProfile.id).where(_in_scope_institutions(scope, StaffProfile.institution_id)))
+    else:
+        raise TypeError(f"no scope rule for {model.__name__}")
+    return query.where(cond)
+
+
+def institution_in_scope(institution_id: int | None, scope: Scope | None = None) -> bool:
+    """True when the institution with this id lies in the scope."""
+    scope = scope or current_scope()
+    if institution_id is None:
+        return scope.is_superuser
+    path = db.session.scalar(select(Institution.path).where(Institution.id == institution_id))
+    return path is not None and scope.covers_path(path)

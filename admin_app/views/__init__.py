@@ -1,0 +1,15 @@
+"""Views: portal blueprints and the Flask-Admin back office."""
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Attach blueprints, the admin, the login loader, security headers and error pages."""
+    from . import api, auth, errors, security
+    from .admin import init_admin
+
+    security.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    init_admin(app)

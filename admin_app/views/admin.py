@@ -1,0 +1,24 @@
+"""Builds a fresh Flask-Admin for each app."""
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+
+from .audit import AuditLogView
+from .dashboard import DashboardView
+from .institution import InstitutionView
+from .security import csp_nonce
+
+
+def init_admin(app: Flask) -> Admin:
+    """Create the back office at /admin/ with the scoped views."""
+    admin = Admin(
+        app,
+        name=_l("Health Workforce Registry"),
+        theme=Bootstrap4Theme(base_template="admin/hwr_base.html", swatch="cerulean", fluid=True),
+        index_view=DashboardView(name=_l("Dashboard"), url="/admin/"),
+        csp_nonce_generator=csp_nonce,
+    )
+    admin.add_view(InstitutionView())
+    admin.add_view(AuditLogView())
+    return admin
