@@ -1,7 +1,8 @@
 """Translation catalogs: one .po per area under translations/<locale>/LC_MESSAGES, compiled by the set-up.
 
 `python -m admin_app.i18n` compiles every catalog; `python -m admin_app.i18n --missing` lists msgids in the
-code and templates that have no Chinese translation yet (the catalog test fails on any).
+code and templates that have no Chinese translation yet (the catalog test fails on any);
+`python -m admin_app.i18n add DOMAIN < pairs.tsv` adds "msgid<TAB>translation" lines to DOMAIN.po.
 """
 import sys
 from pathlib import Path
@@ -69,8 +70,30 @@ def missing(locale: str = "zh_Hans_CN") -> list[str]:
     return sorted(m for m in extracted_msgids() if m not in have)
 
 
+def add_translations(domain: str, pairs: list[tuple[str, str]], locale: str = "zh_Hans_CN") -> int:
+    """Add or replace entries of one area's catalog; returns the catalog's size."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po, write_po
+
+    path = TRANSLATIONS / locale / "LC_MESSAGES" / f"{domain}.po"
+    if path.exists():
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=locale)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        catalog = Catalog(locale=locale, project="Health Workforce Registry", domain=domain, charset="utf-8")
+    for msgid, msgstr in pairs:
+        catalog.add(msgid, msgstr)
+    with path.open("wb") as fh:
+        write_po(fh, catalog, width=0, sort_output=True)
+    return len(catalog)
+
+
 if __name__ == "__main__":
-    if "--missing" in sys.argv:
+    if len(sys.argv) == 3 and sys.argv[1] == "add":
+        lines = [ln.split("\t", 1) for ln in sys.stdin.read().splitlines() if "\t" in ln]
+        print(f"{add_translations(sys.argv[2], [(a, b) for a, b in lines])} entries in {sys.argv[2]}.po")
+    elif "--missing" in sys.argv:
         for m in missing():
             print(m)
     else:

@@ -1,0 +1,185 @@
+"""The review state machine. Staff forms, admin actions and CLI commands all move profiles through here.
+
+A bulk transition is one conditional UPDATE (`WHERE id IN (...) AND status = :from AND <scope>`) plus one
+bulk INSERT of review events and the counter deltas, in one transaction; it reports moved and skipped.
+"""
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, insert, select, update
+
+from ..extensions import db
+from ..models import Institution, ReviewEvent, StaffProfile
+from ..models.types import utcnow
+from . import ServiceError
+from .audit import client_ip
+from .counters import bump
+from .scope import Scope
+
+STAFF_EDITABLE = frozenset({"draft", "submitted", "unit_rejected", "rejected"})
+LOCKED = frozenset({"unit_approved", "approved"})
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str  # approve | reject | revert
+    level: int  # 1: the unit's own admins; 2: admins of strictly higher institutions
+    from_status: str
+    to_status: str
+    needs_reason: bool
+
+
+# (action, level) -> transitions; an action at one level may apply to several source statuses.
+TRANSITIONS = (
+    Transition("approve", 1, "submitted", "unit_approved", False),
+    Transition("reject", 1, "submitted", "unit_rejected", True),
+    Transition("revert", 1, "unit_approved", "unit_rejected", True),
+    Transition("approve", 2, "unit_approved", "approved", False),
+    Transition("reject", 2, "unit_approved", "rejected", True),
+    Transition("revert", 2, "approved", "unit_rejected", True),
+)
+ACTIONS = ("approve", "reject", "revert")
+
+
+@dataclass
+class TransitionResult:
+    action: str
+    requested: int
+    moved: int = 0
+    by_level: dict = field(default_factory=dict)  # level -> moved
+
+    @property
+    def skipped(self) -> int:
+        return self.requested - self.moved
+
+
+def check_reason(reason: str | None, required: bool) -> str | None:
+    """Strip a review reason; refuse an empty one where required and one over 500 characters."""
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise ServiceError(_("Please give a reason."))
+    if len(reason) > REASON_MAX:
+        raise ServiceError(_("The reason must have at most %(n)d characters.", n=REASON_MAX))
+    return reason or None
+
+
+def _level_condition(level: int, scope: Scope):
+    """Profiles this scope may act on at a level: level 1 its own institutions, level 2 strictly lower ones."""
+    if level == 1:
+        if scope.is_superuser:
+            return None  # the platform superuser may act at either level everywhere
+        if not scope.institution_ids:
+            return StaffProfile.id.is_(None)
+        return StaffProfile.institution_id.in_(scope.institution_ids)
+    lower = select(Institution.id)
+    if not scope.is_superuser:
+        if not scope.paths:
+            return StaffProfile.id.is_(None)
+        from sqlalchemy import or_
+
+        lower = lower.where(or_(*[and_(Institution.path.like(p + "%"), Institution.path != p) for p in scope.paths]))
+    else:
+        lower = lower.where(Institution.parent_id.is_not(None))
+    return StaffProfile.institution_id.in_(lower)
+
+
+def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None = None,
+               levels: tuple[int, ...] = (1, 2)) -> TransitionResult:
+    """Apply `action` to the profiles with these ids that the scope may move; skip and count the rest."""
+    if action not in ACTIONS:
+        raise ServiceError(_("Unknown action."))
+    try:
+        id_list = sorted({int(i) for i in ids})
+    except (TypeError, ValueError):
+        raise ServiceError(_("Invalid selection."))
+    result = TransitionResult(action=action, requested=len(id_list))
+    steps = [t for t in TRANSITIONS if t.action == action and t.level in levels]
+    reason = check_reason(reason, any(t.needs_reason for t in steps))
+    if not id_list:
+        return result
+    now = utcnow()
+    ip = client_ip()
+    for t in steps:
+        cond = [StaffProfile.id.in_(id_list), StaffProfile.status == t.from_status]
+        lvl = _level_condition(t.level, scope)
+        if lvl is not None:
+            cond.append(lvl)
+        values = dict(status=t.to_status, version=StaffProfile.version + 1, reviewed_at=now,
+                      last_reviewer_id=actor_id, last_reason=reason)
+        # RETURNING tells exactly which rows this statement moved, so a concurrent reviewer cannot be
+        # double-counted: the row's status changed, so the second UPDATE's WHERE no longer matches it.
+        moved = db.session.execute(
+            update(StaffProfile).where(*cond).values(**values)
+            .returning(StaffProfile.id, StaffProfile.institution_id)
+            .execution_options(synchronize_session=False)).all()
+        if not moved:
+            continue
+        db.session.execute(insert(ReviewEvent), [
+            dict(profile_id=pid, actor_id=actor_id, action=action, level=t.level, from_status=t.from_status,
+                 to_status=t.to_status, reason=reason, ip=ip, created_at=now) for pid, _inst in moved])
+        deltas: dict = {}
+        for _pid, inst in moved:
+            deltas[(inst, t.from_status)] = deltas.get((inst, t.from_status), 0) - 1
+            deltas[(inst, t.to_status)] = deltas.get((inst, t.to_status), 0) + 1
+        bump(deltas)
+        result.moved += len(moved)
+        result.by_level[t.level] = result.by_level.get(t.level, 0) + len(moved)
+        id_list = [i for i in id_list if i not in {pid for pid, _ in moved}]
+    db.session.commit()
+    return result
+
+
+def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) -> None:
+    """Staff saved a complete profile: record the edit and (re)submit it for review.
+
+    The caller has already applied the new values to `profile` in this session. The write is conditional on
+    the status and version the staff member loaded, so an approval racing the edit wins cleanly: the edit is
+    refused instead of slipping unreviewed changes into an approved profile.
+    """
+    from sqlalchemy import inspect
+
+    state = inspect(profile)
+    loaded_version = state.attrs.version.loaded_value
+    loaded_status = state.attrs.status.loaded_value
+    if loaded_status in LOCKED:
+        raise ServiceError(_("Approved; to change it, ask your unit to revert the approval."))
+    now = utcnow()
+    new_status = "submitted"
+    from_status = loaded_status if profile.id is not None else None
+    if profile.id is None:
+        profile.status, profile.version, profile.submitted_at = new_status, 1, now
+        db.session.add(profile)
+        db.session.flush()
+        bump({(profile.institution_id, new_status): 1})
+    else:
+        values = {c.key: getattr(profile, c.key) for c in StaffProfile.__table__.columns
+                  if c.key not in ("id", "status", "version", "submitted_at", "created_at")}
+        values.update(status=new_status, version=loaded_version + 1, submitted_at=now, updated_at=now)
+        db.session.expunge(profile)  # the conditional UPDATE below is the only write
+        res = db.session.execute(
+            update(StaffProfile)
+            .where(StaffProfile.id == profile.id, StaffProfile.version == loaded_version,
+                   StaffProfile.status.in_(STAFF_EDITABLE))
+            .values(**values).execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            db.session.rollback()
+            raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
+                                 "Please reload and check before saving again."))
+        old_inst = state.attrs.institution_id.loaded_value
+        bump({(old_inst, loaded_status): -1, (profile.institution_id, new_status): 1})
+    db.session.execute(insert(ReviewEvent), [dict(
+        profile_id=profile.id, actor_id=actor_id, action="submit", level=None,
+        from_status=from_status,
+        to_status=new_status, changes=changes or None, ip=client_ip(), created_at=now)])
+    db.session.commit()
+
+
+def status_counts_for(institution_ids) -> dict[str, int]:
+    """Profiles per status over these institutions, from the counters."""
+    from ..models import StatusCounter
+
+    rows = db.session.execute(select(StatusCounter.status, func.sum(StatusCounter.n))
+                              .where(StatusCounter.institution_id.in_(list(institution_ids)))
+                              .group_by(StatusCounter.status))
+    return {s: int(n or 0) for s, n in rows}
