@@ -119,7 +119,7 @@ def make_demo_avatars() -> list[str]:
     """A few placeholder avatars (Pillow) under instance/uploads for the demo staff."""
     from PIL import Image, ImageDraw
 
-    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "avatar"
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for i, color in enumerate(((52, 120, 198), (40, 167, 69), (232, 140, 48), (111, 66, 193))):
