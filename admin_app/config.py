@@ -21,6 +21,7 @@ class DefaultConfig:
     SMS_HOURLY_CAP_PER_IP = 30
     CAPTCHA_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True  # always present: the shared Limiter would otherwise keep the previous app's setting
     RATELIMIT_HEADERS_ENABLED = False
     LOGIN_IP_LIMIT = "300 per minute"
     LOGIN_MAX_FAILURES = 5
@@ -28,6 +29,14 @@ class DefaultConfig:
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     GRANT_CODE_TTL_DAYS = 30
+    # Per signed-in user (then per IP): wrong codes cannot be tried fast enough to guess one.
+    GRANT_BIND_LIMIT = "10 per minute;30 per hour"
+    # Step-up forms of the back office (direct authorization, assistants, transfer), per user.
+    GRANT_STEP_UP_LIMIT = "20 per hour"
+    # Public registry pages, per IP (a hospital behind one NAT address applies rarely; queries are cheap).
+    REGISTRY_APPLY_LIMIT = "20 per hour"
+    REGISTRY_STATUS_LIMIT = "60 per hour"
+    REGISTRY_SEARCH_LIMIT = "120 per minute"
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_Hans_CN", "en")

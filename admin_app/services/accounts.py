@@ -70,3 +70,84 @@ def authenticate(phone: str, password: str) -> User:
     user.last_login_at = now
     db.session.commit()
     return user
+
+
+def create_account(name: str, phone: str, password: str) -> User:
+    """Register a staff account (phone already verified by SMS); refuses a phone that is taken. Caller commits."""
+    from sqlalchemy.exc import IntegrityError
+
+    if db.session.scalar(select(User.id).where(User.phone == phone)) is not None:
+        raise ServiceError(_("This mobile number is already registered; please sign in or reset the password."))
+    problem = password_problem(password)
+    if problem:
+        raise ServiceError(problem)
+    user = User(phone=phone, name=(name or "").strip(), password_hash=hash_password(password))
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent sign-up with the same phone won
+        db.session.rollback()
+        raise ServiceError(_("This mobile number is already registered; please sign in or reset the password."))
+    record("register", target_type="user", target_id=user.id, actor_id=user.id)
+    return user
+
+
+def set_password(user: User, password: str, action: str) -> None:
+    """Store a new password and clear the lockout (a reset is how a locked-out person gets back in)."""
+    problem = password_problem(password)
+    if problem:
+        raise ServiceError(problem)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    record(action, target_type="user", target_id=user.id, institution_id=user.institution_id, actor_id=user.id)
+    db.session.commit()
+
+
+def change_password(user: User, old_password: str, new_password: str) -> None:
+    """Signed-in change: the old password must match; wrong tries count towards the same lockout as sign-in."""
+    cfg = current_app.config
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise ServiceError(_("Too many failed attempts; this phone is locked. Try again in %(n)d minutes.", n=minutes))
+    if not check_password_hash(user.password_hash, old_password or ""):
+        db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+        db.session.refresh(user)
+        if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
+            user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+            user.failed_logins = 0
+        record("password_change_failed", target_type="user", target_id=user.id, institution_id=user.institution_id,
+               actor_id=user.id)
+        db.session.commit()
+        raise ServiceError(_("The current password is wrong."))
+    set_password(user, new_password, "password_change")
+
+
+def register_account(name: str, phone: str, password: str, sms_code: str) -> User:
+    """Sign-up: refuse a taken phone, check the register SMS code, create the account; one commit."""
+    from .sms import check_code
+
+    if db.session.scalar(select(User.id).where(User.phone == phone)) is not None:
+        raise ServiceError(_("This mobile number is already registered; please sign in or reset the password."))
+    check_code(phone, "register", sms_code, commit=False)
+    user = create_account(name, phone, password)
+    db.session.commit()
+    return user
+
+
+def reset_password_by_sms(phone: str, sms_code: str, password: str) -> User:
+    """Forgot password: the reset_password SMS code proves the phone; sets the password and clears the lockout."""
+    from .sms import SmsError, check_code
+
+    problem = password_problem(password)
+    if problem:
+        raise ServiceError(problem)
+    check_code(phone, "reset_password", sms_code, commit=False)
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        # Only a guessed code of a never-delivered message gets here: answer as for any spent code.
+        db.session.commit()
+        raise SmsError(_("The verification code is not valid or has already been used; please get a new one."))
+    set_password(user, password, "password_reset")
+    return user

@@ -1,7 +1,7 @@
 """Institutions: creating them in the tree and searching them by name or pinyin initials."""
 from flask_babel import gettext as _
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from stdnum.cn import uscc as uscc_mod
 from stdnum.exceptions import ValidationError
 
@@ -55,11 +55,22 @@ def create_institution(name: str, *, parent: Institution | None, category: str =
 
 
 def search_institutions(q: str, limit: int = 20, base_query=None) -> list[Institution]:
-    """Institutions whose name contains q or whose pinyin initials start with or contain q."""
+    """Institutions whose name or pinyin initials contain q, or that spell q in order; contiguous first."""
+    # People abbreviate: "bjxc" for 北京市西城区… (initials bjsxcq…), "西城疾控" for 西城区疾病预防控制中心, so
+    # letters also match as a subsequence of the initials and Chinese as a subsequence of the name.
     q = (q or "").strip()
     stmt = base_query if base_query is not None else select(Institution)
+    order = [Institution.depth, Institution.name]
     if q:
         esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(or_(Institution.name.like(f"%{esc}%", escape="\\"),
-                              Institution.name_initials.like(f"%{esc.lower()}%", escape="\\")))
-    return list(db.session.scalars(stmt.order_by(Institution.depth, Institution.name).limit(limit)))
+        by_name = Institution.name.like(f"%{esc}%", escape="\\")
+        by_initials = Institution.name_initials.like(f"%{esc.lower()}%", escape="\\")
+        conds = [by_name, by_initials]
+        if q.isascii() and q.isalpha() and len(q) >= 2:
+            conds.append(Institution.name_initials.like("%" + "%".join(q.lower()) + "%"))
+        elif not q.isascii() and 2 <= len(q) <= 12 and all(ch.isalnum() for ch in q):
+            conds.append(Institution.name.like("%" + "%".join(q) + "%"))  # 西城疾控 → 西城区疾病预防控制中心
+        stmt = stmt.where(or_(*conds))
+        order = [case((by_name, 0), (Institution.name_initials.like(f"{esc.lower()}%", escape="\\"), 1),
+                      (by_initials, 2), else_=3), *order]
+    return list(db.session.scalars(stmt.order_by(*order).limit(limit)))

@@ -20,3 +20,18 @@ def regions():
     stmt = select(Region).where(Region.parent_code == parent if parent else Region.parent_code.is_(None))
     rows = db.session.scalars(stmt.order_by(Region.code)).all()
     return jsonify([{"code": r.code, "name": r.name, "level": r.level} for r in rows])
+
+
+@bp.get("/institutions")
+def institutions():
+    """Units matching ?q= (name fragment or pinyin initials): [{id, name, code, parent, category}]."""
+    from ..models.institution import CATEGORIES
+    from ..services.institutions import search_institutions
+
+    q = (request.args.get("q") or "").strip()[:64]
+    if not q:
+        return jsonify([])
+    rows = search_institutions(q, limit=20)
+    return jsonify([{"id": i.id, "name": i.name, "code": i.uscc or "", "parent": i.parent.name if i.parent else "",
+                     "category": _(CATEGORIES.get(i.category, CATEGORIES["other"])),
+                     "needs_code": bool(i.require_confirmation_code)} for i in rows])

@@ -1,18 +1,25 @@
-"""Sign-in and sign-out."""
+"""Sign-in (with image captcha), sign-up, forgotten password, SMS codes, sign-out."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Flask, current_app, flash, jsonify, make_response, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db, limiter, login_manager
-from ..forms.auth import LoginForm
+from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm
+from ..forms.validators import normalize_phone
 from ..models import User
-from ..services import ServiceError
-from ..services.accounts import authenticate
+from ..services import ServiceError, captcha
+from ..services.accounts import authenticate, register_account, reset_password_by_sms
 from ..services.scope import scope_for
+from ..services.sms import PURPOSES, SmsError, send_code
 
 bp = Blueprint("auth", __name__)
+
+
+def _ip_limit() -> str:
+    return current_app.config["LOGIN_IP_LIMIT"]
 
 
 def init_app(app: Flask) -> None:
@@ -51,18 +58,32 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_IP_LIMIT"], methods=["POST"])
+@limiter.limit(_ip_limit, methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        try:
-            user = authenticate(form.phone.data, form.password.data)
-        except ServiceError as e:
-            form.password.errors.append(str(e))
+        # The captcha is checked first: a wrong one costs no password check and no lockout count.
+        if current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
+            form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
         else:
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")) or home_for(user))
+            try:
+                user = authenticate(form.phone.data, form.password.data)
+            except ServiceError as e:
+                form.password.errors.append(str(e))
+            else:
+                login_user(user)
+                return redirect(safe_next(request.args.get("next")) or home_for(user))
     return render_template("auth/login.html", form=form)
+
+
+@bp.get("/captcha.png")
+@limiter.limit(_ip_limit)
+def captcha_image():
+    """A fresh image captcha; its answer replaces the previous one in the session."""
+    resp = make_response(captcha.new_image())
+    resp.headers["Content-Type"] = "image/png"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.post("/logout")
@@ -70,3 +91,83 @@ def logout():
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+def _send_from_form(form, purpose: str) -> None:
+    """The no-JavaScript path of the 获取验证码 button: the same form posted with action=send_code."""
+    form.phone.errors = []
+    if not form.phone.validate(form):
+        return
+    try:
+        send_code(form.phone.data, purpose)
+    except SmsError as e:
+        form.phone.errors.append(str(e))
+    else:
+        flash(_("The verification code has been sent; it is valid for 5 minutes."), "success")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_ip_limit, methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = RegisterForm()
+    if request.method == "POST" and request.form.get("action") == "send_code":
+        _send_from_form(form, "register")
+    elif form.validate_on_submit():
+        try:
+            user = register_account(form.name.data, form.phone.data, form.password.data, form.sms_code.data)
+        except SmsError as e:
+            form.sms_code.errors.append(str(e))
+        except ServiceError as e:
+            form.phone.errors.append(str(e))
+        else:
+            login_user(user)
+            flash(_("Registration succeeded. Please complete your account information."), "success")
+            return redirect(url_for("portal.account"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_ip_limit, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if request.method == "POST" and request.form.get("action") == "send_code":
+        _send_from_form(form, "reset_password")
+    elif form.validate_on_submit():
+        try:
+            reset_password_by_sms(form.phone.data, form.sms_code.data, form.password.data)
+        except SmsError as e:
+            form.sms_code.errors.append(str(e))
+        except ServiceError as e:
+            form.password.errors.append(str(e))
+        else:
+            flash(_("Your password has been reset; please sign in with the new password."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.post("/sms/send")
+@limiter.limit(_ip_limit)
+def sms_send():
+    """JSON: send a code for `phone` + `purpose`; {"ok": true} or 4xx {"ok": false, "error": ...}."""
+    data = request.form if request.form else (request.get_json(silent=True) or {})
+    purpose = str(data.get("purpose") or "")
+    if purpose not in PURPOSES:
+        return jsonify(ok=False, error=_("Unknown verification code purpose.")), 400
+    raw_phone = str(data.get("phone") or "")
+    if purpose == "step_up":
+        # Step-up codes only ever go to the signed-in person's own phone.
+        if not current_user.is_authenticated:
+            return jsonify(ok=False, error=_("Please sign in first.")), 401
+        if raw_phone and normalize_phone(raw_phone) != current_user.phone:
+            return jsonify(ok=False, error=_("The code can only be sent to your own mobile number.")), 400
+        raw_phone = current_user.phone
+    phone = normalize_phone(raw_phone)
+    if phone is None:
+        return jsonify(ok=False, error=_("Please enter a valid mainland China mobile number.")), 400
+    try:
+        send_code(phone, purpose)
+    except SmsError as e:
+        return jsonify(ok=False, error=str(e)), e.status
+    return jsonify(ok=True)

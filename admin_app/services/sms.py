@@ -1,0 +1,207 @@
+"""SMS verification codes: issue, deliver, check; the limits are counted from the sms_code table."""
+# A code is 6 digits from `secrets`, stored as an HMAC, bound to phone + purpose, alive SMS_CODE_TTL seconds,
+# killed after SMS_MAX_TRIES wrong tries, consumed by its first successful check, and superseded by a newer
+# code for the same phone + purpose. Backends: "console" (log + one JSON line in SMS_OUTBOX) and "http".
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import unicodedata
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select, update
+
+from ..extensions import db
+from ..i18n import N_
+from ..models import SmsCode, User
+from ..models.types import utcnow
+from . import ServiceError
+from .audit import client_ip
+
+PURPOSES = ("register", "reset_password", "step_up", "institution")
+# What the message says the code is for (translated when the message is built).
+PURPOSE_LABELS = {
+    "register": N_("registration"),
+    "reset_password": N_("password reset"),
+    "step_up": N_("identity confirmation"),
+    "institution": N_("institution application"),
+}
+log = logging.getLogger(__name__)
+
+
+class SmsError(ServiceError):
+    """A refused send or check; `status` is the HTTP status an API answers with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _digest(phone: str, purpose: str, code: str) -> str:
+    # Keyed, and bound to phone + purpose: a leaked table row cannot be replayed for another phone or purpose.
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"{phone}|{purpose}|{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _check_purpose(purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise SmsError(_("Unknown verification code purpose."))
+
+
+def normalize_code(code: str) -> str:
+    """Half-width digits without spaces: what people paste from a message."""
+    text = unicodedata.normalize("NFKC", code or "")
+    return "".join(ch for ch in text if not ch.isspace())
+
+
+def send_code(phone: str, purpose: str, ip: str | None = None) -> None:
+    """Issue and deliver a code for an 11-digit phone + purpose; raise SmsError when a limit or the gateway refuses."""
+    # For reset_password an unknown phone gets a row that is never delivered: the answer and the limits look
+    # the same whether or not the phone has an account.
+    _check_purpose(purpose)
+    cfg = current_app.config
+    ip = ip if ip is not None else client_ip()
+    now = utcnow()
+    exists = db.session.scalar(select(User.id).where(User.phone == phone)) is not None
+    if purpose == "register" and exists:
+        raise SmsError(_("This mobile number is already registered; please sign in or reset the password."), 409)
+    _check_limits(phone, purpose, ip, now)
+    code = f"{secrets.randbelow(10 ** 6):06d}"
+    # Inserted unusable (expires at creation) so the cooldown covers a concurrent second send while the
+    # gateway is being called; it becomes usable only after delivery succeeded.
+    row = SmsCode(phone=phone, purpose=purpose, code_hash=_digest(phone, purpose, code), attempts=0, ip=ip,
+                  created_at=now, expires_at=now)
+    db.session.add(row)
+    db.session.flush()
+    recent = db.session.scalar(select(func.count()).select_from(SmsCode).where(
+        SmsCode.phone == phone, SmsCode.purpose == purpose, SmsCode.id != row.id,
+        SmsCode.created_at > now - timedelta(seconds=cfg["SMS_RESEND_COOLDOWN"])))
+    if recent:
+        db.session.rollback()
+        raise SmsError(_("A code was sent just now; please wait a minute before asking again."), 429)
+    row_id = row.id
+    db.session.commit()
+    deliver = purpose != "reset_password" or exists
+    if deliver:
+        try:
+            _backend(cfg["SMS_BACKEND"])(phone, purpose, code)
+        except SmsError:
+            db.session.execute(delete(SmsCode).where(SmsCode.id == row_id))
+            db.session.commit()
+            raise
+    # A newer code supersedes every older unused one for the same phone and purpose.
+    db.session.execute(update(SmsCode).where(
+        SmsCode.phone == phone, SmsCode.purpose == purpose, SmsCode.used_at.is_(None), SmsCode.id != row_id)
+        .values(used_at=now))
+    db.session.execute(update(SmsCode).where(SmsCode.id == row_id)
+                       .values(expires_at=now + timedelta(seconds=cfg["SMS_CODE_TTL"])))
+    db.session.commit()
+
+
+def _check_limits(phone: str, purpose: str, ip: str | None, now: datetime) -> None:
+    cfg = current_app.config
+    last = db.session.scalar(select(func.max(SmsCode.created_at)).where(
+        SmsCode.phone == phone, SmsCode.purpose == purpose))
+    wait = cfg["SMS_RESEND_COOLDOWN"] - ((now - last).total_seconds() if last else cfg["SMS_RESEND_COOLDOWN"])
+    if wait > 0:
+        raise SmsError(_("A code was sent just now; please wait %(n)d seconds before asking again.",
+                         n=max(1, int(wait + 0.999))), 429)
+    today = db.session.scalar(select(func.count()).select_from(SmsCode).where(
+        SmsCode.phone == phone, SmsCode.created_at > now - timedelta(days=1)))
+    if today >= cfg["SMS_DAILY_CAP_PER_PHONE"]:
+        raise SmsError(_("Too many codes were sent to this mobile number today; please try again tomorrow."), 429)
+    if ip:
+        hour = db.session.scalar(select(func.count()).select_from(SmsCode).where(
+            SmsCode.ip == ip, SmsCode.created_at > now - timedelta(hours=1)))
+        if hour >= cfg["SMS_HOURLY_CAP_PER_IP"]:
+            raise SmsError(_("Too many codes were requested from your network; please try again later."), 429)
+
+
+def check_code(phone: str, purpose: str, code: str, *, commit: bool = True) -> None:
+    """Accept and consume the newest live code for phone + purpose, or raise SmsError."""
+    # A wrong try is committed at once: it must count even though the caller's form fails. With commit=False a
+    # success is only flushed, so the caller commits the consumption together with its own change.
+    _check_purpose(purpose)
+    code = normalize_code(code)
+    if len(code) != 6 or not code.isdigit():
+        raise SmsError(_("The verification code has 6 digits."))
+    now = utcnow()
+    row = db.session.scalar(select(SmsCode).where(
+        SmsCode.phone == phone, SmsCode.purpose == purpose, SmsCode.used_at.is_(None))
+        .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1))
+    if row is None:
+        raise SmsError(_("The verification code is not valid or has already been used; please get a new one."))
+    if row.expires_at <= now:
+        raise SmsError(_("The verification code has expired; please get a new one."))
+    max_tries = current_app.config["SMS_MAX_TRIES"]
+    if not hmac.compare_digest(row.code_hash, _digest(phone, purpose, code)):
+        # One UPDATE, so concurrent wrong tries all count; the last allowed one kills the code.
+        db.session.execute(update(SmsCode).where(SmsCode.id == row.id).values(attempts=SmsCode.attempts + 1))
+        db.session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.attempts >= max_tries)
+                           .values(used_at=now))
+        db.session.commit()
+        db.session.refresh(row)
+        left = max_tries - row.attempts
+        if left <= 0:
+            raise SmsError(_("Too many wrong tries; this code no longer works. Please get a new one."))
+        raise SmsError(_("The verification code is wrong; %(n)d tries left.", n=left))
+    # Conditional on being unused: of two concurrent correct checks only one consumes the code.
+    res = db.session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None),
+                                                   SmsCode.attempts < max_tries)
+                             .values(used_at=now).execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        db.session.rollback()
+        raise SmsError(_("The verification code is not valid or has already been used; please get a new one."))
+    if commit:
+        db.session.commit()
+
+
+def _message(purpose: str, code: str) -> str:
+    minutes = max(1, current_app.config["SMS_CODE_TTL"] // 60)
+    return _("Your verification code for %(what)s is %(code)s, valid for %(n)d minutes. Do not share it.",
+             what=_(PURPOSE_LABELS[purpose]), code=code, n=minutes)
+
+
+def _backend(name: str):
+    try:
+        return {"console": _console, "http": _http}[name]
+    except KeyError:
+        raise RuntimeError(f"unknown SMS_BACKEND {name!r}")
+
+
+def _console(phone: str, purpose: str, code: str) -> None:
+    """Development backend: log the message and append it to the outbox file (that is its purpose)."""
+    text = _message(purpose, code)
+    log.info("SMS to %s: %s", phone, text)
+    line = {"phone": phone, "purpose": purpose, "code": code, "text": text,
+            "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    with open(current_app.config["SMS_OUTBOX"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def _http(phone: str, purpose: str, code: str) -> None:
+    """POST {phone, purpose, code, text} as JSON to SMS_HTTP_URL; any failure becomes a clear SmsError."""
+    cfg = current_app.config
+    body = json.dumps({"phone": phone, "purpose": purpose, "code": code, "text": _message(purpose, code)},
+                      ensure_ascii=False).encode()
+    req = urllib.request.Request(cfg["SMS_HTTP_URL"], data=body, method="POST",
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+    failed = _("The SMS could not be sent; please try again later.")
+    try:
+        with urllib.request.urlopen(req, timeout=float(cfg["SMS_HTTP_TIMEOUT"])) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        # Never log the request body: it holds the code.
+        log.warning("SMS gateway answered %s for purpose %s", e.code, purpose)
+        raise SmsError(failed, 503)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        log.warning("SMS gateway unreachable for purpose %s: %s", purpose, type(e).__name__)
+        raise SmsError(failed, 503)
+    if not 200 <= status < 300:
+        log.warning("SMS gateway answered %s for purpose %s", status, purpose)
+        raise SmsError(failed, 503)
