@@ -2,18 +2,28 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..i18n import N_
 from .types import UTCDateTime, utcnow
 
-APPLICATION_STATUSES = {"pending": N_("Pending review"), "rejected": N_("Rejected"), "included": N_("Included")}
+# 待审核 / 已拒绝 / 已收录 (the manual's words; "Rejected" alone is the staff review's 审核未通过).
+APPLICATION_STATUSES = {"pending": N_("Pending review"), "rejected": N_("Application refused"), "included": N_("Included")}
+
+_PENDING = "status = 'pending'"
 
 
 class InstitutionApplication(db.Model):
     __tablename__ = "institution_application"
+    __table_args__ = (
+        # One pending application per USCC and per name under a parent: a double submit cannot slip in twice.
+        Index("uq_institution_application_pending_uscc", "uscc", unique=True,
+              sqlite_where=text(_PENDING), postgresql_where=text(_PENDING)),
+        Index("uq_institution_application_pending_name", "parent_id", "name", unique=True,
+              sqlite_where=text(_PENDING), postgresql_where=text(_PENDING)),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), index=True)

@@ -21,6 +21,9 @@ class AdminGrant(db.Model):
         # At most one active business manager per institution, enforced by the database.
         Index("uq_admin_grant_active_manager", "institution_id", unique=True,
               sqlite_where=text(_ONE_MANAGER), postgresql_where=text(_ONE_MANAGER)),
+        # A person holds at most one active role per institution (manager or assistant, not both twice).
+        Index("uq_admin_grant_active_user", "institution_id", "user_id", unique=True,
+              sqlite_where=text("state = 'active'"), postgresql_where=text("state = 'active'")),
         Index("ix_admin_grant_user_state", "user_id", "state"),
     )
 

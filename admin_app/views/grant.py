@@ -1,0 +1,306 @@
+"""/admin/grant/ — 机构业务授权管理: the admin's direct subordinates and their authorization state.
+
+Rows are institutions (so 未生成 shows too): the admin's direct children (the platform superuser: all).
+Actions: generate (生成授权码), reset (解除授权), reset_unactivated (批量解除未激活授权码). Per row:
+直接授权 (direct authorization by a verified ID number, with step-up). Under /admin/grant/team/ a business
+manager manages the admins of their own institution: add / remove assistants, transfer the manager role.
+"""
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import func
+
+from ..extensions import db, limiter
+from ..forms.registry import AssistantForm, AuthorizeForm, RemoveAssistantForm, TransferForm
+from ..forms.validators import normalize_phone
+from ..models import Institution
+from ..models.grant import ROLES
+from ..models.institution import CATEGORIES
+from ..services import ServiceError
+from ..services import grants
+from ..services.scope import current_scope, restrict
+from .base import SecureModelView
+from .formatters import label, local_time
+from .grants_portal import send_step_up
+
+STATE_LABELS = {
+    "none": _l("Not generated"),
+    "issued": _l("Not activated"),
+    "expired": _l("Expired (not activated)"),
+    "active": _l("Activated"),
+}
+
+
+def _state_of(model) -> grants.GrantState:
+    states = g.get("grant_states")
+    if states is None or model.id not in states:
+        states = grants.grant_states([model.id])
+    return states.get(model.id, grants.GrantState("none"))
+
+
+def _fmt_state(view, context, model, name):
+    st = _state_of(model)
+    badge = {"none": "secondary", "issued": "warning", "expired": "dark", "active": "success"}[st.state]
+    return Markup('<span class="badge badge-{}" data-grant-state="{}">{}</span>').format(
+        badge, st.state, STATE_LABELS[st.state])
+
+
+def _fmt_code(view, context, model, name):
+    st = _state_of(model)
+    if st.code is None:
+        return ""
+    exp = st.grant.expires_at
+    until = _("valid until %(date)s", date=local_time(None, None, st.grant, "expires_at")) if exp else ""
+    return Markup('<code class="grant-code">{}</code> <small class="text-muted d-block">{}</small>').format(
+        st.code, until)
+
+
+def _fmt_person(view, context, model, name):
+    st = _state_of(model)
+    if st.state != "active" or st.grant.user is None:
+        return ""
+    return grants.masked_person(st.grant.user)
+
+
+def _fmt_time(view, context, model, name):
+    st = _state_of(model)
+    if st.grant is None:
+        return ""
+    attr = "activated_at" if st.state == "active" else "issued_at"
+    return local_time(None, None, st.grant, attr)
+
+
+def _fmt_ops(view, context, model, name):
+    st = _state_of(model)
+    if st.state == "active":
+        return ""
+    url = view.get_url(".authorize_view", id=model.id)
+    return Markup('<a class="btn btn-sm btn-outline-primary" href="{}">{}</a>').format(url, _("Authorize directly"))
+
+
+def _step_up_limit() -> str:
+    return current_app.config["GRANT_STEP_UP_LIMIT"]
+
+
+def _step_up_key() -> str:
+    return f"user:{current_user.get_id()}"
+
+
+def _not_final_step_up() -> bool:
+    return request.method != "POST" or "send_sms" in request.form
+
+
+class GrantView(SecureModelView):
+    list_template = "admin/grant/list.html"
+    can_view_details = False
+    column_display_actions = False
+    column_list = ("name", "category", "grant_state", "grant_code", "grant_person", "grant_time", "grant_ops")
+    column_labels = {"name": _l("Institution name"), "category": _l("Category"),
+                     "grant_state": _l("Authorization state"), "grant_code": _l("Authorization code"),
+                     "grant_person": _l("Business manager"), "grant_time": _l("Time"), "grant_ops": _l("Operation"),
+                     "name_initials": _l("Pinyin initials")}
+    column_sortable_list = ("name",)
+    column_default_sort = ("name", False)
+    column_searchable_list = ("name", "name_initials")
+    column_formatters = {"category": label(CATEGORIES, "category"), "grant_state": _fmt_state,
+                         "grant_code": _fmt_code, "grant_person": _fmt_person, "grant_time": _fmt_time,
+                         "grant_ops": _fmt_ops}
+
+    def __init__(self, **kwargs):
+        super().__init__(Institution, name=_l("Institution business authorization"), endpoint="grant",
+                         url="/admin/grant", **kwargs)
+
+    # ------------------------------------------------------------------------------------ rows in scope
+    def _issuable(self, query):
+        clause = grants.issuable_clause(current_scope())
+        return query if clause is None else query.filter(clause)
+
+    def get_query(self):
+        return self._issuable(super().get_query())
+
+    def get_count_query(self):
+        return self._issuable(restrict(db.session.query(func.count()).select_from(Institution), Institution,
+                                       current_scope()))
+
+    def get_list(self, *args, **kwargs):
+        count, data = super().get_list(*args, **kwargs)
+        if kwargs.get("execute", True) and data is not None:
+            data = list(data)
+            g.grant_states = grants.grant_states([i.id for i in data])
+        return count, data
+
+    def get_empty_list_message(self):
+        return _("No direct subordinate institutions to authorize.")
+
+    # ------------------------------------------------------------------------------------------ actions
+    def _report_scope(self, out_of_scope: int) -> None:
+        if out_of_scope:
+            flash(_("%(n)d selected institution(s) are not direct subordinates of an institution you administer; "
+                    "they were left unchanged.", n=out_of_scope), "danger")
+
+    @action("generate", _l("Generate authorization codes"))
+    def action_generate(self, ids):
+        result = grants.issue_codes(current_scope(), current_user, ids)
+        if result.issued:
+            flash(_("Authorization codes generated for %(n)d institution(s); tell each subordinate its code.",
+                    n=len(result.issued)), "success")
+        if result.already:
+            flash(_("%(n)d institution(s) already have an authorization code or an active manager; revoke first "
+                    "to generate a new one.", n=result.already), "warning")
+        self._report_scope(result.out_of_scope)
+
+    @action("reset", _l("Revoke authorization"),
+            _l("Revoke the authorization of the selected institutions? Their admins lose access at once."))
+    def action_reset(self, ids):
+        result = grants.reset(current_scope(), current_user, ids)
+        if result.institutions:
+            flash(_("Authorization revoked for %(n)d institution(s); their admins have lost access.",
+                    n=result.institutions), "success")
+        self._report_reset(result)
+
+    @action("reset_unactivated", _l("Batch revoke unactivated codes"),
+            _l("Revoke every generated but unactivated authorization code of the selected institutions?"))
+    def action_reset_unactivated(self, ids):
+        result = grants.reset(current_scope(), current_user, ids, only_unactivated=True)
+        if result.institutions:
+            flash(_("Unactivated authorization codes revoked for %(n)d institution(s).", n=result.institutions),
+                  "success")
+        self._report_reset(result)
+
+    def _report_reset(self, result) -> None:
+        if result.untouched:
+            flash(_("%(n)d selected institution(s) had nothing to revoke.", n=result.untouched), "info")
+        self._report_scope(result.out_of_scope)
+
+    # ------------------------------------------------------------------------------ direct authorization
+    @expose("/authorize/", methods=("GET", "POST"))
+    @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
+    def authorize_view(self):
+        try:
+            inst = grants.require_issuable(current_scope(), request.args.get("id"))
+        except grants.GrantNotFound:
+            abort(404)
+        form = AuthorizeForm()
+        if request.method == "POST" and "send_sms" in request.form:
+            send_step_up(form)
+        elif form.validate_on_submit():
+            if not form.id_number.data:
+                form.id_number.errors = [_("Please enter the ID number of the business manager.")]
+            else:
+                try:
+                    grant = grants.authorize_directly(current_scope(), current_user, inst.id, form.id_type.data,
+                                                      form.id_number.data, form.password.data, form.sms_code.data)
+                except grants.GrantNotFound:
+                    abort(404)
+                except ServiceError as e:
+                    flash(str(e), "danger")
+                else:
+                    flash(_("%(person)s is now the business manager of %(name)s.",
+                            person=grants.masked_person(grant.user), name=inst.name), "success")
+                    return redirect(self.get_url(".index_view"))
+        state = grants.grant_states([inst.id])[inst.id]
+        return self.render("admin/grant/authorize.html", inst=inst, form=form, state=state,
+                           state_label=STATE_LABELS[state.state], masked_phone=grants.mask_phone(current_user.phone))
+
+    # --------------------------------------------------------------------------- my institution's admins
+    def _team_forms(self, formdata=None):
+        add = AssistantForm(formdata=formdata, prefix="add")
+        transfer = TransferForm(formdata=formdata, prefix="transfer")
+        return add, transfer
+
+    def _render_team(self, add=None, transfer=None, remove=None):
+        scope = current_scope()
+        managed = grants.managed_institutions(scope)
+        if add is None or transfer is None:
+            add, transfer = self._team_forms(formdata=None)
+        teams = [(inst, grants.admins_of(inst.id)) for inst in managed]
+        return self.render("admin/grant/team.html", teams=teams, add=add, transfer=transfer,
+                           remove=remove or RemoveAssistantForm(formdata=None, prefix="remove"), roles=ROLES,
+                           masked=grants.masked_person, masked_phone=grants.mask_phone(current_user.phone),
+                           assistant_of=[i for i, r in scope.roles.items() if r == "assistant"])
+
+    @expose("/team/", methods=("GET",))
+    def team_view(self):
+        return self._render_team()
+
+    def _person_args(self, form) -> dict:
+        if form.by.data == "id":
+            return {"id_type": form.id_type.data, "id_number": form.id_number.data}
+        phone = normalize_phone(form.phone.data or "")
+        if phone is None:
+            raise ServiceError(_("Please enter a valid mainland China mobile number."))
+        return {"phone": phone}
+
+    @expose("/team/assistant/", methods=("POST",))
+    @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
+    def add_assistant_view(self):
+        add = AssistantForm(prefix="add")
+        transfer = TransferForm(formdata=None, prefix="transfer")
+        if "send_sms" in request.form:
+            send_step_up(add)
+        elif add.validate_on_submit():
+            try:
+                grant = grants.add_assistant(current_scope(), current_user, add.institution_id.data,
+                                             password=add.password.data, sms_code=add.sms_code.data,
+                                             **self._person_args(add))
+            except grants.GrantNotFound:
+                abort(404)
+            except ServiceError as e:
+                flash(str(e), "danger")
+            else:
+                flash(_("%(person)s has been added as an assistant admin.",
+                        person=grants.masked_person(grant.user)), "success")
+                return redirect(self.get_url(".team_view"))
+        return self._render_team(add=add, transfer=transfer)
+
+    @expose("/team/assistant/remove/", methods=("POST",))
+    @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
+    def remove_assistant_view(self):
+        remove = RemoveAssistantForm(prefix="remove")
+        if "send_sms" in request.form:
+            send_step_up(remove)
+        elif remove.validate_on_submit():
+            try:
+                grants.remove_assistant(current_scope(), current_user, remove.grant_id.data, remove.password.data,
+                                        remove.sms_code.data)
+            except grants.GrantNotFound:
+                abort(404)
+            except ServiceError as e:
+                flash(str(e), "danger")
+            else:
+                flash(_("The assistant admin has been removed."), "success")
+                return redirect(self.get_url(".team_view"))
+        return self._render_team(remove=remove)
+
+    @expose("/team/transfer/", methods=("POST",))
+    @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
+    def transfer_view(self):
+        add = AssistantForm(formdata=None, prefix="add")
+        transfer = TransferForm(prefix="transfer")
+        if "send_sms" in request.form:
+            send_step_up(transfer)
+        elif transfer.validate_on_submit():
+            if not transfer.confirm.data:
+                transfer.confirm.errors = [_("Please confirm that you hand over the business manager role.")]
+            else:
+                try:
+                    grant = grants.transfer_manager(current_scope(), current_user, transfer.institution_id.data,
+                                                    password=transfer.password.data, sms_code=transfer.sms_code.data,
+                                                    **self._person_args(transfer))
+                except grants.GrantNotFound:
+                    abort(404)
+                except ServiceError as e:
+                    flash(str(e), "danger")
+                else:
+                    flash(_("The business manager role has been transferred to %(person)s.",
+                            person=grants.masked_person(grant.user)), "success")
+                    # The former manager may have no admin rights left at all.
+                    g.pop("hwr_scope", None)
+                    if not current_scope().is_admin:
+                        return redirect(url_for("auth.index"))
+                    return redirect(self.get_url(".team_view"))
+        return self._render_team(add=add, transfer=transfer)
