@@ -6,19 +6,22 @@ bulk INSERT of review events and the counter deltas, in one transaction; it repo
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 
 from ..extensions import db
 from ..models import Institution, ReviewEvent, StaffProfile
 from ..models.types import utcnow
 from . import ServiceError
-from .audit import client_ip
+from .audit import client_ip, record
 from .counters import bump
 from .scope import Scope
 
 STAFF_EDITABLE = frozenset({"draft", "submitted", "unit_rejected", "rejected"})
 LOCKED = frozenset({"unit_approved", "approved"})
 REASON_MAX = 500
+# Ids per UPDATE: far below SQLite's 32,766 bound parameters, and one statement for any page of the grid.
+CHUNK = 5000
+_ID_MAX = 2**31 - 1  # INTEGER primary keys on PostgreSQL; larger ids cannot exist, so they are refused
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class TransitionResult:
         return self.requested - self.moved
 
 
+def needs_reason(action: str) -> bool:
+    """True when the action asks for a reason (reject, revert)."""
+    return any(t.needs_reason for t in TRANSITIONS if t.action == action)
+
+
 def check_reason(reason: str | None, required: bool) -> str | None:
     """Strip a review reason; refuse an empty one where required and one over 500 characters."""
     reason = (reason or "").strip()
@@ -62,6 +70,23 @@ def check_reason(reason: str | None, required: bool) -> str | None:
     if len(reason) > REASON_MAX:
         raise ServiceError(_("The reason must have at most %(n)d characters.", n=REASON_MAX))
     return reason or None
+
+
+def parse_ids(ids) -> list[int]:
+    """Selected row ids (strings from a form) as sorted unique ints; anything else is refused whole."""
+    out = set()
+    try:
+        for raw in ids:
+            text = str(raw).strip()
+            if not text.isascii() or not text.isdigit():
+                raise ValueError(text)
+            value = int(text)
+            if not 0 < value <= _ID_MAX:
+                raise ValueError(text)
+            out.add(value)
+    except (TypeError, ValueError):
+        raise ServiceError(_("Invalid selection."))
+    return sorted(out)
 
 
 def _level_condition(level: int, scope: Scope):
@@ -76,23 +101,44 @@ def _level_condition(level: int, scope: Scope):
     if not scope.is_superuser:
         if not scope.paths:
             return StaffProfile.id.is_(None)
-        from sqlalchemy import or_
-
         lower = lower.where(or_(*[and_(Institution.path.like(p + "%"), Institution.path != p) for p in scope.paths]))
     else:
         lower = lower.where(Institution.parent_id.is_not(None))
     return StaffProfile.institution_id.in_(lower)
 
 
+def levels_for(institution_id: int | None, path: str | None, scope: Scope) -> tuple[int, ...]:
+    """The levels at which this scope reviews staff of one institution (same rule as _level_condition)."""
+    # A path "/1/" is a root; "/1/7/" has a parent (the superuser's level 2 is "any institution with a parent").
+    out = []
+    if scope.is_superuser or (institution_id is not None and institution_id in scope.institution_ids):
+        out.append(1)
+    if path and (path.count("/") > 2 if scope.is_superuser else
+                 any(path.startswith(p) and path != p for p in scope.paths)):
+        out.append(2)
+    return tuple(out)
+
+
+def available(status: str, institution_id: int | None, path: str | None, scope: Scope) -> list[Transition]:
+    """Transitions this scope may apply to one profile now (the buttons of the detail page)."""
+    levels = levels_for(institution_id, path, scope)
+    seen, out = set(), []
+    for t in TRANSITIONS:
+        if t.level in levels and t.from_status == status and t.action not in seen:
+            seen.add(t.action)
+            out.append(t)
+    return out
+
+
 def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None = None,
-               levels: tuple[int, ...] = (1, 2)) -> TransitionResult:
+               levels: tuple[int, ...] = (1, 2), versions: dict | None = None) -> TransitionResult:
     """Apply `action` to the profiles with these ids that the scope may move; skip and count the rest."""
+    # `versions` ({id: version}, optional) also holds each row to the version the admin looked at, so a staff
+    # edit saved after the admin opened the card is skipped instead of approved unseen.
     if action not in ACTIONS:
         raise ServiceError(_("Unknown action."))
-    try:
-        id_list = sorted({int(i) for i in ids})
-    except (TypeError, ValueError):
-        raise ServiceError(_("Invalid selection."))
+    id_list = parse_ids(ids)
+    requested = id_list
     result = TransitionResult(action=action, requested=len(id_list))
     steps = [t for t in TRANSITIONS if t.action == action and t.level in levels]
     reason = check_reason(reason, any(t.needs_reason for t in steps))
@@ -100,32 +146,51 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
         return result
     now = utcnow()
     ip = client_ip()
+    deltas: dict = {}
     for t in steps:
-        cond = [StaffProfile.id.in_(id_list), StaffProfile.status == t.from_status]
         lvl = _level_condition(t.level, scope)
-        if lvl is not None:
-            cond.append(lvl)
-        values = dict(status=t.to_status, version=StaffProfile.version + 1, reviewed_at=now,
-                      last_reviewer_id=actor_id, last_reason=reason)
-        # RETURNING tells exactly which rows this statement moved, so a concurrent reviewer cannot be
-        # double-counted: the row's status changed, so the second UPDATE's WHERE no longer matches it.
-        moved = db.session.execute(
-            update(StaffProfile).where(*cond).values(**values)
-            .returning(StaffProfile.id, StaffProfile.institution_id)
-            .execution_options(synchronize_session=False)).all()
-        if not moved:
-            continue
-        db.session.execute(insert(ReviewEvent), [
-            dict(profile_id=pid, actor_id=actor_id, action=action, level=t.level, from_status=t.from_status,
-                 to_status=t.to_status, reason=reason, ip=ip, created_at=now) for pid, _inst in moved])
-        deltas: dict = {}
-        for _pid, inst in moved:
-            deltas[(inst, t.from_status)] = deltas.get((inst, t.from_status), 0) - 1
-            deltas[(inst, t.to_status)] = deltas.get((inst, t.to_status), 0) + 1
-        bump(deltas)
-        result.moved += len(moved)
-        result.by_level[t.level] = result.by_level.get(t.level, 0) + len(moved)
-        id_list = [i for i in id_list if i not in {pid for pid, _ in moved}]
+        moved_ids = set()
+        for start in range(0, len(id_list), CHUNK):
+            chunk = id_list[start:start + CHUNK]
+            cond = [StaffProfile.status == t.from_status]
+            if versions is not None:
+                pairs = [(i, int(versions[i])) for i in chunk if i in versions]
+                if not pairs:
+                    continue
+                cond.append(tuple_(StaffProfile.id, StaffProfile.version).in_(pairs))
+            else:
+                cond.append(StaffProfile.id.in_(chunk))
+            if lvl is not None:
+                cond.append(lvl)
+            values = dict(status=t.to_status, version=StaffProfile.version + 1, reviewed_at=now,
+                          last_reviewer_id=actor_id, last_reason=reason)
+            # RETURNING tells exactly which rows this statement moved, so a concurrent reviewer cannot be
+            # double-counted: the row's status changed, so the second UPDATE's WHERE no longer matches it.
+            moved = db.session.execute(
+                update(StaffProfile).where(*cond).values(**values)
+                .returning(StaffProfile.id, StaffProfile.institution_id)
+                .execution_options(synchronize_session=False)).all()
+            if not moved:
+                continue
+            db.session.execute(insert(ReviewEvent), [
+                dict(profile_id=pid, actor_id=actor_id, action=action, level=t.level, from_status=t.from_status,
+                     to_status=t.to_status, reason=reason, ip=ip, created_at=now) for pid, _inst in moved])
+            for pid, inst in moved:
+                moved_ids.add(pid)
+                deltas[(inst, t.from_status)] = deltas.get((inst, t.from_status), 0) - 1
+                deltas[(inst, t.to_status)] = deltas.get((inst, t.to_status), 0) + 1
+        if moved_ids:
+            result.moved += len(moved_ids)
+            result.by_level[t.level] = result.by_level.get(t.level, 0) + len(moved_ids)
+            id_list = [i for i in id_list if i not in moved_ids]
+    if result.moved:
+        # Counter rows in one fixed order, so two concurrent transitions cannot lock them crosswise.
+        bump({k: deltas[k] for k in sorted(deltas, key=lambda k: (k[0] is None, k[0] or 0, k[1]))})
+        record(f"review_{action}", target_type="staff_profile", actor_id=actor_id,
+               institution_id=scope.institution_ids[0] if scope.institution_ids else None,
+               details={"moved": result.moved, "skipped": result.skipped,
+                        "levels": {str(k): v for k, v in sorted(result.by_level.items())},
+                        "reason": reason, "first_ids": requested[:50]})
     db.session.commit()
     return result
 
@@ -138,6 +203,7 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
     refused instead of slipping unreviewed changes into an approved profile.
     """
     from sqlalchemy import inspect
+    from sqlalchemy.orm.base import NO_VALUE
 
     state = inspect(profile)
     loaded_version = state.attrs.version.loaded_value
@@ -153,9 +219,15 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         db.session.flush()
         bump({(profile.institution_id, new_status): 1})
     else:
+        if loaded_version is NO_VALUE or loaded_status is NO_VALUE:
+            # Expired since it was loaded: there is no version to hold the write to, so refuse it.
+            db.session.rollback()
+            raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
+                                 "Please reload and check before saving again."))
         values = {c.key: getattr(profile, c.key) for c in StaffProfile.__table__.columns
                   if c.key not in ("id", "status", "version", "submitted_at", "created_at")}
         values.update(status=new_status, version=loaded_version + 1, submitted_at=now, updated_at=now)
+        old_inst = state.attrs.institution_id.loaded_value
         db.session.expunge(profile)  # the conditional UPDATE below is the only write
         res = db.session.execute(
             update(StaffProfile)
@@ -166,8 +238,13 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
             db.session.rollback()
             raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
                                  "Please reload and check before saving again."))
-        old_inst = state.attrs.institution_id.loaded_value
-        bump({(old_inst, loaded_status): -1, (profile.institution_id, new_status): 1})
+        if old_inst is NO_VALUE:
+            old_inst = profile.institution_id
+        # Summed, not a dict literal: re-submitting a pending profile is -1 and +1 on the same counter.
+        deltas = {(old_inst, loaded_status): -1}
+        key = (profile.institution_id, new_status)
+        deltas[key] = deltas.get(key, 0) + 1
+        bump(deltas)
     db.session.execute(insert(ReviewEvent), [dict(
         profile_id=profile.id, actor_id=actor_id, action="submit", level=None,
         from_status=from_status,

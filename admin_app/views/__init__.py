@@ -4,7 +4,9 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
-    from . import api, auth, errors, security
+    from . import api, auth, errors, portal, security
+    from . import verify
+    from . import grants_portal, registry
     from .admin import init_admin
 
     security.init_app(app)
@@ -12,4 +14,8 @@ def register(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(verify.bp)
+    app.register_blueprint(registry.bp)
+    app.register_blueprint(grants_portal.bp)
     init_admin(app)

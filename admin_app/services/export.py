@@ -1,0 +1,180 @@
+"""Staff list export: every profile column, XlsxWriter in constant-memory mode, written to a temp file."""
+# Rows are read in batches from the grid's own query (same scope, filters, search and order) and written as
+# they come, so memory stays flat however many rows there are. Every string goes in as a text cell; one that
+# starts like a formula also carries Excel's quote prefix so editing it cannot turn it into one.
+import tempfile
+from datetime import date, datetime, timezone
+
+from cryptography.fernet import InvalidToken
+from flask_babel import get_timezone, gettext as _
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Institution, Region, StaffProfile, User
+from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
+                              TITLE_LEVELS)
+from ..models.user import ID_TYPES
+from ..i18n import N_
+from .crypto import decrypt
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+BATCH = 2000
+
+# (header msgid, kind, source): kind says how the value is written; source names the row field.
+COLUMNS = (
+    (N_("Name"), "text", "name"),
+    (N_("Gender"), "label:gender", "gender"),
+    (N_("Mobile number"), "text", "phone"),
+    (N_("Document type"), "label:id_type", "id_type"),
+    (N_("Document number"), "id_number", "id_number_enc"),
+    (N_("Date of birth"), "date", "birth_date"),
+    (N_("Age"), "years", "birth_date"),
+    (N_("Personnel type"), "label:personnel_type", "personnel_type"),
+    (N_("Education"), "label:education", "education"),
+    (N_("Title level"), "label:title_level", "title_level"),
+    (N_("Professional title"), "text", "title"),
+    (N_("Position"), "text", "position"),
+    (N_("Started working"), "date", "work_start_date"),
+    (N_("Years of practice"), "practice", "work_start_date"),
+    (N_("Region"), "region", "region_code"),
+    (N_("Work unit"), "text", "institution_name"),
+    (N_("Department"), "text", "department"),
+    *((label, "yesno", key) for key, label in SAMPLING_QUESTIONS.items()),
+    *((label, "yesno", key) for key, label in TESTING_QUESTIONS.items()),
+    (N_("Years of PCR work"), "int", "pcr_years"),
+    (N_("Status"), "label:status", "status"),
+    (N_("Reported at"), "datetime", "submitted_at"),
+    (N_("Reviewed at"), "datetime", "reviewed_at"),
+    (N_("Reason"), "text", "last_reason"),
+)
+LABELS = {"gender": GENDERS, "id_type": ID_TYPES, "personnel_type": PERSONNEL_TYPES, "education": EDUCATIONS,
+          "title_level": TITLE_LEVELS, "status": STATUSES}
+_PROFILE_FIELDS = sorted({src for _l, _k, src in COLUMNS} - {"id_type", "id_number_enc", "region_code",
+                                                             "institution_name"})
+
+
+def years_since(start: date | None, today: date | None = None) -> int | None:
+    """Whole years from `start` to today (age)."""
+    if start is None:
+        return None
+    today = today or date.today()
+    return today.year - start.year - ((today.month, today.day) < (start.month, start.day))
+
+
+def practice_years(start: date | None, today: date | None = None) -> int | None:
+    """Years of practice as the original system counts them: every begun year counts (2020-07 → 2020-11: 1)."""
+    if start is None:
+        return None
+    today = today or date.today()
+    if start > today:
+        return 0
+    full = years_since(start, today)
+    anniversary = (today.month, today.day) == (start.month, start.day)
+    return full if anniversary and full > 0 else full + 1
+
+
+def region_paths(codes=None) -> dict[str, str]:
+    """code -> "北京市-北京市-西城区" for the given region codes (all regions when None), one query."""
+    stmt = select(Region.code, Region.name, Region.parent_code)
+    if codes is not None:
+        wanted = set()
+        for code in codes:
+            if code:
+                wanted.update({code, code[:4] + "00", code[:2] + "0000"})
+        if not wanted:
+            return {}
+        stmt = stmt.where(Region.code.in_(sorted(wanted)))
+    rows = {code: (name, parent) for code, name, parent in db.session.execute(stmt)}
+    out = {}
+    for code in rows:
+        names, cur, guard = [], code, 0
+        while cur in rows and guard < 4:
+            names.append(rows[cur][0])
+            cur, guard = rows[cur][1], guard + 1
+        out[code] = "-".join(reversed(names))
+    return out
+
+
+def safe_decrypt(token: str | None) -> str:
+    """The full document number, or "" when there is none or it cannot be decrypted with the current key."""
+    if not token:
+        return ""
+    try:
+        return decrypt(token)
+    except (InvalidToken, ValueError):
+        return ""
+
+
+def looks_like_formula(text: str) -> bool:
+    """True when a spreadsheet could take this text for a formula (or a DDE payload)."""
+    return text.startswith(FORMULA_START)
+
+
+def export_query(list_query):
+    """Columns the export needs on top of the grid's query (its filters, search, scope and order kept)."""
+    return (list_query
+            .join(User, User.id == StaffProfile.user_id)
+            .outerjoin(Institution, Institution.id == StaffProfile.institution_id)
+            .with_entities(*[getattr(StaffProfile, f) for f in _PROFILE_FIELDS], User.id_type, User.id_number_enc,
+                           User.region_code, Institution.name.label("institution_name"))
+            .yield_per(BATCH))
+
+
+def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None) -> int:
+    """Write rows (from export_query) as an XLSX into the binary file `fh`; returns the number of rows."""
+    import xlsxwriter
+
+    today = today or date.today()
+    tz = get_timezone()
+    wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
+                                  "strings_to_numbers": False, "strings_to_urls": False,
+                                  "tmpdir": tempfile.gettempdir()})
+    ws = wb.add_worksheet((sheet_title or _("Reported staff"))[:31])
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                          "valign": "vcenter"})
+    quoted = wb.add_format({"quote_prefix": True})
+    labels = {k: {code: _(msgid) for code, msgid in m.items()} for k, m in LABELS.items()}
+    yes, no = _("Yes"), _("No")
+    for col, (msgid, kind, src) in enumerate(COLUMNS):
+        width = 30 if src in ("institution_name", "last_reason") else 22 if kind in (
+            "id_number", "datetime", "region") else 12
+        ws.set_column(col, col, width)
+        ws.write_string(0, col, _(msgid), head)
+    ws.freeze_panes(1, 1)
+    ws.set_row(0, 36)
+    regions: dict[str, str] | None = None
+    n = 0
+    for row in rows:
+        n += 1
+        m = row._mapping
+        for col, (_msgid, kind, src) in enumerate(COLUMNS):
+            value = m[src]
+            if kind == "text":
+                text = value or ""
+            elif kind.startswith("label:"):
+                text = labels[kind[6:]].get(value, value or "")
+            elif kind == "id_number":
+                text = safe_decrypt(value)
+            elif kind == "yesno":
+                text = "" if value is None else (yes if value else no)
+            elif kind == "date":
+                text = value.isoformat() if value else ""
+            elif kind == "datetime":
+                text = (value.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+                        if isinstance(value, datetime) else "")
+            elif kind == "region":
+                if regions is None:
+                    regions = region_paths()  # one query for the whole file, only once there is a row
+                text = regions.get(value, "") if value else ""
+            else:
+                number = (value if kind == "int" else years_since(value, today) if kind == "years"
+                          else practice_years(value, today))
+                if number is not None:
+                    ws.write_number(n, col, number)
+                continue
+            if text:
+                ws.write_string(n, col, text, quoted if looks_like_formula(text) else None)
+    ws.autofilter(0, 0, max(n, 1), len(COLUMNS) - 1)
+    wb.close()
+    return n

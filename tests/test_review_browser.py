@@ -1,0 +1,83 @@
+"""The unit admin's review journey in headless Chromium (CSP and CSRF on): approve 20, reject, revert, export."""
+import io
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from admin_app.extensions import db
+from admin_app.models import StaffProfile
+from tests.browser.conftest import browser_type_launch_args, live_server  # noqa: F401 - fixtures
+from tests.conftest import DEMO_PASSWORD, UNIT_A
+from tests.test_review_support import make_pending, user
+
+pytestmark = pytest.mark.browser
+
+
+def statuses_of(app, inst_id):
+    with app.app_context():
+        rows = dict(db.session.execute(select(StaffProfile.id, StaffProfile.status)
+                                       .where(StaffProfile.institution_id == inst_id)).all())
+        db.session.remove()
+    return rows
+
+
+def test_unit_admin_reviews_in_the_browser(live_server, browser):
+    app = live_server.app
+    with app.app_context():
+        make_pending(UNIT_A, 25)
+        inst = user(UNIT_A).institution_id
+        db.session.remove()
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=phone]", UNIT_A)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(live_server.url + "/admin/staff/?page_size=20")
+    expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
+
+    # Approve 20 pending at once: tick the header box, press 通过, accept the confirmation.
+    page.check("input.action-rowtoggle")
+    expect(page.locator("input.action-checkbox:checked")).to_have_count(20)
+    page.click("button[data-action=approve]")
+    expect(page.locator(".alert-success")).to_contain_text("已通过 20 人")
+    assert sum(1 for s in statuses_of(app, inst).values() if s == "unit_approved") >= 20
+
+    # Reject one: no reason typed, so the reason form comes back keeping the row.
+    page.locator("input.action-checkbox").first.check()
+    page.click("button[data-action=reject]")
+    expect(page.locator(".review-reason")).to_be_visible()
+    expect(page.locator(".review-reason input[name=rowid]")).to_have_count(1)
+    page.fill(".review-reason textarea[name=reason]", "证件照片不清晰，请重新上传")
+    page.click(".review-reason button[type=submit]")
+    expect(page.locator(".alert-success")).to_contain_text("已驳回 1 人")
+
+    # Revert an approval from the staff card.
+    page.goto(live_server.url + "/admin/staff/?flt0_0=unit_approved")
+    page.locator("a.staff-name").first.click()
+    page.fill("textarea#reason-revert", "信息有误，请修改后重新提交")
+    page.click("button[data-action=revert]")
+    expect(page.locator("h2 [data-status]")).to_have_attribute("data-status", "unit_rejected")
+
+    # Select everything that matches and see the banner say so.
+    page.goto(live_server.url + "/admin/staff/?flt0_0=reported&page_size=20")
+    page.check("input.action-rowtoggle")
+    page.click("button.select-all-matching")
+    expect(page.locator("#select_all")).to_have_value("1")
+
+    # Export the listed staff.
+    with page.expect_download() as download:
+        page.click("a.export-xlsx")
+    data = open(download.value.path(), "rb").read()
+    rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
+    reported = [s for s in statuses_of(app, inst).values() if s != "draft"]
+    assert rows[0][0] == "姓名" and len(rows) - 1 == len(reported)
+    assert errors == []
+    context.close()
