@@ -1,5 +1,7 @@
 """Maintained counts of profiles per (institution, status), so count cards never scan the staff table."""
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import StaffProfile, StatusCounter
@@ -7,8 +9,18 @@ from ..models import StaffProfile, StatusCounter
 
 def bump(changes: dict[tuple[int, str], int]) -> None:
     """Apply count deltas {(institution_id, status): delta} in the caller's transaction."""
-    for (inst_id, status), delta in changes.items():
+    dialect = db.session.get_bind().dialect.name
+    upsert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+    # Sorted, so two concurrent transitions lock counter rows in the same order and cannot deadlock.
+    for (inst_id, status), delta in sorted(changes.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
         if not delta or inst_id is None:
+            continue
+        if upsert is not None:
+            # One statement: two first-ever bumps of a counter at the same moment cannot collide on its key.
+            stmt = upsert(StatusCounter).values(institution_id=inst_id, status=status, n=delta)
+            db.session.execute(stmt.on_conflict_do_update(
+                index_elements=[StatusCounter.institution_id, StatusCounter.status],
+                set_={"n": StatusCounter.n + stmt.excluded.n}))
             continue
         res = db.session.execute(
             update(StatusCounter)

@@ -206,8 +206,14 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
     from sqlalchemy.orm.base import NO_VALUE
 
     state = inspect(profile)
-    loaded_version = state.attrs.version.loaded_value
-    loaded_status = state.attrs.status.loaded_value
+
+    def original(key):
+        # The value loaded from the database, before the caller's changes (loaded_value is the current one).
+        hist = state.attrs[key].history
+        return (hist.deleted or hist.unchanged or [NO_VALUE])[0]
+
+    loaded_version = original("version")
+    loaded_status = original("status")
     if loaded_status in LOCKED:
         raise ServiceError(_("Approved; to change it, ask your unit to revert the approval."))
     now = utcnow()
@@ -227,7 +233,7 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         values = {c.key: getattr(profile, c.key) for c in StaffProfile.__table__.columns
                   if c.key not in ("id", "status", "version", "submitted_at", "created_at")}
         values.update(status=new_status, version=loaded_version + 1, submitted_at=now, updated_at=now)
-        old_inst = state.attrs.institution_id.loaded_value
+        old_inst = original("institution_id")
         db.session.expunge(profile)  # the conditional UPDATE below is the only write
         res = db.session.execute(
             update(StaffProfile)
