@@ -161,3 +161,52 @@ def test_identity_taken_looks_at_users_and_pending_requests(app):
     idx = index_for("resident_id", number)
     assert svc.identity_taken(idx, user_by_phone(STAFF_B).id) and not svc.identity_taken(idx, staff.id)
     assert db.session.scalar(select(IdentityVerification.id_number_index)) == idx
+
+
+def test_update_identity_refuses_a_number_waiting_in_another_accounts_request(app, req_ctx):
+    number = resident_id(seq=811)
+    assert post_verify(staff_client(app, STAFF_B), number=number).status_code == 302
+    user = user_by_phone(STAFF_A)
+    before = snapshot()
+    with pytest.raises(ServiceError, match="其他账号"):
+        svc.update_identity(user, "resident_id", number)
+    db.session.rollback()
+    assert snapshot() == before
+
+
+def test_update_identity_while_a_request_is_pending(app, req_ctx):
+    number = resident_id(seq=821)
+    assert post_verify(staff_client(app, STAFF_A), number=number).status_code == 302
+    user = user_by_phone(STAFF_A)
+    before = snapshot()
+    with pytest.raises(ServiceError, match="审核完成前不能修改证件号码"):
+        svc.update_identity(user, "resident_id", resident_id(seq=822))
+    with pytest.raises(ServiceError, match="审核完成前不能修改证件号码"):
+        svc.update_identity(user, "passport", "E12345678")
+    db.session.rollback()
+    assert snapshot() == before
+    # the very document under review may be stored on the account (what approval would store); review goes on
+    assert svc.update_identity(user, "resident_id", number) == "stored"
+    db.session.commit()
+    user = user_by_phone(STAFF_A)
+    assert user.identity_status == "pending" and decrypt(user.id_number_enc) == number
+    assert [r.status for r in requests_of(user)] == ["pending"]
+
+
+def test_update_identity_after_a_rejection_starts_over(app, req_ctx):
+    superuser = user_by_phone(SUPER)
+    assert post_verify(staff_client(app, STAFF_A), number=resident_id(seq=831)).status_code == 302
+    [req] = requests_of(user_by_phone(STAFF_A))
+    assert svc.reject([req.id], superuser.id, scope_for(superuser), "证件照片不清晰").moved == 1
+    user = user_by_phone(STAFF_A)
+    on_file = decrypt(user.id_number_enc)
+    assert svc.update_identity(user, "resident_id", on_file) == "unchanged"
+    assert user.identity_status == "rejected"
+    assert svc.update_identity(user, "resident_id", resident_id(seq=832), actor_id=user.id) == "stored"
+    db.session.commit()
+    user = user_by_phone(STAFF_A)
+    # the rejection was about another document: the status starts over and nothing enters the queue
+    assert user.identity_status == "unverified" and decrypt(user.id_number_enc) == resident_id(seq=832)
+    assert [r.status for r in requests_of(user)] == ["rejected"]
+    row = db.session.scalars(select(AuditLog).where(AuditLog.action == "identity.changed")).one()
+    assert row.actor_id == user.id and resident_id(seq=832) not in str(row.details)

@@ -14,10 +14,13 @@ from stdnum.cn import ric
 from admin_app.extensions import db
 from admin_app.models import Institution, ReviewEvent, StaffProfile, StatusCounter, User
 from admin_app.services.accounts import hash_password
+from admin_app.services import verification
 from admin_app.services.crypto import decrypt
 from admin_app.services.review import transition
 from admin_app.services.scope import scope_for
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
+from tests.test_identity_helpers import post_verify, requests_of
+from tests.test_identity_helpers import snapshot as identity_snapshot
 
 NEW = "13987650001"
 UNIT_A_NAME, UNIT_B_NAME = "北京市西城区疾病预防控制中心", "北京市朝阳区疾病预防控制中心"
@@ -399,10 +402,10 @@ def test_oversized_avatar_is_refused(newcomer, app):
 
 def test_duplicate_id_number_is_refused(newcomer):
     other = decrypt(user_by(STAFF_A).id_number_enc)
-    before = snapshot(NEW)
+    before, identity = snapshot(NEW), identity_snapshot()
     r = post_profile(newcomer, id_number=other)
-    assert "该证件号码已被其他账号使用" in text(r)
-    assert snapshot(NEW) == before
+    assert "该证件号码已被其他账号使用或认证" in text(r)
+    assert snapshot(NEW) == before and identity_snapshot() == identity
 
 
 def test_trailing_bytes_are_not_stored(newcomer, app):
@@ -476,15 +479,104 @@ def test_an_approval_racing_the_edit_wins(login):
     assert snapshot(STAFF_A) == before
 
 
-def test_verified_identity_number_cannot_change_here(login):
+# ---- the identity document: changed only through services.verification.update_identity ----------------
+
+def verified(app, login, phone):
+    """Verify `phone`'s number on file through /verify and the queue; (signed-in client, the approved request)."""
+    c = login(phone)
+    assert post_verify(c, number=decrypt(user_by(phone).id_number_enc)).status_code == 302
+    [req] = requests_of(user_by(phone))
+    superuser = user_by(SUPER)
+    with app.test_request_context("/"):
+        assert verification.approve([req.id], superuser.id, scope_for(superuser)).moved == 1
+    assert user_by(phone).identity_status == "verified"
+    return c, req
+
+
+def test_a_verified_number_changed_on_the_profile_goes_back_to_review(app, login):
+    c, first = verified(app, login, STAFF_A)
+    old_masked = user_by(STAFF_A).id_number_masked
+    new_number = resident_id(seq="789")
+    r = c.post("/profile", data=edit_form(STAFF_A, id_number=new_number), content_type="multipart/form-data")
+    assert r.status_code == 302, text(r)[-3000:]
     u = user_by(STAFF_A)
-    u.identity_status = "verified"
-    db.session.commit()
+    assert u.identity_status == "pending" and decrypt(u.id_number_enc) == new_number
+    [done, waiting] = requests_of(u)
+    assert (done.id, done.status, waiting.status) == (first.id, "verified", "pending")
+    assert decrypt(waiting.id_number_enc) == new_number and waiting.front_image == first.front_image
+    q = profile_of(STAFF_A)
+    assert q.status == "submitted" and q.gender == "male"  # 789: odd → male
+    ev = db.session.scalar(select(ReviewEvent).where(ReviewEvent.profile_id == q.id).order_by(ReviewEvent.id.desc()))
+    assert ev.changes["id_number"] == [old_masked, "110102*****" + new_number[-3:]]
+    assert new_number not in json.dumps(ev.changes)
+    assert 'data-identity-status="pending"' in text(c.get("/verify"))
+
+
+def test_the_number_cannot_change_while_a_verification_is_pending(login):
     c = login(STAFF_A)
-    before = snapshot(STAFF_A)
+    assert post_verify(c, number=resident_id(seq="321")).status_code == 302
+    before, identity = snapshot(STAFF_A), identity_snapshot()
     r = c.post("/profile", data=edit_form(STAFF_A, id_number=resident_id(seq="789")), content_type="multipart/form-data")
-    assert "不能在此修改证件号码" in text(r)
-    assert snapshot(STAFF_A) == before
+    assert r.status_code == 200 and "审核完成前不能修改证件号码" in text(r) and 'id="id_number-error"' in text(r)
+    assert snapshot(STAFF_A) == before and identity_snapshot() == identity
+    # the rest of the profile can still be saved while the verification waits
+    r = c.post("/profile", data=edit_form(STAFF_A, title="主任技师", title_level="senior"),
+               content_type="multipart/form-data")
+    assert r.status_code == 302 and profile_of(STAFF_A).title == "主任技师"
+    assert user_by(STAFF_A).identity_status == "pending"
+
+
+def test_a_newcomer_waiting_for_verification_gives_that_document(newcomer):
+    assert post_verify(newcomer, number=RID).status_code == 302  # before the first profile: no number on file
+    before, identity = snapshot(NEW), identity_snapshot()
+    r = post_profile(newcomer, id_number=resident_id(seq="789"))
+    assert "审核完成前不能修改证件号码" in text(r)
+    assert snapshot(NEW) == before and identity_snapshot() == identity
+    assert post_profile(newcomer).status_code == 302  # the document under review
+    u = user_by(NEW)
+    assert u.identity_status == "pending" and decrypt(u.id_number_enc) == RID
+    assert [r.status for r in requests_of(u)] == ["pending"]
+
+
+def test_a_number_waiting_in_another_accounts_request_is_refused(newcomer, login):
+    number = resident_id(seq="654")
+    assert post_verify(login(STAFF_B), number=number).status_code == 302
+    before, identity = snapshot(NEW), identity_snapshot()
+    r = post_profile(newcomer, id_number=number)
+    assert r.status_code == 200 and "该证件号码已被其他账号使用或认证" in text(r) and 'id="id_number-error"' in text(r)
+    assert snapshot(NEW) == before and identity_snapshot() == identity
+
+
+def test_a_refused_form_leaves_a_verified_identity_alone(app, login):
+    """update_identity runs with the other checks, so its refusal shows with theirs; nothing of it is kept."""
+    c, _ = verified(app, login, STAFF_A)
+    before, identity = snapshot(STAFF_A), identity_snapshot()
+    r = c.post("/profile", data=edit_form(STAFF_A, id_number=resident_id(seq="789"), work_start_date=""),
+               content_type="multipart/form-data")
+    assert r.status_code == 200 and "请填写从业时间" in text(r)
+    assert snapshot(STAFF_A) == before and identity_snapshot() == identity
+    taken = decrypt(user_by(STAFF_B).id_number_enc)
+    r = c.post("/profile", data=edit_form(STAFF_A, id_number=taken, work_start_date=""),
+               content_type="multipart/form-data")
+    assert "该证件号码已被其他账号使用或认证" in text(r) and "请填写从业时间" in text(r)
+    assert snapshot(STAFF_A) == before and identity_snapshot() == identity
+    assert user_by(STAFF_A).identity_status == "verified"
+
+
+def test_a_new_number_after_a_rejected_verification_starts_over(app, login):
+    c = login(STAFF_A)
+    assert post_verify(c, number=decrypt(user_by(STAFF_A).id_number_enc)).status_code == 302
+    [req] = requests_of(user_by(STAFF_A))
+    superuser = user_by(SUPER)
+    with app.test_request_context("/"):
+        assert verification.reject([req.id], superuser.id, scope_for(superuser), "证件照片不清晰").moved == 1
+    r = c.post("/profile", data=edit_form(STAFF_A, title="主任技师", title_level="senior"),
+               content_type="multipart/form-data")
+    assert r.status_code == 302 and user_by(STAFF_A).identity_status == "rejected"  # same document: unchanged
+    r = c.post("/profile", data=edit_form(STAFF_A, id_number=resident_id(seq="789")), content_type="multipart/form-data")
+    assert r.status_code == 302
+    u = user_by(STAFF_A)
+    assert u.identity_status == "unverified" and decrypt(u.id_number_enc) == resident_id(seq="789")
 
 
 def test_rejected_profile_shows_the_reason_and_can_be_resubmitted(login):

@@ -6,6 +6,9 @@
 #   Changing one of those on a profile already sent for review sends it for review again through
 #   review.submit (a changed unit moves it to the new unit's queue with its count); a draft is just updated.
 # - Saving a complete profile submits it (review.submit, conditional on the version the form was loaded with).
+# - The identity document is changed only through verification.update_identity, which holds the identity rules
+#   (one identity per account, refused while a verification is pending, a verified number changed goes back to
+#   review); here: gender and birth date derived from a resident ID, and the masked change in the review event.
 import re
 import unicodedata
 from datetime import date
@@ -24,9 +27,10 @@ from .audit import record
 from .codes import normalize_code
 from .counters import bump
 from .crypto import decrypt
-from .identity import IdentityError, check_document, check_resident_id, index_for, mask, sealed
+from .identity import IdentityError, check_resident_id, mask
 from .review import LOCKED, STAFF_EDITABLE, submit
 from .uploads import image_path, save_image
+from .verification import taken_message, update_identity
 
 MIRRORED = ("name", "department", "institution_id")  # account fields copied onto the profile
 PCR_YEARS_MAX = 60
@@ -175,8 +179,9 @@ def _stored_number(user: User) -> str | None:
     return decrypt(user.id_number_enc) if user.id_number_enc else None
 
 
-def _identity(user: User, data: dict, errors: dict, today: date) -> tuple[dict | None, dict]:
-    """Validate the document fields; returns (columns to store on the user or None, derived facts)."""
+def _identity(user: User, data: dict, errors: dict, today: date) -> tuple[tuple[str, str] | None, dict]:
+    """Read the document fields: (id_type, number) to hand to verification.update_identity, or None to keep the
+    document on file; and the facts a resident ID gives (gender, birth date)."""
     id_type = data.get("id_type") or user.id_type
     number = (data.get("id_number") or "").strip()
     facts: dict = {}
@@ -198,29 +203,39 @@ def _identity(user: User, data: dict, errors: dict, today: date) -> tuple[dict |
                 return None, facts
             facts = {"gender": stored.gender, "birth_date": stored.birth_date}
         return None, facts
-    try:
-        if id_type == "resident_id":
+    if id_type == "resident_id":
+        try:
             ric = check_resident_id(number, today=today)
-            number = ric.number
-            facts = {"gender": ric.gender, "birth_date": ric.birth_date}
-        else:
-            number = check_document(id_type, number)
-    except IdentityError as e:
+        except IdentityError as e:
+            errors["id_number"] = str(e)
+            return None, facts
+        number = ric.number
+        facts = {"gender": ric.gender, "birth_date": ric.birth_date}
+    return (id_type, number), facts
+
+
+def _apply_identity(user: User, document: tuple[str, str] | None, errors: dict) -> list | None:
+    """Change the document through verification.update_identity (the identity rules live there).
+
+    Returns the masked [old, new] pair for the review event, or None when the document did not change.
+    On a refusal the message goes to errors["id_number"] and nothing has been changed.
+    """
+    if document is None:
+        return None
+    old_masked = identity_masked(user)
+    try:
+        outcome = update_identity(user, *document, actor_id=user.id)
+    except IntegrityError:  # the flush of a back-to-review request met another account's number
+        db.session.rollback()
+        errors["id_number"] = taken_message()
+        return None
+    except ServiceError as e:  # IdentityError included: the number is not valid for its type
         errors["id_number"] = str(e)
-        return None, facts
-    index = index_for(id_type, number)
-    if index == user.id_number_index and id_type == user.id_type:
-        return None, facts  # unchanged
-    if user.identity_status in ("pending", "verified") and user.id_number_enc:
-        errors["id_number"] = _("Your identity has been submitted for verification; the document number cannot "
-                                "be changed here.")
-        return None, facts
-    taken = db.session.scalar(select(User.id).where(User.id_type == id_type, User.id_number_index == index,
-                                                    User.id != user.id))
-    if taken is not None:
-        errors["id_number"] = _("This document number is already used by another account.")
-        return None, facts
-    return sealed(id_type, number), facts
+        return None
+    if outcome == "unchanged":
+        return None
+    # Masked on both sides: review events never hold a raw document number.
+    return [old_masked, user.id_number_masked]
 
 
 def save_profile(user: User, data: dict, avatar_file=None, today: date | None = None) -> StaffProfile:
@@ -245,7 +260,7 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
         errors["personnel_type"] = _("Please choose the personnel type.")
     new["personnel_type"] = ptype
 
-    identity_cols, facts = _identity(user, data, errors, today)
+    document, facts = _identity(user, data, errors, today)
     if facts:
         new.update(facts)
     elif (data.get("id_type") or user.id_type) in ID_TYPES and (data.get("id_type") or user.id_type) != "resident_id":
@@ -300,7 +315,11 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
     has_file = avatar_file is not None and getattr(avatar_file, "filename", "")
     if not has_file and not (profile is not None and profile.avatar):
         errors["avatar"] = _("Please upload an avatar photo.")
+    # Last, so a refused number is reported together with the other fields. update_identity changes the
+    # session only (it never commits); every refusal from here on rolls that back.
+    id_change = _apply_identity(user, document, errors)
     if errors:
+        db.session.rollback()
         raise FieldErrors(errors)
 
     old_avatar = profile.avatar if profile is not None else None
@@ -308,11 +327,12 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
         try:
             new["avatar"] = save_image(avatar_file, "avatar")
         except ServiceError as e:
+            db.session.rollback()
             raise FieldErrors({"avatar": str(e)})
-    return _write(user, profile, new, identity_cols, old_avatar)
+    return _write(user, profile, new, id_change, old_avatar)
 
 
-def _write(user: User, profile: StaffProfile | None, new: dict, identity_cols: dict | None,
+def _write(user: User, profile: StaffProfile | None, new: dict, id_change: list | None,
            old_avatar: str | None) -> StaffProfile:
     mirror = {"name": user.name, "phone": user.phone, "department": user.department,
               "institution_id": user.institution_id}
@@ -322,23 +342,18 @@ def _write(user: User, profile: StaffProfile | None, new: dict, identity_cols: d
     else:
         changes = {k: [_jsonable(getattr(profile, k)), _jsonable(v)]
                    for k, v in {**mirror, **new}.items() if getattr(profile, k) != v}
-    if identity_cols:
-        if changes is not None:
-            # Masked on both sides: review events never hold a raw document number.
-            changes["id_number"] = [user.id_number_masked, identity_cols["id_number_masked"]]
-        for k, v in identity_cols.items():
-            setattr(user, k, v)
-        if user.identity_status == "rejected":
-            user.identity_status = "unverified"
+    if id_change and changes is not None:
+        changes["id_number"] = id_change
     for k, v in {**mirror, **new}.items():
         setattr(profile, k, v)
     try:
-        submit(profile, user.id, changes)
-    except IntegrityError:
+        submit(profile, user.id, changes)  # commits the identity change with the profile, or nothing
+    except IntegrityError:  # uq_user_identity: another account took the number at the same moment
         db.session.rollback()
         _discard(new.get("avatar"), old_avatar)
-        raise FieldErrors({"id_number": _("This document number is already used by another account.")})
+        raise FieldErrors({"id_number": taken_message()})
     except ServiceError:
+        db.session.rollback()
         _discard(new.get("avatar"), old_avatar)
         raise
     if new.get("avatar") and old_avatar and old_avatar != new["avatar"]:

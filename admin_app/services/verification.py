@@ -214,7 +214,8 @@ def _has_file(f) -> bool:
     return f is not None and bool(getattr(f, "filename", ""))
 
 
-def _refused_message() -> str:
+def taken_message() -> str:
+    """Why a number is refused because another account holds it (submission, profile page, approval race)."""
     return _("This document number is already verified or held by another account. If it is yours, "
              "please contact the platform administrator.")
 
@@ -244,7 +245,7 @@ def submit(user, id_type: str, number: str, name: str, front, back) -> IdentityV
     name = clean_name(name)
     values = sealed(id_type, number)
     if identity_taken(values["id_number_index"], user.id):
-        raise VerificationError(_refused_message(), "id_number")
+        raise VerificationError(taken_message(), "id_number")
     if not _has_file(front):
         raise VerificationError(_("Please upload a scan of the front of the document."), "front_image")
     if id_type not in BACK_OPTIONAL and not _has_file(back):
@@ -480,28 +481,36 @@ def reveal_number(req: IdentityVerification, actor_id: int | None) -> str:
 def update_identity(user, id_type: str, number: str, actor_id: int | None = None) -> str:
     """Set a user's identity document from another form (the staff profile). The one way to change it.
 
-    Returns "unchanged" (same document), "stored" (an unverified/rejected user: the sealed number is stored)
-    or "review" (a verified user changed it: the new number is stored, identity_status goes back to
-    "pending" and a pending request carrying the scans on file enters the review queue).
-    Raises IdentityError / ServiceError (shown on the form). Does not commit: the caller commits together
-    with its own changes (an IntegrityError there on uq_user_identity means another account took the
+    Returns "unchanged" (same document), "stored" (an unverified/rejected user: the sealed number is stored and
+    a rejected status goes back to "unverified", since the rejection was about another document; or a pending
+    user giving the very document under review: it is stored and the review goes on) or "review" (a verified
+    user changed it: the new number is stored, identity_status goes back to "pending" and a pending request
+    carrying the scans on file enters the review queue).
+    Raises IdentityError (the number is not valid for its type) / ServiceError (another document while a request
+    is pending; a number another account holds), having changed nothing. Does not commit: the caller commits
+    together with its own changes (an IntegrityError there on uq_user_identity means another account took the
     number at the same moment).
     """
     if id_type not in ID_TYPES:
         raise IdentityError(_("Unknown document type."))
     values = sealed(id_type, number)  # validates the number for its type
-    if user.id_type == id_type and user.id_number_index == values["id_number_index"]:
+    index = values["id_number_index"]
+    if user.id_type == id_type and user.id_number_index == index:
         return "unchanged"
-    if user.identity_status == "pending" or _pending_of(user.id) is not None:
-        raise ServiceError(_("Your identity verification is under review; the document number cannot be "
-                             "changed until it has been decided."))
-    if identity_taken(values["id_number_index"], user.id):
-        raise ServiceError(_refused_message())
+    pending = _pending_of(user.id)
+    if user.identity_status == "pending" or pending is not None:
+        if pending is None or pending.id_type != id_type or pending.id_number_index != index:
+            raise ServiceError(_("Your identity verification is under review; the document number cannot be "
+                                 "changed until it has been decided."))
+    if identity_taken(index, user.id):
+        raise ServiceError(taken_message())
     was_verified = user.identity_status == "verified"
     old_masked = user.id_number_masked
     for key, value in values.items():
         setattr(user, key, value)
     if not was_verified:
+        if user.identity_status == "rejected":
+            user.identity_status = "unverified"
         record("identity.changed", target_type="user", target_id=user.id, institution_id=user.institution_id,
                details={"from": old_masked, "to": values["id_number_masked"]}, actor_id=actor_id)
         return "stored"
