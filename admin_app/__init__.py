@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -16,13 +16,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(DefaultConfig)
     os.makedirs(app.instance_path, exist_ok=True)
     if test_config is None:
-        ensure_instance_config(app.instance_path)
+        # The production entry never invents keys: they come from the environment or instance/config.py.
+        if os.environ.get("FLASK_PRODUCTION", "").lower() not in ("1", "true", "yes", "on"):
+            ensure_instance_config(app.instance_path)
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env()
     else:
         app.config.from_prefixed_env()
         app.config.update(test_config)
     _finish_config(app)
+    if app.config.get("PRODUCTION"):
+        from . import production
+
+        production.apply(app)
+    from . import logs
+
+    logs.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
@@ -39,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     views.register(app)
     cli.register(app)
+    # Browsers ask for /favicon.ico on every site; answer it instead of logging a 404 per page.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     return app
 
 
@@ -53,9 +64,12 @@ def _finish_config(app: Flask) -> None:
         opts.setdefault("connect_args", {}).setdefault("prepare_threshold", None)
         opts.setdefault("pool_pre_ping", True)
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = opts
-    for key in ("CAPTCHA_ENABLED", "SESSION_COOKIE_SECURE"):
+    for key in ("CAPTCHA_ENABLED", "SESSION_COOKIE_SECURE", "PRODUCTION", "LOG_JSON"):
+        # FLASK_* values arrive JSON-decoded when they can be (true, 1) and as text otherwise (yes, on).
         if isinstance(cfg.get(key), str):
             cfg[key] = cfg[key].strip().lower() in ("1", "true", "yes", "on")
+        elif isinstance(cfg.get(key), int):
+            cfg[key] = bool(cfg[key])
     cfg["UPLOAD_MAX_BYTES"] = int(cfg["UPLOAD_MAX_BYTES"])
     cfg.setdefault("UPLOAD_FOLDER", os.path.join(app.instance_path, "uploads"))
     cfg.setdefault("SMS_OUTBOX", os.path.join(app.instance_path, "sms_outbox.jsonl"))
@@ -71,6 +85,8 @@ def select_locale() -> str:
     """zh_Hans_CN unless the user chose English (?lang=en, kept in the session)."""
     from flask import current_app
 
+    if not has_request_context():  # CLI commands, background jobs: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     langs = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang")
     if chosen in langs:

@@ -49,6 +49,9 @@ class DefaultConfig:
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     FLASK_ADMIN_SWATCH = "cerulean"
     PAGE_SIZE = 50
+    PRODUCTION = False  # FLASK_PRODUCTION=true: the gunicorn entry; refuses unsafe settings (production.py)
+    LOG_JSON = False  # one JSON object per log line with the request id (on by default in production)
+    LOG_LEVEL = "INFO"
 
 
 INSTANCE_CONFIG_TEMPLATE = '''# Local secrets, written on first start. Never commit this file.

@@ -4,9 +4,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
-    from . import api, auth, errors, portal, security
-    from . import verify
-    from . import grants_portal, registry
+    from . import api, auth, errors, grants_portal, health, portal, registry, security, verify
     from .admin import init_admin
 
     security.init_app(app)
@@ -18,4 +16,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(verify.bp)
     app.register_blueprint(registry.bp)
     app.register_blueprint(grants_portal.bp)
+    app.register_blueprint(health.bp)
     init_admin(app)

@@ -1,0 +1,28 @@
+"""The production entry's rules: refuse unsafe settings, trust one proxy hop, Secure cookies."""
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+# Values that must never run in production: the example file's and well-known placeholders.
+_DEFAULT_SECRETS = {"", "change-me", "dev", "secret", "test-secret-key"}
+
+
+def problems(cfg) -> list[str]:
+    """What makes this configuration unfit for production (empty when fine)."""
+    out = []
+    if str(cfg.get("SECRET_KEY") or "") in _DEFAULT_SECRETS or len(str(cfg.get("SECRET_KEY") or "")) < 32:
+        out.append("SECRET_KEY is missing, a default, or shorter than 32 characters (set FLASK_SECRET_KEY)")
+    if not cfg.get("PII_KEY") or str(cfg.get("PII_KEY")).startswith("a Fernet key"):
+        out.append("PII_KEY is missing (set FLASK_PII_KEY; losing it loses every identity number)")
+    if str(cfg.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        out.append("the database is SQLite; production runs on PostgreSQL (set FLASK_SQLALCHEMY_DATABASE_URI)")
+    return out
+
+
+def apply(app) -> None:
+    """Check the configuration (raise with every problem listed) and harden the app for HTTPS behind nginx."""
+    found = problems(app.config)
+    if found:
+        raise RuntimeError("Refusing to start in production:\n  - " + "\n  - ".join(found))
+    app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True, PREFERRED_URL_SCHEME="https")
+    app.config.setdefault("LOG_JSON", True)
+    # nginx is the one proxy in front: take the client address and scheme from its headers, nothing more.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
