@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -24,6 +26,21 @@ STAFF_A, STAFF_B = "13800000010", "13800000011"
 DEMO_STAFF = 200  # enough for every status in every unit's neighbourhood, quick to copy
 
 compile_catalogs()
+
+# Hypothesis: no deadlines (a shared 2-core CI box has noisy timings), a moderate number of examples.
+settings.register_profile("ci", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need TEST_DATABASE_URL; CI runs the suite a second time with it set."""
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="needs TEST_DATABASE_URL (PostgreSQL)")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
 
 
 def base_config(tmp: Path, uri: str) -> dict:
@@ -91,18 +108,55 @@ def _clone(template_db, tmp: Path, label: str = "run") -> str:
     return f"sqlite:///{target}"
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The fixtures below keep an app context pushed for the test body; Flask reuses a pushed app context
+    for a request, so without this `g` (Flask-Login's current user, the cached scope, the CSP nonce) and
+    the database session would leak from one request, and one client, into the next. After each request
+    the test's own session is expired, so objects the test holds show what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        if self.preserve_context:  # `with client:` wants to inspect the request's context afterwards
+            return super().open(*args, **kwargs)
+        with self.application.app_context():
+            resp = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return resp
+
+
+def make_app(tmp: Path, uri: str, **overrides):
+    """An app over `uri` with the test configuration (and any overrides) and the isolated test client."""
+    application = create_app({**base_config(tmp, uri), **overrides})
+    application.test_client_class = IsolatedClient
+    return application
+
+
+def clone_demo(template_db, tmp: Path, label: str = "run") -> str:
+    """A fresh copy of the demo database (and its uploads) for one app; returns its URI."""
+    uri = _clone(template_db, tmp, label)
+    shutil.copytree(template_db["uploads"], tmp / "uploads", dirs_exist_ok=True)
+    return uri
+
+
 @pytest.fixture
 def app(template_db, tmp_path):
     """A fresh copy of the demo database for this test."""
-    uri = _clone(template_db, tmp_path)
-    shutil.copytree(template_db["uploads"], tmp_path / "uploads", dirs_exist_ok=True)
-    application = create_app(base_config(tmp_path, uri))
+    application = make_app(tmp_path, clone_demo(template_db, tmp_path))
     ctx = application.app_context()
     ctx.push()
     yield application
     db.session.remove()
     db.engine.dispose()
     ctx.pop()
+
+
+@pytest.fixture(scope="session")
+def plain_app(tmp_path_factory):
+    """An app with the test configuration and no data, for code that needs config, a locale or a request."""
+    tmp = tmp_path_factory.mktemp("plain")
+    return make_app(tmp, f"sqlite:///{tmp / 'unused.db'}")
 
 
 @pytest.fixture
@@ -114,7 +168,7 @@ def empty_app(tmp_path):
         uri = _db_uri(name)
     else:
         uri = f"sqlite:///{tmp_path / 'empty.db'}"
-    application = create_app(base_config(tmp_path, uri))
+    application = make_app(tmp_path, uri)
     ctx = application.app_context()
     ctx.push()
     db.create_all()

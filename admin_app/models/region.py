@@ -17,5 +17,8 @@ class Region(db.Model):
     level: Mapped[str] = mapped_column(String(10))
     parent_code: Mapped[Optional[str]] = mapped_column(ForeignKey("region.code"), index=True)
 
+    def __str__(self) -> str:  # how grids and pickers show a region
+        return self.name
+
     def __repr__(self) -> str:
         return f"<Region {self.code} {self.name}>"

@@ -1,5 +1,6 @@
 """Regions from python-stdnum's GB/T 2260 data (current codes only)."""
 import re
+from functools import lru_cache
 
 from sqlalchemy import select
 from stdnum import numdb
@@ -24,6 +25,22 @@ def _current_name(name: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def in_force_since(code: str) -> int:
+    """The year a current region code came into force (0: always); a resident ID carries the code of its
+    holder's birth year, so a number with this code and an earlier birth year does not exist."""
+    parts = numdb.get("cn/loc").info(code)
+    props = parts[-1][1] if parts else {}
+    names = props.get("county") or props.get("province") or ""
+    for entry in reversed(names.split(",")):
+        m = _BRACKET.match(entry)
+        if not m:
+            return 0
+        if not m.group(2):
+            return int(m.group(1) or 0)
+    return 0
+
+
 def current_regions() -> list[tuple[str, str, str, str | None]]:
     """(code, name, level, parent_code) of every current province, city and county."""
     db_ = numdb.get("cn/loc")
@@ -43,9 +60,12 @@ def current_regions() -> list[tuple[str, str, str, str | None]]:
             if name in _PLACEHOLDERS and not suffix.endswith("00"):
                 continue  # "市辖区" as a county: a placeholder, not a place
             if suffix.endswith("00"):
-                if name in ("市辖区", "县"):
+                if name == "市辖区":
                     # 市辖区 of a municipality: the municipality itself stands at the city level.
                     out[code] = (province, "city", pcode)
+                elif name == "县":
+                    # 县 of a municipality (重庆 500200): its counties, told apart from its districts.
+                    out[code] = (f"{province}（县）", "city", pcode)
                 else:
                     out[code] = (name, "city", pcode)
             else:

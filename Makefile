@@ -1,0 +1,57 @@
+# Health Workforce Registry. On a fresh machine: `make run` (the demo on http://127.0.0.1:5000) or `make test`.
+# Every target is idempotent: the virtualenv and the installs are redone only when the requirements change.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(PY) -m flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PG_PORT ?= 55432
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k scope -x"`.
+PYTEST_ARGS ?=
+
+.PHONY: run test pg-test install install-dev catalogs db demo-logins
+
+run: install catalogs db demo-logins
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install-dev catalogs
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The same suite on a throwaway PostgreSQL (needs Debian's postgresql; see .ci/pg).
+pg-test: install-dev catalogs
+	@set -e; dir=$$(mktemp -d /tmp/hwr-pg.XXXXXX); rmdir "$$dir"; \
+	trap 'bash .ci/pg stop "$$dir"; rm -rf "$$dir" "$$dir.initdb.log"' EXIT; \
+	url=$$(bash .ci/pg start "$$dir" $(PG_PORT)); \
+	echo "TEST_DATABASE_URL=$$url"; \
+	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+# Playwright's own browser download is never used: the browser tests drive Debian's /usr/bin/chromium.
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+catalogs: install
+	$(PY) -m admin_app.i18n
+
+# Schema, regions, and the demo when the database has no users yet (instance/registry.db by default).
+db: install
+	$(FLASK) db upgrade
+	$(FLASK) load-regions
+	$(FLASK) seed-demo --if-empty
+
+demo-logins: install
+	@$(PY) -c 'from admin_app.seed import DEMO_LOGINS, DEMO_PASSWORD; \
+	print("\nDemo logins (password " + DEMO_PASSWORD + "), on http://$(HOST):$(PORT)/login"); \
+	print("\n".join("  " + p + "  " + w for p, w in DEMO_LOGINS) + "\n")'
