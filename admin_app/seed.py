@@ -16,7 +16,7 @@ from .services.counters import reconcile
 from .services.crypto import blind_index, encrypt
 from .services.identity import mask
 from .services.institutions import create_institution
-from .services.regions import load_regions
+from .services.regions import in_force_since, load_regions
 
 DEMO_PASSWORD = "Demo@12345"
 DEMO_LOGINS = (
@@ -110,9 +110,13 @@ def build_demo(staff_count: int = 2000) -> None:
 def fake_resident_id(rng: random.Random, region: str, birth: date | None = None, female: bool | None = None) -> str:
     """A resident ID with a valid region, birth date and check digit (python-stdnum computes the digit)."""
     birth = birth or date(1960, 1, 1) + timedelta(days=rng.randrange(0, 42 * 365))
+    since = in_force_since(region)
+    if birth.year < since:  # born before the code existed: such a number cannot exist
+        birth = min(date(since, birth.month, min(birth.day, 28)), date.today() - timedelta(days=1))
     seq = rng.randrange(0, 500) * 2 + (0 if female else 1) if female is not None else rng.randrange(0, 1000)
     body = f"{region}{birth:%Y%m%d}{seq:03d}"
-    return body + ric.calc_check_digit(body)
+    # stdnum's calc_check_digit takes the whole number and ignores its last character.
+    return body + ric.calc_check_digit(body + "0")
 
 
 def make_demo_avatars() -> list[str]:
@@ -165,20 +169,44 @@ def _status(rng: random.Random) -> str:
     return rng.choices([s for s, _ in STATUS_MIX], weights=[w for _, w in STATUS_MIX])[0]
 
 
+def _unique_identities(rng: random.Random, units: list[Institution]) -> list[tuple[str, str]]:
+    """(resident ID, blind index) for each unit's new member: none twice in the batch, none already stored.
+
+    Random numbers collide (a few thousand times in a million over four districts), and the database keeps
+    one account per identity; a clash is drawn again.
+    """
+    out: list = [None] * len(units)
+    drawn: set[str] = set()
+    todo = list(range(len(units)))
+    while todo:
+        for k in todo:
+            ident = fake_resident_id(rng, units[k].region_code or "110101", female=rng.random() < 0.6)
+            while ident in drawn:
+                ident = fake_resident_id(rng, units[k].region_code or "110101", female=rng.random() < 0.6)
+            drawn.add(ident)
+            out[k] = (ident, blind_index(f"resident_id:{ident}"))
+        wanted = {out[k][1]: k for k in todo}
+        taken = db.session.scalars(select(User.id_number_index).where(
+            User.id_type == "resident_id", User.id_number_index.in_(list(wanted)))).all()
+        todo = sorted(wanted[i] for i in taken)
+    return out
+
+
 def _insert_staff(rows, rng: random.Random, pw: str, avatars: list[str]) -> None:
     """rows: (phone or None, name, unit, status). One INSERT per table per batch."""
     next_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
     next_pid = (db.session.scalar(select(func.max(StaffProfile.id))) or 0) + 1
     now = utcnow()
     users, profiles = [], []
+    identities = _unique_identities(rng, [unit for _p, _n, unit, _s in rows])
     for k, (phone, name, unit, status) in enumerate(rows):
         uid = next_id + k
         phone = phone or f"15{uid:09d}"
-        ident = fake_resident_id(rng, unit.region_code or "110101", female=rng.random() < 0.6)
+        ident, index = identities[k]
         users.append(dict(id=uid, phone=phone, name=name, password_hash=pw, institution_id=unit.id,
                           region_code=unit.region_code, department=rng.choice(DEPARTMENTS), email=None,
                           id_type="resident_id", id_number_enc=encrypt(ident),
-                          id_number_index=blind_index(f"resident_id:{ident}"), id_number_masked=mask(ident),
+                          id_number_index=index, id_number_masked=mask(ident),
                           identity_status="unverified", is_superuser=False, active=True, failed_logins=0,
                           created_at=now))
         ptype = rng.choice(("sampling", "testing", "both"))
