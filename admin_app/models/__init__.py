@@ -3,7 +3,8 @@ from .application import InstitutionApplication
 from .audit import AuditLog
 from .grant import AdminGrant
 from .institution import Institution
-from .profile import StaffProfile, StatusCounter
+from .job import ExportJob
+from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
 from .sms import SmsCode
@@ -11,6 +12,6 @@ from .user import User
 from .verification import IdentityVerification
 
 __all__ = [
-    "AdminGrant", "AuditLog", "IdentityVerification", "Institution", "InstitutionApplication", "Region",
-    "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "User",
+    "AdminGrant", "AuditLog", "ExportJob", "IdentityVerification", "Institution", "InstitutionApplication", "Region",
+    "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
 ]

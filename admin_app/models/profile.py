@@ -121,3 +121,33 @@ class StatusCounter(db.Model):
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TypeCounter(db.Model):
+    """Reported profiles (status other than draft) per (institution, status, personnel type).
+
+    Kept next to StatusCounter in the same transaction as every status, unit or type change (services/review.py
+    through services/counters.bump); the dashboard's per-child table and charts read it. personnel_type is ""
+    when a profile has none.
+    """
+
+    __tablename__ = "status_type_counter"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    personnel_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SubmissionCounter(db.Model):
+    """Reported profiles per (institution, local day of their latest submission): the dashboard's daily line.
+
+    A resubmission moves the profile from its previous day to today, so the figures always equal a GROUP BY of
+    the reported profiles on date(submitted_at) in the configured timezone (BABEL_DEFAULT_TIMEZONE).
+    """
+
+    __tablename__ = "submission_counter"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

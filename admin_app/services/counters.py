@@ -1,44 +1,123 @@
-"""Maintained counts of profiles per (institution, status), so count cards never scan the staff table."""
-from sqlalchemy import delete, func, insert, select, update
+"""Maintained counts of profiles, so count cards and the dashboard never scan the staff table.
+
+Three counters, all changed in the caller's transaction (the review transition or submission that moves the
+rows) and all rebuilt from the profiles by reconcile() (`flask reconcile-counters`):
+
+- StatusCounter (institution, status): the count cards (every status, drafts included);
+- TypeCounter (institution, status, personnel_type): reported profiles (not drafts) by type, for the
+  dashboard's per-child table and its sampling/testing bars;
+- SubmissionCounter (institution, day): reported profiles by the local day of their latest submission.
+"""
+from datetime import date, datetime, timedelta, timezone
+
+from flask import current_app, has_app_context
+from sqlalchemy import Date, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
-from ..models import StaffProfile, StatusCounter
+from ..models import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+
+DEFAULT_TZ = "Asia/Shanghai"
 
 
-def bump(changes: dict[tuple[int, str], int]) -> None:
-    """Apply count deltas {(institution_id, status): delta} in the caller's transaction."""
-    dialect = db.session.get_bind().dialect.name
+def _upsert(model, keys: dict, delta: int, dialect: str) -> None:
+    """counter[keys] += delta, creating the row on first use (one statement where the dialect has UPSERT)."""
     upsert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+    if upsert is not None:
+        # One statement: two first-ever bumps of a counter at the same moment cannot collide on its key.
+        stmt = upsert(model).values(**keys, n=delta)
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=[getattr(model, k) for k in keys], set_={"n": model.n + stmt.excluded.n}))
+        return
+    res = db.session.execute(update(model).where(*[getattr(model, k) == v for k, v in keys.items()])
+                             .values(n=model.n + delta))
+    if res.rowcount == 0:
+        db.session.execute(insert(model).values(**keys, n=delta))
+
+
+def bump(changes: dict[tuple[int, str], int], types: dict | None = None, days: dict | None = None) -> None:
+    """Apply count deltas in the caller's transaction.
+
+    changes: {(institution_id, status): delta} (StatusCounter); types: {(institution_id, status, personnel_type):
+    delta} (TypeCounter, reported statuses only); days: {(institution_id, day): delta} (SubmissionCounter).
+    """
+    dialect = db.session.get_bind().dialect.name
     # Sorted, so two concurrent transitions lock counter rows in the same order and cannot deadlock.
     for (inst_id, status), delta in sorted(changes.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
-        if not delta or inst_id is None:
-            continue
-        if upsert is not None:
-            # One statement: two first-ever bumps of a counter at the same moment cannot collide on its key.
-            stmt = upsert(StatusCounter).values(institution_id=inst_id, status=status, n=delta)
-            db.session.execute(stmt.on_conflict_do_update(
-                index_elements=[StatusCounter.institution_id, StatusCounter.status],
-                set_={"n": StatusCounter.n + stmt.excluded.n}))
-            continue
-        res = db.session.execute(
-            update(StatusCounter)
-            .where(StatusCounter.institution_id == inst_id, StatusCounter.status == status)
-            .values(n=StatusCounter.n + delta))
-        if res.rowcount == 0:
-            db.session.execute(insert(StatusCounter).values(institution_id=inst_id, status=status, n=delta))
+        if delta and inst_id is not None:
+            _upsert(StatusCounter, {"institution_id": inst_id, "status": status}, delta, dialect)
+    for (inst_id, status, ptype), delta in sorted((types or {}).items(),
+                                                  key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2] or "")):
+        if delta and inst_id is not None and status != "draft":
+            _upsert(TypeCounter, {"institution_id": inst_id, "status": status, "personnel_type": ptype or ""},
+                    delta, dialect)
+    for (inst_id, day), delta in sorted((days or {}).items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
+        if delta and inst_id is not None and day is not None:
+            _upsert(SubmissionCounter, {"institution_id": inst_id, "day": day}, delta, dialect)
+
+
+def add(deltas: dict, key, delta: int) -> None:
+    """deltas[key] += delta (a helper for building the dicts bump() takes)."""
+    deltas[key] = deltas.get(key, 0) + delta
+
+
+def utc_offset_minutes() -> int:
+    """The configured timezone's current UTC offset in minutes (Asia/Shanghai: +480, no DST)."""
+    from zoneinfo import ZoneInfo
+
+    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_TZ) if has_app_context() else DEFAULT_TZ
+    offset = datetime.now(ZoneInfo(name)).utcoffset() or timedelta(0)
+    return int(offset.total_seconds() // 60)
+
+
+def local_day(utc_naive: datetime | None) -> date | None:
+    """The local calendar day of a naive UTC timestamp (the same rule reconcile() applies in SQL)."""
+    if utc_naive is None:
+        return None
+    return (utc_naive + timedelta(minutes=utc_offset_minutes())).date()
+
+
+def today() -> date:
+    return local_day(datetime.now(timezone.utc).replace(tzinfo=None))
+
+
+def day_expr(column):
+    """SQL: the local day of a UTC timestamp column (a date, or an ISO date string on SQLite)."""
+    minutes = utc_offset_minutes()
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.date(column, f"{minutes:+d} minutes")
+    return cast(column + literal(timedelta(minutes=minutes)), Date)
 
 
 def reconcile() -> int:
-    """Rebuild every counter from the profiles table; returns the number of counter rows."""
+    """Rebuild every counter from the profiles table; returns the number of status counter rows."""
+    has_inst = StaffProfile.institution_id.is_not(None)
+    reported = StaffProfile.status != "draft"
     rows = db.session.execute(
         select(StaffProfile.institution_id, StaffProfile.status, func.count())
-        .where(StaffProfile.institution_id.is_not(None))
-        .group_by(StaffProfile.institution_id, StaffProfile.status)).all()
+        .where(has_inst).group_by(StaffProfile.institution_id, StaffProfile.status)).all()
+    ptype = func.coalesce(StaffProfile.personnel_type, "")
+    type_rows = db.session.execute(
+        select(StaffProfile.institution_id, StaffProfile.status, ptype, func.count())
+        .where(has_inst, reported).group_by(StaffProfile.institution_id, StaffProfile.status, ptype)).all()
+    day = day_expr(StaffProfile.submitted_at)
+    day_rows = db.session.execute(
+        select(StaffProfile.institution_id, day, func.count())
+        .where(has_inst, reported, StaffProfile.submitted_at.is_not(None))
+        .group_by(StaffProfile.institution_id, day)).all()
     db.session.execute(delete(StatusCounter))
+    db.session.execute(delete(TypeCounter))
+    db.session.execute(delete(SubmissionCounter))
     if rows:
         db.session.execute(insert(StatusCounter), [
             {"institution_id": i, "status": s, "n": n} for i, s, n in rows])
+    if type_rows:
+        db.session.execute(insert(TypeCounter), [
+            {"institution_id": i, "status": s, "personnel_type": t, "n": n} for i, s, t, n in type_rows])
+    if day_rows:
+        db.session.execute(insert(SubmissionCounter), [
+            {"institution_id": i, "day": d if isinstance(d, date) else date.fromisoformat(d), "n": n}
+            for i, d, n in day_rows])
     db.session.commit()
     return len(rows)

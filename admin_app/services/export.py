@@ -121,8 +121,14 @@ def export_query(list_query):
             .yield_per(BATCH))
 
 
-def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None) -> int:
-    """Write rows (from export_query) as an XLSX into the binary file `fh`; returns the number of rows."""
+PROGRESS_EVERY = 2000
+
+
+def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None, progress=None) -> int:
+    """Write rows (from export_query) as an XLSX into the binary file `fh`; returns the number of rows.
+
+    `progress(n)`, when given, is called every PROGRESS_EVERY rows (background export jobs report through it).
+    """
     import xlsxwriter
 
     today = today or date.today()
@@ -147,6 +153,8 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
     n = 0
     for row in rows:
         n += 1
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n)
         m = row._mapping
         for col, (_msgid, kind, src) in enumerate(COLUMNS):
             value = m[src]

@@ -13,7 +13,7 @@ from ..models import Institution, ReviewEvent, StaffProfile
 from ..models.types import utcnow
 from . import ServiceError
 from .audit import client_ip, record
-from .counters import bump
+from .counters import add, bump, local_day
 from .scope import Scope
 
 STAFF_EDITABLE = frozenset({"draft", "submitted", "unit_rejected", "rejected"})
@@ -147,6 +147,7 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
     now = utcnow()
     ip = client_ip()
     deltas: dict = {}
+    type_deltas: dict = {}
     for t in steps:
         lvl = _level_condition(t.level, scope)
         moved_ids = set()
@@ -168,24 +169,26 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
             # double-counted: the row's status changed, so the second UPDATE's WHERE no longer matches it.
             moved = db.session.execute(
                 update(StaffProfile).where(*cond).values(**values)
-                .returning(StaffProfile.id, StaffProfile.institution_id)
+                .returning(StaffProfile.id, StaffProfile.institution_id, StaffProfile.personnel_type)
                 .execution_options(synchronize_session=False)).all()
             if not moved:
                 continue
             db.session.execute(insert(ReviewEvent), [
                 dict(profile_id=pid, actor_id=actor_id, action=action, level=t.level, from_status=t.from_status,
-                     to_status=t.to_status, reason=reason, ip=ip, created_at=now) for pid, _inst in moved])
-            for pid, inst in moved:
+                     to_status=t.to_status, reason=reason, ip=ip, created_at=now) for pid, _inst, _pt in moved])
+            for pid, inst, ptype in moved:
                 moved_ids.add(pid)
                 deltas[(inst, t.from_status)] = deltas.get((inst, t.from_status), 0) - 1
                 deltas[(inst, t.to_status)] = deltas.get((inst, t.to_status), 0) + 1
+                add(type_deltas, (inst, t.from_status, ptype or ""), -1)
+                add(type_deltas, (inst, t.to_status, ptype or ""), 1)
         if moved_ids:
             result.moved += len(moved_ids)
             result.by_level[t.level] = result.by_level.get(t.level, 0) + len(moved_ids)
             id_list = [i for i in id_list if i not in moved_ids]
     if result.moved:
         # Counter rows in one fixed order, so two concurrent transitions cannot lock them crosswise.
-        bump({k: deltas[k] for k in sorted(deltas, key=lambda k: (k[0] is None, k[0] or 0, k[1]))})
+        bump({k: deltas[k] for k in sorted(deltas, key=lambda k: (k[0] is None, k[0] or 0, k[1]))}, types=type_deltas)
         record(f"review_{action}", target_type="staff_profile", actor_id=actor_id,
                institution_id=scope.institution_ids[0] if scope.institution_ids else None,
                details={"moved": result.moved, "skipped": result.skipped,
@@ -223,7 +226,9 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         profile.status, profile.version, profile.submitted_at = new_status, 1, now
         db.session.add(profile)
         db.session.flush()
-        bump({(profile.institution_id, new_status): 1})
+        bump({(profile.institution_id, new_status): 1},
+             types={(profile.institution_id, new_status, profile.personnel_type or ""): 1},
+             days={(profile.institution_id, local_day(now)): 1})
     else:
         if loaded_version is NO_VALUE or loaded_status is NO_VALUE:
             # Expired since it was loaded: there is no version to hold the write to, so refuse it.
@@ -234,6 +239,8 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
                   if c.key not in ("id", "status", "version", "submitted_at", "created_at")}
         values.update(status=new_status, version=loaded_version + 1, submitted_at=now, updated_at=now)
         old_inst = original("institution_id")
+        old_type = original("personnel_type")
+        old_submitted = original("submitted_at")
         db.session.expunge(profile)  # the conditional UPDATE below is the only write
         res = db.session.execute(
             update(StaffProfile)
@@ -250,7 +257,24 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         deltas = {(old_inst, loaded_status): -1}
         key = (profile.institution_id, new_status)
         deltas[key] = deltas.get(key, 0) + 1
-        bump(deltas)
+        # The type and day counters: a caller that moved the profile to another unit earlier in this
+        # transaction (services.profiles moves it, bumping the status counter only, then calls submit with
+        # changes["institution_id"] = [old, new]) leaves the loaded institution equal to the new one; the
+        # previous unit then comes from the changes.
+        detail_inst = old_inst
+        moved = (changes or {}).get("institution_id")
+        if detail_inst == profile.institution_id and isinstance(moved, (list, tuple)) and len(moved) == 2 \
+                and moved[0] is not None and moved[0] != moved[1]:
+            detail_inst = moved[0]
+        old_type = profile.personnel_type if old_type is NO_VALUE else old_type
+        types, days = {}, {}
+        if loaded_status != "draft":
+            add(types, (detail_inst, loaded_status, old_type or ""), -1)
+            if old_submitted is not NO_VALUE and old_submitted is not None:
+                add(days, (detail_inst, local_day(old_submitted)), -1)
+        add(types, (profile.institution_id, new_status, profile.personnel_type or ""), 1)
+        add(days, (profile.institution_id, local_day(now)), 1)
+        bump(deltas, types=types, days=days)
     db.session.execute(insert(ReviewEvent), [dict(
         profile_id=profile.id, actor_id=actor_id, action="submit", level=None,
         from_status=from_status,

@@ -1,11 +1,14 @@
-"""The /admin/ dashboard: status counts of the signed-in admin's scope."""
+"""The /admin/ dashboard: counts, per-child table and charts of the signed-in admin's scope (from counters)."""
+from flask import abort, request
 from flask_admin import expose
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..i18n import N_
 from ..models.grant import ROLES
 from ..models import Institution, StatusCounter
+from ..services import dashboard as figures
 from ..services.scope import current_scope, restrict
 from .base import SecureIndexView
 
@@ -17,6 +20,8 @@ CARDS = (
     (N_("Unit approved"), ("unit_approved",)),
     (N_("Approved by institution"), ("approved",)),
 )
+# The staff grid's status filter value of each card, in CARDS order.
+CARD_FILTERS = ("reported", "submitted", "rejected_all", "unit_approved", "approved")
 
 
 def status_counts(scope) -> dict[str, int]:
@@ -29,12 +34,45 @@ def status_counts(scope) -> dict[str, int]:
 
 
 class DashboardView(SecureIndexView):
+    def _staff_view(self):
+        return next((v for v in self.admin._views if getattr(v, "endpoint", None) == "staff"), None)
+
     @expose("/")
     def index(self):
         scope = current_scope()
-        counts = status_counts(scope)
-        cards = [(label, sum(counts.get(s, 0) for s in statuses), statuses) for label, statuses in CARDS]
-        roots = db.session.scalars(select(Institution).where(Institution.id.in_(scope.institution_ids))
-                                   .order_by(Institution.path)).all() if not scope.is_superuser else \
-            db.session.scalars(select(Institution).where(Institution.parent_id.is_(None))).all()
-        return self.render("admin/dashboard.html", cards=cards, roots=roots, scope=scope, roles=ROLES)
+        raw = request.args.get("institution")
+        if raw is not None:
+            node = figures.resolve(scope, raw)
+            if node is None:
+                abort(404)  # not an institution, or not one of this admin's
+        else:
+            node = figures.home(scope)
+        data = figures.dashboard(scope, node)
+        totals = data["totals"]
+        staff = self._staff_view()
+
+        def grid(status_value, institution_id=None):
+            return staff.grid_url(status_value, institution_id) if staff is not None else None
+
+        node_id = node.id if node is not None else None
+        cards = [(label, totals.count(*statuses), grid(value, node_id))
+                 for (label, statuses), value in zip(CARDS, CARD_FILTERS)]
+        rows = [{"inst": inst, "fig": fig, "drill": self.get_url(".index", institution=inst.id),
+                 "grid": grid("reported", inst.id)} for inst, fig in data["children"]]
+        chart = {
+            "labels": [inst.name for inst, _fig in data["children"]],
+            "sampling": [fig["approved_sampling"] for _inst, fig in data["children"]],
+            "testing": [fig["approved_testing"] for _inst, fig in data["children"]],
+            "days": [d[5:] for d, _n in data["daily"]],
+            "submissions": [n for _d, n in data["daily"]],
+            "text": {"sampling": _("Sampling staff approved"), "testing": _("Testing staff approved"),
+                     "submissions": _("Staff reported")},
+        }
+        mine = select(Institution).order_by(Institution.path)
+        mine = mine.where(Institution.parent_id.is_(None)) if scope.is_superuser else \
+            mine.where(Institution.id.in_(scope.institution_ids or [0]))
+        roots = db.session.scalars(mine).all() if node is None or node_id in scope.institution_ids else []
+        return self.render("admin/dashboard.html", cards=cards, roots=roots, scope=scope, roles=ROLES, node=node,
+                           crumbs=figures.breadcrumb(scope, node), rows=rows, own=data["own"],
+                           total=data["total"], chart=chart, home_url=self.get_url(".index"),
+                           node_grid=grid("reported", node_id) if node is not None else None)

@@ -1,34 +1,36 @@
 """The staff review grid (/admin/staff/): count cards, filters, search, review actions, the staff card, export."""
+import os
 import re
 import tempfile
 from datetime import datetime, time, timedelta, timezone
 
-from flask import abort, current_app, flash, g, make_response, redirect, request, send_file
+from flask import abort, current_app, flash, g, jsonify, make_response, redirect, request, send_file
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_l
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.filters import BaseDateBetweenFilter
-from flask_babel import format_datetime, get_timezone, gettext as _, lazy_gettext as _l
+from flask_babel import force_locale, format_datetime, get_locale, get_timezone, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..i18n import N_
-from ..models import ReviewEvent, StaffProfile, User
+from ..models import Institution, Region, ReviewEvent, StaffProfile, User
 from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
                               TITLE_LEVELS)
 from ..models.user import ID_TYPES
-from ..services import ServiceError, review
+from ..services import ServiceError, jobs, review
 from ..services.audit import record
 from ..services.export import COLUMNS as EXPORT_COLUMNS
 from ..services.export import (XLSX_MIMETYPE, export_query, practice_years, region_paths, safe_decrypt,
                                write_staff_xlsx, years_since)
 from ..services.identity import check_document, index_for, normalize
-from ..services.scope import current_scope
+from ..services.scope import current_scope, restrict, scope_for
 from .base import SecureModelView
 from .dashboard import CARDS, status_counts
 from .formatters import STATUS_BADGES, label, local_time, status_badge
@@ -141,6 +143,126 @@ class LocalDateBetweenFilter(BaseSQLAFilter, BaseDateBetweenFilter):
         return query.filter(column >= utc(start), column < utc(end + timedelta(days=1)))
 
 
+def _scoped_institution(value):
+    """The institution with this id (a digits string) inside the signed-in admin's scope, or None."""
+    text = str(value or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return None
+    stmt = restrict(select(Institution).where(Institution.id == int(text)), Institution, current_scope())
+    return db.session.scalar(stmt)
+
+
+class InstitutionFilter(BaseSQLAFilter):
+    """单位: staff of one institution in scope and every institution below it (picked through an ajax lookup)."""
+
+    def __init__(self):
+        super().__init__(StaffProfile.institution_id, _l("Work unit"))
+
+    def validate(self, value):
+        text = str(value or "").strip()
+        return text.isascii() and text.isdigit() and len(text) <= 9
+
+    def apply(self, query, value, alias=None):
+        inst = _scoped_institution(value)
+        if inst is None:
+            return query.filter(false())  # out of scope: nothing, never another jurisdiction's rows
+        subtree = select(Institution.id).where(Institution.path.like(like_escape(inst.path) + "%", escape="\\"))
+        return query.filter(self.get_column(alias).in_(subtree))
+
+    def operation(self):
+        return _l("in (with units below)")
+
+
+def region_prefix(code: str) -> str:
+    """The code prefix shared by a region and everything below it (110000 -> 11, 110100 -> 1101)."""
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+class RegionFilter(BaseSQLAFilter):
+    """地区: staff of institutions in a region (a province or city includes the regions below it)."""
+
+    def __init__(self):
+        super().__init__(StaffProfile.institution_id, _l("Region"))
+
+    def validate(self, value):
+        return bool(re.fullmatch(r"[0-9]{6}", str(value or "")))
+
+    def apply(self, query, value, alias=None):
+        prefix = region_prefix(value)
+        insts = select(Institution.id).where(Institution.region_code.like(prefix + "%"))
+        return query.filter(self.get_column(alias).in_(insts))
+
+    def operation(self):
+        return admin_l("equals")
+
+
+class ScopedInstitutionLoader(QueryAjaxModelLoader):
+    """The ajax picker behind the 单位 filter: institutions in the admin's scope, by name or initials."""
+
+    def __init__(self):
+        super().__init__("institution", db.session, Institution, fields=["name"])
+
+    def format(self, model):
+        return (model.id, model.name) if model else None
+
+    def get_list(self, term, offset=0, limit=10):
+        term = (term or "").strip()[:40]
+        stmt = select(Institution)
+        if term:
+            pattern = f"%{like_escape(term)}%"
+            stmt = stmt.where(or_(Institution.name.like(pattern, escape="\\"),
+                                  Institution.name_initials.like(like_escape(term.lower()) + "%", escape="\\")))
+        stmt = restrict(stmt, Institution, current_scope()).order_by(Institution.path)
+        return db.session.scalars(stmt.offset(max(offset or 0, 0)).limit(min(max(limit or 10, 1), 50))).all()
+
+    def get_one(self, pk):
+        return _scoped_institution(pk)
+
+
+def _scoped_region(value):
+    """A region (6-digit code) that an institution in scope lies in, or None."""
+    if not re.fullmatch(r"[0-9]{6}", str(value or "")):
+        return None
+    stmt = (select(Region).join(Institution, Institution.region_code == Region.code)
+            .where(Region.code == value).limit(1))
+    return db.session.scalar(restrict(stmt, Institution, current_scope()))
+
+
+class ScopedRegionLoader(QueryAjaxModelLoader):
+    """The ajax picker behind the 地区 filter: regions that institutions in scope lie in."""
+
+    def __init__(self):
+        super().__init__("region", db.session, Region, fields=["name"])
+
+    def format(self, model):
+        return (model.code, model.name) if model else None
+
+    def get_list(self, term, offset=0, limit=10):
+        term = (term or "").strip()[:40]
+        stmt = select(Region).where(Region.code.in_(
+            restrict(select(Institution.region_code), Institution, current_scope())))
+        if term:
+            stmt = stmt.where(Region.name.like(f"%{like_escape(term)}%", escape="\\"))
+        stmt = stmt.order_by(Region.code).offset(max(offset or 0, 0)).limit(min(max(limit or 10, 1), 50))
+        return db.session.scalars(stmt).all()
+
+    def get_one(self, pk):
+        return _scoped_region(pk)
+
+
+def _institution_name(view, context, model, name):
+    return model.institution.name if model.institution else "—"
+
+
+def _region_name(view, context, model, name):
+    inst = model.institution
+    return inst.region.name if inst is not None and inst.region is not None else "—"
+
+
 def _local(value) -> str:
     """A UTC timestamp in the configured timezone."""
     return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
@@ -158,6 +280,13 @@ def _name_link(view, context, model, name):
     return Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
 
 
+def _run_staff_export(job, progress):
+    """Handler of staff_xlsx jobs: the app's staff view runs the export (views are built per app)."""
+    view = next(v for admin in current_app.extensions["admin"] for v in admin._views
+                if isinstance(v, StaffProfileView))
+    return view.run_export_job(job, progress)
+
+
 class StaffProfileView(SecureModelView):
     list_template = "admin/staff/list.html"
     details_template = "admin/staff/details.html"
@@ -165,11 +294,12 @@ class StaffProfileView(SecureModelView):
     column_display_actions = False  # the name links to the card, as in the original system
     # The pager total comes from the status counters, or one scoped COUNT when a search or filter needs it.
     simple_list_pager = True
-    column_list = ("name", "gender", "phone", "personnel_type", "department", "status", "submitted_at")
+    column_list = ("name", "gender", "phone", "personnel_type", "institution", "institution_id", "department",
+                   "status", "submitted_at")
     column_labels = {"name": _l("Name"), "gender": _l("Gender"), "phone": _l("Mobile number"),
                      "personnel_type": _l("Personnel type"), "department": _l("Department"), "status": _l("Status"),
-                     "submitted_at": _l("Reported at")}
-    column_sortable_list = column_list
+                     "submitted_at": _l("Reported at"), "institution": _l("Work unit"), "institution_id": _l("Region")}
+    column_sortable_list = ("name", "gender", "phone", "personnel_type", "department", "status", "submitted_at")
     column_default_sort = [("submitted_at", True), ("id", True)]
     column_searchable_list = ("name", "phone")  # switches the search box on; _apply_search does the work
     column_filters = [
@@ -181,14 +311,56 @@ class StaffProfileView(SecureModelView):
         LocalDateBetweenFilter(StaffProfile.submitted_at, _l("Reported at")),
         *[BooleanEqualFilter(getattr(StaffProfile, key), _l({**SAMPLING_QUESTIONS, **TESTING_QUESTIONS}[key]))
           for key in KEY_ANSWERS],
+        # Appended, so the indexes above (and the URLs using them) stay as they were.
+        InstitutionFilter(),
+        RegionFilter(),
     ]
     column_formatters = {"name": _name_link, "gender": label(GENDERS, "gender"),
                          "personnel_type": label(PERSONNEL_TYPES, "personnel_type"), "status": status_badge,
-                         "submitted_at": local_time}
-    column_auto_select_related = False  # the grid's columns all live on staff_profile
+                         "submitted_at": local_time, "institution": _institution_name,
+                         "institution_id": _region_name}
+    # The unit and its region come with the page through one joined load (get_list), never a query per row.
+    column_auto_select_related = False
 
     def __init__(self, **kwargs):
         super().__init__(StaffProfile, name=_l("Staff review"), endpoint="staff", **kwargs)
+        jobs.register("staff_xlsx", _run_staff_export)
+
+    # ---- officers: the unit picker, region options ----------------------------------------------------
+
+    def _process_ajax_references(self):
+        """GET /admin/staff/ajax/lookup/?name=institution&query=…: institutions in scope only."""
+        return {"institution": ScopedInstitutionLoader(), "region": ScopedRegionLoader()}
+
+    def _filter_index(self, cls) -> int:
+        return next(i for i, f in enumerate(self._filters) if isinstance(f, cls))
+
+    def grid_url(self, status_value: str = "reported", institution_id: int | None = None) -> str:
+        """The grid filtered by a status card value and, optionally, one unit's subtree (dashboard links)."""
+        sidx = self._status_filter_index()
+        args = {f"flt0_{self.get_filter_arg(sidx, self._filters[sidx])}": status_value}
+        if institution_id is not None:
+            iidx = self._filter_index(InstitutionFilter)
+            args[f"flt1_{self.get_filter_arg(iidx, self._filters[iidx])}"] = institution_id
+        return self.get_url(f"{self.endpoint}.index_view", **args)
+
+    def _institution_picker(self, view_args) -> dict:
+        """What admin_review.js needs to turn the 单位 and 地区 filters' inputs into ajax pickers."""
+        out = {}
+        for key, cls, loader in (("institution", InstitutionFilter, _scoped_institution),
+                                 ("region", RegionFilter, _scoped_region)):
+            idx = self._filter_index(cls)
+            labels = {}
+            for i, _name, value in view_args.filters or ():
+                if i == idx:
+                    found = loader(value)
+                    if found is not None:
+                        labels[str(value)] = found.name
+            out[key] = {"arg": self.get_filter_arg(idx, self._filters[idx]), "labels": labels,
+                        "url": self.get_url(".ajax_lookup", name=key)}
+        out["institution"]["placeholder"] = _("Type a unit name or its initials")
+        out["region"]["placeholder"] = _("Type a region name")
+        return out
 
     # ---- query ---------------------------------------------------------------------------------------
 
@@ -258,6 +430,8 @@ class StaffProfileView(SecureModelView):
                                         page_size=page_size)
         if not execute:
             return None, query
+        # Unit and region of each row in the page's own statement (Institution.region is a joined load too).
+        query = query.options(joinedload(StaffProfile.institution))
         total = self._counter_total(search, filters)
         if total is not None:
             return total, query.all()
@@ -327,7 +501,7 @@ class StaffProfileView(SecureModelView):
         self._template_args.update(
             cards=cards, export_url=self.get_url(".export", export_type="xlsx", **kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
-            reason_max=review.REASON_MAX)
+            reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args))
         return super().index_view()
 
     # ---- actions -------------------------------------------------------------------------------------
@@ -399,9 +573,25 @@ class StaffProfileView(SecureModelView):
             db.session.rollback()
             flash(str(e), "error")
             return redirect(back)
-        flash(self._result_message(result), "success" if result.moved and not result.skipped else
-              "warning" if result.moved else "error")
+        message = self._result_message(result)
+        if not result.moved:
+            waiting = self._awaiting_unit_review(id_list)
+            if waiting:
+                message = _("Refused: %(n)d of the selected staff are still pending their unit's review; "
+                            "institution review handles only staff approved by their unit.", n=waiting)
+        flash(message, "success" if result.moved and not result.skipped else "warning" if result.moved else "error")
         return redirect(back)
+
+    @staticmethod
+    def _awaiting_unit_review(id_list) -> int:
+        """How many of these rows are pending (submitted) in a unit in scope where this admin has no level 1."""
+        scope = current_scope()
+        if scope.is_superuser or not id_list:
+            return 0
+        stmt = select(func.count()).select_from(StaffProfile).where(
+            StaffProfile.id.in_(id_list[:review.CHUNK]), StaffProfile.status == "submitted",
+            StaffProfile.institution_id.not_in(scope.institution_ids or [0]))
+        return db.session.scalar(restrict(stmt, StaffProfile, scope)) or 0
 
     @staticmethod
     def _versions(id_list) -> dict | None:
@@ -494,40 +684,120 @@ class StaffProfileView(SecureModelView):
 
     # ---- export --------------------------------------------------------------------------------------
 
-    @expose("/export/<export_type>/")
-    def export(self, export_type):
-        """GET /admin/staff/export/xlsx/: exactly the grid's scoped, filtered, searched rows, in its order."""
-        if export_type != "xlsx":
-            abort(404)
+    def _export_plan(self):
+        """The grid's own query for the current request's arguments (scope, filters, search, order kept)."""
         view_args = self._get_list_extra_args()
         column = self._get_column_by_idx(view_args.sort)
         _none, query = self.get_list(0, column[0] if column else None, view_args.sort_desc, view_args.search,
                                      view_args.filters, execute=False, page_size=0)
-        limit = int(current_app.config.get("EXPORT_MAX_ROWS", 50_000))
         total = self._counter_total(view_args.search, view_args.filters)
         if total is None:
             total = query.limit(None).offset(None).order_by(None).with_entities(func.count()).scalar()
+        return view_args, column, query, total
+
+    def _audit_export(self, rows: int, view_args, column, actor_id=None, job_id=None) -> None:
+        scope = current_scope()
+        details = {"rows": rows, "filters": self._describe_filters(view_args.filters), "search": view_args.search,
+                   "sort": column[0] if column else None, "desc": bool(view_args.sort_desc)}
+        if job_id:
+            details["job"] = job_id
+        record("export_staff", target_type="staff_profile", actor_id=actor_id,
+               institution_id=scope.institution_ids[0] if scope.institution_ids else None, details=details)
+
+    @staticmethod
+    def _download_name() -> str:
+        stamp = datetime.now(get_timezone()).strftime("%Y%m%d-%H%M")
+        return f"{_('Reported staff')}-{stamp}.xlsx"
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        """GET /admin/staff/export/xlsx/: exactly the grid's scoped, filtered, searched rows, in its order.
+
+        Up to EXPORT_JOB_THRESHOLD rows stream in the request; more run as a background job (services.jobs)
+        whose page shows the progress; more than EXPORT_MAX_ROWS are refused.
+        """
+        if export_type != "xlsx":
+            abort(404)
+        view_args, column, query, total = self._export_plan()
+        limit = int(current_app.config.get("EXPORT_MAX_ROWS", 1_000_000))
         if total > limit:
             flash(_("%(n)d rows match; an export holds at most %(max)d. Please narrow the filter.",
                     n=total, max=limit), "error")
             return redirect(self.get_url(".index_view", **self._list_kwargs(view_args)))
+        if total > int(current_app.config.get("EXPORT_JOB_THRESHOLD", 50_000)):
+            job_id = jobs.enqueue("staff_xlsx", {"args": list(request.args.items(multi=True)),
+                                                 "locale": str(get_locale()), "total": total}, current_user)
+            return redirect(self.get_url(".job_view", job_id=job_id))
         fh = tempfile.TemporaryFile()
         try:
             rows = write_staff_xlsx(export_query(query), fh)
-            scope = current_scope()
-            record("export_staff", target_type="staff_profile",
-                   institution_id=scope.institution_ids[0] if scope.institution_ids else None,
-                   details={"rows": rows, "filters": self._describe_filters(view_args.filters),
-                            "search": view_args.search, "sort": column[0] if column else None,
-                            "desc": bool(view_args.sort_desc)})
+            self._audit_export(rows, view_args, column)
             db.session.commit()
             fh.seek(0)
         except Exception:
             fh.close()
             raise
-        stamp = datetime.now(get_timezone()).strftime("%Y%m%d-%H%M")
-        resp = send_file(fh, mimetype=XLSX_MIMETYPE, as_attachment=True,
-                         download_name=f"{_('Reported staff')}-{stamp}.xlsx", max_age=0)
+        resp = send_file(fh, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=self._download_name(),
+                         max_age=0)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def run_export_job(self, job, progress):
+        """The staff_xlsx job: the same export code path, rebuilt from the request arguments the job carries,
+        under the requester's scope and language, in the job's own app context."""
+        user = db.session.get(User, job.owner_id)
+        params = job.params or {}
+        with current_app.test_request_context(self.get_url_path(), query_string=params.get("args") or []), \
+                force_locale(params.get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]):
+            g.hwr_scope = scope_for(user)
+            view_args, column, query, total = self._export_plan()
+            progress(0, total)
+            path = jobs.export_folder() / f"{job.id}.xlsx"
+            with open(path, "wb") as fh:
+                rows = write_staff_xlsx(export_query(query), fh, progress=progress)
+            self._audit_export(rows, view_args, column, actor_id=user.id, job_id=job.id)
+            db.session.commit()
+            progress(rows, rows)
+            return path, self._download_name()
+
+    def get_url_path(self) -> str:
+        return (self.admin.url or "/admin") + "/" + self.endpoint + "/export/xlsx/"
+
+    # ---- export jobs ---------------------------------------------------------------------------------
+
+    def _job_or_404(self, job_id):
+        job = jobs.get_for(job_id, current_user)
+        if job is None:
+            abort(404)  # unknown, expired, or someone else's: the same answer
+        return job
+
+    def _job_status(self, job) -> dict:
+        return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
+                "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
+                "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
+                "error": _("The export failed. Please try again.") if job.status == "failed" else None}
+
+    @expose("/jobs/<string(length=32):job_id>")
+    def job_view(self, job_id):
+        job = self._job_or_404(job_id)
+        return self.render("admin/staff/job.html", job=job, status=self._job_status(job),
+                           status_url=self.get_url(".job_status", job_id=job.id),
+                           back_url=self.get_url(".index_view"),
+                           retention=current_app.config.get("EXPORT_RETENTION_HOURS", 24))
+
+    @expose("/jobs/<string(length=32):job_id>.json")
+    def job_status(self, job_id):
+        resp = jsonify(self._job_status(self._job_or_404(job_id)))
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @expose("/jobs/<string(length=32):job_id>/download")
+    def job_download(self, job_id):
+        job = self._job_or_404(job_id)
+        if job.status != "done" or not job.file_path or not os.path.exists(job.file_path):
+            abort(404)
+        resp = send_file(job.file_path, mimetype=XLSX_MIMETYPE, as_attachment=True,
+                         download_name=job.download_name or "export.xlsx", max_age=0)
         resp.headers["Cache-Control"] = "no-store"
         return resp
 

@@ -20,6 +20,87 @@
     a.addEventListener('click', function (e) { e.preventDefault(); });
   });
 
+  // A background export's page: poll its JSON status, move the bar, show the download link when done.
+  var job = document.getElementById('export-job');
+  if (job) {
+    var bar = document.getElementById('export-progress');
+    var text = document.getElementById('export-text');
+    var link = document.getElementById('export-download');
+    var poll = function () {
+      fetch(job.getAttribute('data-status-url'), {credentials: 'same-origin', headers: {'Accept': 'application/json'}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (!s) { return; }
+          bar.style.width = s.percent + '%';
+          bar.setAttribute('aria-valuenow', s.percent);
+          bar.textContent = s.percent + '%';
+          if (s.status === 'done') {
+            bar.classList.remove('progress-bar-animated');
+            text.textContent = job.getAttribute('data-text-done').replace('{n}', s.done);
+            link.setAttribute('href', s.download_url);
+            link.classList.remove('d-none');
+          } else if (s.status === 'failed') {
+            bar.classList.remove('progress-bar-animated');
+            bar.classList.add('bg-danger');
+            text.textContent = s.error || '';
+          } else {
+            text.textContent = job.getAttribute('data-text-running').replace('{done}', s.done).replace('{total}', s.total);
+            window.setTimeout(poll, 1000);
+          }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    };
+    if (job.getAttribute('data-status') === 'queued' || job.getAttribute('data-status') === 'running') { poll(); }
+  }
+
+  // The 单位 and 地区 filters: ajax pickers offering only institutions / regions in the admin's scope.
+  var pickers = json('institution-picker-data', null);
+
+  function pickerFor(name) {
+    if (!pickers || !name) { return null; }
+    for (var key in pickers) {
+      if (Object.prototype.hasOwnProperty.call(pickers, key) && name.slice(-(pickers[key].arg.length + 1)) === '_' + pickers[key].arg) {
+        return pickers[key];
+      }
+    }
+    return null;
+  }
+
+  function enhance(input) {
+    var $ = window.jQuery;
+    if (!$ || !$.fn.select2 || input.getAttribute('data-picker')) { return; }
+    var p = pickerFor(input.getAttribute('name'));
+    if (!p) { return; }
+    input.setAttribute('data-picker', '1');
+    input.setAttribute('type', 'hidden');
+    $(input).select2({
+      width: '22em',
+      placeholder: p.placeholder,
+      minimumInputLength: 0,
+      ajax: {
+        url: p.url,
+        dataType: 'json',
+        quietMillis: 250,
+        data: function (term, page) { return {query: term, offset: (page - 1) * 10, limit: 10}; },
+        results: function (data) {
+          return {results: data.map(function (v) { return {id: v[0], text: v[1]}; }), more: data.length === 10};
+        }
+      },
+      initSelection: function (element, callback) {
+        var v = element.val();
+        callback(v ? {id: v, text: p.labels[v] || v} : null);
+      }
+    });
+  }
+
+  function scanFilters() {
+    Array.prototype.forEach.call(document.querySelectorAll('#filter_form input.filter-val'), enhance);
+  }
+  scanFilters();
+  document.addEventListener('click', function (e) {
+    if (e.target.closest && e.target.closest('.field-filters a.filter')) { window.setTimeout(scanFilters, 0); }
+  });
+
   var form = document.getElementById('review_form');
   if (!form) { return; }
   var data = document.getElementById('review-data');

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: a7db09c310ff
+Revision ID: 1f9d23ee04e1
 Revises: 
-Create Date: 2026-11-23 17:46:37.208261
+Create Date: 2026-11-23 19:21:49.776076
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 # revision identifiers, used by Alembic.
-revision = 'a7db09c310ff'
+revision = '1f9d23ee04e1'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -79,6 +79,21 @@ def upgrade():
     sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_status_counter_institution_id_institution')),
     sa.PrimaryKeyConstraint('institution_id', 'status', name=op.f('pk_status_counter'))
     )
+    op.create_table('status_type_counter',
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('personnel_type', sa.String(length=16), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_status_type_counter_institution_id_institution')),
+    sa.PrimaryKeyConstraint('institution_id', 'status', 'personnel_type', name=op.f('pk_status_type_counter'))
+    )
+    op.create_table('submission_counter',
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_submission_counter_institution_id_institution')),
+    sa.PrimaryKeyConstraint('institution_id', 'day', name=op.f('pk_submission_counter'))
+    )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('phone', sa.String(length=11), nullable=False),
@@ -130,6 +145,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_admin_grant_institution_id'), ['institution_id'], unique=False)
         batch_op.create_index('ix_admin_grant_user_state', ['user_id', 'state'], unique=False)
         batch_op.create_index('uq_admin_grant_active_manager', ['institution_id'], unique=True, sqlite_where=sa.text("role = 'manager' AND state = 'active'"), postgresql_where=sa.text("role = 'manager' AND state = 'active'"))
+        batch_op.create_index('uq_admin_grant_active_user', ['institution_id', 'user_id'], unique=True, sqlite_where=sa.text("state = 'active'"), postgresql_where=sa.text("state = 'active'"))
 
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -150,6 +166,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_log_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_audit_log_inst_created', ['institution_id', 'created_at'], unique=False)
+
+    op.create_table('export_job',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('file_path', sa.String(length=255), nullable=True),
+    sa.Column('download_name', sa.String(length=128), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime().with_variant(sqlite.DATETIME(), 'sqlite'), nullable=False),
+    sa.Column('finished_at', sa.DateTime().with_variant(sqlite.DATETIME(), 'sqlite'), nullable=True),
+    sa.Column('expires_at', sa.DateTime().with_variant(sqlite.DATETIME(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['owner_id'], ['user.id'], name=op.f('fk_export_job_owner_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_export_job'))
+    )
+    with op.batch_alter_table('export_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_export_job_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_export_job_owner_id'), ['owner_id'], unique=False)
 
     op.create_table('identity_verification',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -204,6 +241,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_institution_application_parent_id'), ['parent_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_institution_application_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_institution_application_uscc'), ['uscc'], unique=False)
+        batch_op.create_index('uq_institution_application_pending_name', ['parent_id', 'name'], unique=True, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.create_index('uq_institution_application_pending_uscc', ['uscc'], unique=True, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
 
     op.create_table('staff_profile',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -296,6 +335,8 @@ def downgrade():
 
     op.drop_table('staff_profile')
     with op.batch_alter_table('institution_application', schema=None) as batch_op:
+        batch_op.drop_index('uq_institution_application_pending_uscc', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.drop_index('uq_institution_application_pending_name', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
         batch_op.drop_index(batch_op.f('ix_institution_application_uscc'))
         batch_op.drop_index(batch_op.f('ix_institution_application_status'))
         batch_op.drop_index(batch_op.f('ix_institution_application_parent_id'))
@@ -309,6 +350,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_identity_verification_id_number_index'))
 
     op.drop_table('identity_verification')
+    with op.batch_alter_table('export_job', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_export_job_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_export_job_expires_at'))
+
+    op.drop_table('export_job')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_inst_created')
         batch_op.drop_index(batch_op.f('ix_audit_log_created_at'))
@@ -317,6 +363,7 @@ def downgrade():
 
     op.drop_table('audit_log')
     with op.batch_alter_table('admin_grant', schema=None) as batch_op:
+        batch_op.drop_index('uq_admin_grant_active_user', sqlite_where=sa.text("state = 'active'"), postgresql_where=sa.text("state = 'active'"))
         batch_op.drop_index('uq_admin_grant_active_manager', sqlite_where=sa.text("role = 'manager' AND state = 'active'"), postgresql_where=sa.text("role = 'manager' AND state = 'active'"))
         batch_op.drop_index('ix_admin_grant_user_state')
         batch_op.drop_index(batch_op.f('ix_admin_grant_institution_id'))
@@ -326,6 +373,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_institution_id'))
 
     op.drop_table('user')
+    op.drop_table('submission_counter')
+    op.drop_table('status_type_counter')
     op.drop_table('status_counter')
     with op.batch_alter_table('institution', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_institution_region_code'))

@@ -1,0 +1,169 @@
+"""Background jobs (big staff exports) with their state in the database.
+
+The interface, which any backend keeps:
+
+- ``enqueue(kind, params, requester) -> job id``: stores an ExportJob row (status ``queued``) and hands its id to
+  the configured backend;
+- ``run(job_id)``: executes one job inside an application context: marks it ``running``, calls the handler
+  registered for its kind with ``(job, progress)``, then stores ``done`` (file path, finished_at, expires_at =
+  now + EXPORT_RETENTION_HOURS) or ``failed``; ``progress(done, total)`` writes the counts (handlers call it
+  every few thousand rows) so a status page can poll them;
+- ``cleanup()``: deletes jobs (and files) past ``expires_at``.
+
+Backends are chosen by ``JOB_BACKEND``. The embedded default ``"thread"`` starts one daemon thread per job with its
+own app context (and so its own database session). **The seam for production**: a Redis/RQ backend only needs a
+``submit(app, job_id)`` that does ``Queue(connection=Redis.from_url(app.config["JOB_REDIS_URL"])).enqueue(
+"admin_app.services.jobs.run_in_new_app", job_id)`` and a worker running ``run_in_new_app`` — the job carries
+everything it needs (requester id, request arguments, locale) in ``params``, and its state and progress are read
+from the database by the web processes, so nothing else changes. Files go to ``EXPORT_FOLDER`` (default
+``instance/exports``), which must then be shared storage.
+"""
+import os
+import secrets
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from ..extensions import db
+from ..models import ExportJob
+from ..models.types import utcnow
+
+HANDLERS: dict = {}  # kind -> callable(job, progress) -> (file path, download name)
+_threads: dict[str, threading.Thread] = {}
+
+
+def register(kind: str, handler) -> None:
+    """Declare the function that runs jobs of this kind."""
+    HANDLERS[kind] = handler
+
+
+def export_folder() -> Path:
+    folder = Path(current_app.config.get("EXPORT_FOLDER") or os.path.join(current_app.instance_path, "exports"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class ThreadBackend:
+    """In-process: a thread per job, each with its own app context."""
+
+    def submit(self, app, job_id: str) -> None:
+        t = threading.Thread(target=_thread_main, args=(app, job_id), name=f"job-{job_id[:8]}", daemon=True)
+        _threads[job_id] = t
+        t.start()
+
+
+class InlineBackend:
+    """Runs the job at once in the caller's process (CLI use, debugging)."""
+
+    def submit(self, app, job_id: str) -> None:
+        _thread_main(app, job_id)
+
+
+BACKENDS = {"thread": ThreadBackend, "inline": InlineBackend}
+
+
+def _backend():
+    name = current_app.config.get("JOB_BACKEND", "thread")
+    if name not in BACKENDS:
+        raise RuntimeError(f"unknown JOB_BACKEND {name!r}")
+    return BACKENDS[name]()
+
+
+def enqueue(kind: str, params: dict, requester) -> str:
+    """Store a queued job for `requester` (a User) and hand it to the backend; returns its id."""
+    if kind not in HANDLERS:
+        raise ValueError(f"no handler for job kind {kind!r}")
+    cleanup()
+    job = ExportJob(id=secrets.token_hex(16), kind=kind, owner_id=requester.id, params=params, status="queued")
+    db.session.add(job)
+    db.session.commit()
+    _backend().submit(current_app._get_current_object(), job.id)
+    return job.id
+
+
+def _thread_main(app, job_id: str) -> None:
+    with app.app_context():
+        try:
+            run(job_id)
+        finally:
+            db.session.remove()
+
+
+def _set(job_id: str, **values) -> None:
+    # Its own connection and transaction: the handler may be streaming rows through the session meanwhile.
+    with db.engine.begin() as conn:
+        conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
+
+
+def run(job_id: str) -> None:
+    """Execute one job in the current app context (any backend's worker calls this)."""
+    job = db.session.get(ExportJob, job_id)
+    if job is None or job.status != "queued":
+        return
+    _set(job_id, status="running")
+
+    def progress(done: int, total: int | None = None) -> None:
+        values = {"done": done}
+        if total is not None:
+            values["total"] = total
+        _set(job_id, **values)
+
+    try:
+        path, name = HANDLERS[job.kind](job, progress)
+    except Exception as e:  # the job fails, the worker lives on
+        db.session.rollback()
+        current_app.logger.exception("job %s failed", job_id)
+        _set(job_id, status="failed", error=str(e)[:500], finished_at=utcnow())
+        return
+    now = utcnow()
+    hours = float(current_app.config.get("EXPORT_RETENTION_HOURS", 24))
+    _set(job_id, status="done", file_path=str(path), download_name=name, finished_at=now,
+         expires_at=now + timedelta(hours=hours))
+
+
+def run_in_new_app(job_id: str) -> None:
+    """Entry point for an external worker (RQ): builds the app, then runs the job."""
+    from .. import create_app
+
+    app = create_app()
+    with app.app_context():
+        run(job_id)
+
+
+def wait(job_id: str, timeout: float | None = None) -> None:
+    """Join the job's thread (tests, CLI); a no-op for jobs not run by this process's thread backend."""
+    t = _threads.pop(job_id, None)
+    if t is not None:
+        t.join(timeout)
+
+
+def get_for(job_id: str, user) -> ExportJob | None:
+    """The job if this user may see it (its requester, or the platform superuser), else None."""
+    text = str(job_id or "")
+    if len(text) != 32 or not all(c in "0123456789abcdef" for c in text):
+        return None
+    job = db.session.get(ExportJob, text)
+    if job is None or not (job.owner_id == user.id or user.is_superuser):
+        return None
+    if job.expires_at is not None and job.expires_at <= utcnow():
+        return None
+    return job
+
+
+def cleanup(now=None) -> int:
+    """Delete jobs past their expiry and their files; returns how many."""
+    now = now or utcnow()
+    expired = db.session.execute(select(ExportJob.id, ExportJob.file_path).where(ExportJob.expires_at <= now)).all()
+    for _id, path in expired:
+        if path:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+    if expired:
+        db.session.execute(delete(ExportJob).where(ExportJob.id.in_([i for i, _p in expired])))
+        db.session.commit()
+    return len(expired)
