@@ -49,6 +49,11 @@ class DefaultConfig:
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     FLASK_ADMIN_SWATCH = "cerulean"
     PAGE_SIZE = 50
+    EXPORT_JOB_THRESHOLD = 50_000  # larger exports run as background jobs with a progress page
+    EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
+    EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long
+    EXPORT_FOLDER = None  # None: instance/exports; a storage root shared by nodes in production
+    JOB_BACKEND = "thread"  # "thread" (in-process, embedded default), "inline"; see services/jobs.py
     PRODUCTION = False  # FLASK_PRODUCTION=true: the gunicorn entry; refuses unsafe settings (production.py)
     LOG_JSON = False  # one JSON object per log line with the request id (on by default in production)
     LOG_LEVEL = "INFO"
