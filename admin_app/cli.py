@@ -1,4 +1,5 @@
-"""flask commands: seed-demo, create-superuser, gen-staff, load-regions, reconcile-counters."""
+"""flask commands: seed-demo, create-superuser, gen-staff, load-regions, reconcile-counters, backup, restore,
+rotate-pii-key."""
 import click
 from flask import Flask
 from sqlalchemy import func, select
@@ -12,6 +13,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_superuser_cmd)
     app.cli.add_command(gen_staff_cmd)
     app.cli.add_command(reconcile_counters_cmd)
+    app.cli.add_command(backup_cmd)
+    app.cli.add_command(restore_cmd)
+    app.cli.add_command(rotate_pii_key_cmd)
 
 
 @click.command("load-regions")
@@ -85,3 +89,82 @@ def reconcile_counters_cmd():
     from .services.counters import reconcile
 
     click.echo(f"counter rows: {reconcile()}")
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+def backup_cmd(target: str):
+    """Write a backup of the database to TARGET (a new file).
+
+    SQLite: a consistent copy through SQLite's online backup API (the app may keep running).
+    PostgreSQL: pg_dump --format=custom (pg_dump from PATH or /usr/lib/postgresql/*/bin).
+    The file holds personal data: it is created readable by its owner only; keep it like the database.
+    Uploaded images live in instance/uploads/: copy that folder alongside.
+    """
+    from .services.backup import BackupError, backup
+
+    try:
+        info = backup(target)
+    except BackupError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"backup written: {info.path} ({info.dialect}, {info.size} bytes)")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_cmd(source: str, yes: bool):
+    """Replace the database's content with the backup in SOURCE.
+
+    The file is checked first: it must be a `flask backup` file of this application for the same kind of
+    database (SQLite or PostgreSQL); anything else is refused before the database is touched.
+    Stop the application servers first. PostgreSQL restores run pg_restore --clean in a single transaction.
+    """
+    from .services.backup import BackupError, check_backup_file, restore
+
+    try:
+        check_backup_file(source)
+        if not yes:
+            click.confirm("This replaces every row of the current database with the backup. Continue?", abort=True)
+        restore(source)
+    except BackupError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"restored from {source}")
+
+
+@click.command("rotate-pii-key")
+@click.option("--new-key", default=None, help="The new key (default: a freshly generated one).")
+@click.option("--key-file", type=click.Path(dir_okay=False), default=None,
+              help="Also write the new key to this file (mode 600) before the data is changed.")
+def rotate_pii_key_cmd(new_key: str | None, key_file: str | None):
+    """Re-encrypt every identity number under a new PII_KEY and recompute the blind indexes.
+
+    \b
+    Operator steps:
+      1. Stop the application servers (gunicorn) so nothing writes with the old key meanwhile.
+      2. Take a backup: flask backup instance/before-rotation.backup
+      3. Run: flask rotate-pii-key [--new-key KEY] [--key-file instance/new_pii_key]
+         It reads the current key from the configuration (instance/config.py or FLASK_PII_KEY), re-encrypts
+         every User and IdentityVerification identity number and recomputes the blind indexes, all in one
+         transaction: on any error nothing is changed.
+      4. Put the printed key as PII_KEY in instance/config.py (and in FLASK_PII_KEY wherever that is set).
+      5. Start the servers again; check that a staff card shows its document number.
+      6. Keep the old key with the backup of step 2 until that backup is no longer needed, then destroy both.
+    """
+    from pathlib import Path
+
+    from .services.keys import KeyRotationError, new_key as generate, rotate_pii_key
+
+    key = new_key or generate()
+    if key_file:
+        path = Path(key_file)
+        path.write_text(key + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    try:
+        result = rotate_pii_key(key)
+    except KeyRotationError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"re-encrypted {result.users} user identity number(s) and {result.verifications} verification "
+               "request(s) under the new key.")
+    click.echo("Set this in instance/config.py (and FLASK_PII_KEY where used), then restart the servers:")
+    click.echo(f"PII_KEY = {key!r}")

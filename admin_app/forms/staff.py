@@ -24,7 +24,10 @@ def _too_long(n: int):
 
 def _int_or_none(value):
     # The submitted id of a picked unit; anything else is "nothing picked" (the service says so in Chinese).
-    return int(value) if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else None
+    # Only ids a row can have (an INTEGER key): a larger number would make the database refuse the query (a 500).
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value <= 2**31 - 1 else None
 
 
 def _date_field(label):

@@ -84,7 +84,7 @@ def _ids(values) -> list[int]:
             n = int(v)
         except (TypeError, ValueError):
             continue
-        if n > 0 and n not in out:
+        if 0 < n <= 2**31 - 1 and n not in out:  # larger ids are no row (and a database error)
             out.append(n)
     return out
 

@@ -21,6 +21,8 @@ def get_in_scope(scope: Scope, institution_id) -> Institution:
         pk = int(institution_id)
     except (TypeError, ValueError):
         raise InstitutionNotFound(_("The institution does not exist."))
+    if not 0 < pk <= 2**31 - 1:  # no row has such an id; the database would refuse the parameter
+        raise InstitutionNotFound(_("The institution does not exist."))
     inst = db.session.get(Institution, pk)
     if inst is None or not scope.covers_path(inst.path):
         raise InstitutionNotFound(_("The institution does not exist."))

@@ -356,9 +356,12 @@ def check_reason(reason: str | None) -> str:
 
 def _ids(ids) -> list[int]:
     try:
-        return sorted({int(i) for i in ids})
+        out = sorted({int(i) for i in ids})
     except (TypeError, ValueError):
         raise ServiceError(_("Invalid selection."))
+    if any(not 0 < i <= 2**31 - 1 for i in out):  # no row has such an id; the database would refuse it
+        raise ServiceError(_("Invalid selection."))
+    return out
 
 
 def _reviewable(id_list: list[int], actor_id: int | None, scope: Scope) -> list:

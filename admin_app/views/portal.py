@@ -209,7 +209,8 @@ def profile():
 @bp.get("/profile/<int:profile_id>/avatar")
 def avatar(profile_id: int):
     """The avatar, for its owner and for admins whose scope holds the profile's unit; 404 for anyone else."""
-    prof = db.session.get(StaffProfile, profile_id)
+    # Larger ids are no row, and the database would refuse the parameter (a 500 instead of a 404).
+    prof = db.session.get(StaffProfile, profile_id) if profile_id <= 2**31 - 1 else None
     if prof is None:
         abort(404)
     if prof.user_id != current_user.id:

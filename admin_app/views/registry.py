@@ -47,7 +47,7 @@ def parent_choices(field_id, q: str | None) -> list[tuple[str, str]]:
     seen = set()
     if field_id:
         try:
-            inst = db.session.get(Institution, int(field_id))
+            inst = db.session.get(Institution, _int(field_id)) if _int(field_id) else None
         except (TypeError, ValueError):
             inst = None
         if inst is not None:
@@ -172,10 +172,12 @@ def apply():
 
 
 def _int(value) -> int | None:
+    """A submitted id: a positive integer a row can have (an INTEGER key), else None."""
     try:
-        return int(value)
+        n = int(value)
     except (TypeError, ValueError):
         return None
+    return n if 0 < n <= 2**31 - 1 else None
 
 
 # ------------------------------------------------------------------------------------------------ status

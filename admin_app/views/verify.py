@@ -77,6 +77,8 @@ def _prefill(form: VerifyForm, status) -> None:
 @login_required
 def own_scan(request_id: int, side: str):
     """A scan of one's own request; anybody else's (or a missing one) is a 404."""
+    if request_id > 2**31 - 1:  # no such row; the database would refuse the parameter (a 500)
+        abort(404)
     req = db.session.scalars(select(IdentityVerification).where(
         IdentityVerification.id == request_id, IdentityVerification.user_id == current_user.id)).first()
     path = scan_path(req, side) if req is not None else None
