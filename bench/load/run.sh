@@ -26,11 +26,8 @@ export FLASK_SQLALCHEMY_DATABASE_URI="$url" FLASK_CAPTCHA_ENABLED=false FLASK_SM
   FLASK_SECRET_KEY="load-test-secret-key-0123456789abcdef-not-for-production" FLASK_PII_KEY="bG9hZC10ZXN0LXBpaS1rZXktbG9hZC10ZXN0LXBpaS0=" \
   FLASK_LOGIN_IP_LIMIT="100000 per minute" FLASK_REGISTRY_SEARCH_LIMIT="100000 per minute"
 flask=(.venv/bin/python -m flask --app wsgi)
-# The schema from the models (create_all): the load run measures the app, not the migrations (which have
-# their own test, tests/test_migrations.py).
-.venv/bin/python -c 'from wsgi import app
-from admin_app.extensions import db
-with app.app_context(): db.create_all()'
+# The schema as production gets it: the migrations.
+"${flask[@]}" db upgrade >/dev/null
 "${flask[@]}" seed-demo --staff 2000 >/dev/null
 port=$(free_port)
 # The production entry (gunicorn.conf.py: FLASK_PRODUCTION=true, Secure cookies, ProxyFix) with 2 workers; the
