@@ -9,6 +9,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, Regexp
 
 from ..i18n import N_
+from ..services import row_id
 from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS,
                               TITLE_LEVELS)
 from ..models.user import ID_TYPES
@@ -20,14 +21,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def _too_long(n: int):
     return Length(max=n, message=_l("This entry must have at most %(n)d characters.", n=n))
-
-
-def _int_or_none(value):
-    # The submitted id of a picked unit; anything else is "nothing picked" (the service says so in Chinese).
-    # Only ids a row can have (an INTEGER key): a larger number would make the database refuse the query (a 500).
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
-        value = int(value)
-    return value if isinstance(value, int) and 0 < value <= 2**31 - 1 else None
 
 
 def _date_field(label):
@@ -48,7 +41,7 @@ class AccountForm(FlaskForm):
     city = SelectField(_l("City"), choices=[], validate_choice=False, validators=[Optional()])
     region_code = SelectField(_l("District / county"), choices=[], validate_choice=False, validators=[Optional()])
     institution_q = StringField(_l("Search for your unit"), validators=[Optional(), _too_long(64)])
-    institution_id = SelectField(_l("Institution"), choices=[], coerce=_int_or_none, validate_choice=False,
+    institution_id = SelectField(_l("Institution"), choices=[], coerce=row_id, validate_choice=False,
                                  validators=[Optional()])
     confirmation_code = StringField(_l("Unit confirmation code"), validators=[Optional(), _too_long(32)])
     department = StringField(_l("Department"), validators=[Optional(), _too_long(64)])

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Institution, InstitutionApplication, Region
 from ..models.institution import CATEGORIES
 from ..models.types import utcnow
-from . import ServiceError
+from . import ServiceError, row_ids
 from .audit import client_ip, record
 from .institutions import check_uscc, create_institution
 from .scope import Scope
@@ -167,18 +167,6 @@ class ReviewResult:
         return self.requested - self.moved - len(self.errors)
 
 
-def _ids(values) -> list[int]:
-    out = []
-    for v in values or ():
-        try:
-            n = int(v)
-        except (TypeError, ValueError):
-            continue
-        if 0 < n <= 2**31 - 1 and n not in out:  # larger ids are no row (and a database error)
-            out.append(n)
-    return out
-
-
 def _scope_clause(scope: Scope):
     """Applications whose supervising institution lies in the scope (services.scope rule)."""
     if scope.is_superuser:
@@ -195,7 +183,7 @@ def _where_in_scope(stmt, scope: Scope):
 
 def approve(scope: Scope, actor, ids) -> ReviewResult:
     """收录: each pending application in scope becomes an institution under its parent (one transaction each)."""
-    ids = _ids(ids)
+    ids = row_ids(ids)
     result = ReviewResult("approve", len(ids))
     for app_id in ids:
         now = utcnow()
@@ -241,7 +229,7 @@ def check_reason(reason: str | None) -> str:
 def reject(scope: Scope, actor, ids, reason: str | None) -> ReviewResult:
     """拒绝 with a reason: one conditional UPDATE … RETURNING, one audit row per application, one commit."""
     reason = check_reason(reason)
-    ids = _ids(ids)
+    ids = row_ids(ids)
     result = ReviewResult("reject", len(ids))
     if not ids:
         return result
@@ -292,7 +280,7 @@ def status_by_phone(phone: str, sms_code: str | None) -> list[StatusRow]:
 def status_by_name(parent_id, name: str | None) -> list[StatusRow]:
     """详细搜索: by supervising institution + full institution name (exact)."""
     name = _clean(name)
-    pid = _ids([parent_id])
+    pid = row_ids([parent_id])
     if not pid or db.session.get(Institution, pid[0]) is None:
         raise ServiceError(_("Please choose the supervising institution from the institution library."))
     if not name:

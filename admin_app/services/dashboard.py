@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Institution, SubmissionCounter, TypeCounter
+from . import row_id
 from .counters import today
 from .scope import Scope, restrict
 
@@ -75,10 +76,10 @@ def home(scope: Scope) -> Institution | None:
 
 def resolve(scope: Scope, raw) -> Institution | None:
     """The institution with this id (a digits string) if it lies in scope, else None."""
-    text = str(raw or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
+    pk = row_id(raw)
+    if pk is None:
         return None
-    return db.session.scalar(restrict(select(Institution).where(Institution.id == int(text)), Institution, scope))
+    return db.session.scalar(restrict(select(Institution).where(Institution.id == pk), Institution, scope))
 
 
 def children(scope: Scope, node: Institution | None) -> list[Institution]:

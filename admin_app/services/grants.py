@@ -27,7 +27,7 @@ from werkzeug.security import check_password_hash
 from ..extensions import db
 from ..models import AdminGrant, Institution, User
 from ..models.types import utcnow
-from . import ServiceError
+from . import ServiceError, row_ids
 from .audit import record
 from .codes import ALPHABET, new_code, normalize_code
 from .scope import Scope
@@ -76,19 +76,6 @@ def code_ttl() -> timedelta:
     return timedelta(days=int(current_app.config["GRANT_CODE_TTL_DAYS"]))
 
 
-def _ids(values) -> list[int]:
-    """Ids from a form (strings); anything that is not a positive integer is dropped."""
-    out = []
-    for v in values or ():
-        try:
-            n = int(v)
-        except (TypeError, ValueError):
-            continue
-        if 0 < n <= 2**31 - 1 and n not in out:  # larger ids are no row (and a database error)
-            out.append(n)
-    return out
-
-
 def issuable_clause(scope: Scope):
     """Institutions this scope issues codes for: direct children of its institutions (superuser: all)."""
     if scope.is_superuser:
@@ -113,7 +100,7 @@ def can_issue_for(scope: Scope, institution: Institution | None) -> bool:
 
 def require_issuable(scope: Scope, institution_id) -> Institution:
     """The institution if this scope issues for it; otherwise GrantNotFound (a 404, not a hint)."""
-    ids = _ids([institution_id])
+    ids = row_ids([institution_id])
     inst = db.session.get(Institution, ids[0]) if ids else None
     if not can_issue_for(scope, inst):
         raise GrantNotFound(_("This institution is not a direct subordinate of an institution you administer."))
@@ -150,7 +137,7 @@ class GrantState:
 
 def grant_states(institution_ids) -> dict[int, GrantState]:
     """The manager grant state of each institution (one query for a whole page)."""
-    ids = _ids(institution_ids)
+    ids = row_ids(institution_ids)
     if not ids:
         return {}
     rows = db.session.scalars(
@@ -239,7 +226,7 @@ def issue_codes(scope: Scope, actor, institution_ids) -> IssueResult:
     succeed; the codes then race at binding, where the conditional UPDATE and the one-active-manager index
     let exactly one win.)
     """
-    ids = _ids(institution_ids)
+    ids = row_ids(institution_ids)
     allowed = _allowed_ids(scope, ids)
     result = IssueResult(requested=len(ids), out_of_scope=len(ids) - len(allowed))
     if not allowed:
@@ -441,7 +428,7 @@ def reset(scope: Scope, actor, institution_ids, *, only_unactivated: bool = Fals
 
     One conditional UPDATE … RETURNING over the rows in scope, one audit row per grant, one commit.
     """
-    ids = _ids(institution_ids)
+    ids = row_ids(institution_ids)
     allowed = _allowed_ids(scope, ids)
     result = ResetResult(requested=len(ids), out_of_scope=len(ids) - len(allowed))
     if not allowed:
@@ -471,7 +458,7 @@ def reset(scope: Scope, actor, institution_ids, *, only_unactivated: bool = Fals
 
 def require_manager(scope: Scope, institution_id) -> Institution:
     """The institution if the scope's user is its active manager; otherwise GrantNotFound."""
-    ids = _ids([institution_id])
+    ids = row_ids([institution_id])
     if not ids or scope.roles.get(ids[0]) != "manager":
         raise GrantNotFound(_("Only the business manager of this institution may do this."))
     return db.session.get(Institution, ids[0])
@@ -507,7 +494,7 @@ def add_assistant(scope: Scope, actor, institution_id, *, phone: str | None = No
 
 def remove_assistant(scope: Scope, actor, grant_id, password: str | None, sms_code: str | None) -> None:
     """移除辅助管理员 (with step-up)."""
-    ids = _ids([grant_id])
+    ids = row_ids([grant_id])
     grant = db.session.get(AdminGrant, ids[0]) if ids else None
     if grant is None or grant.role != "assistant" or scope.roles.get(grant.institution_id) != "manager":
         raise GrantNotFound(_("Only the business manager of this institution may do this."))

@@ -5,7 +5,7 @@ from sqlalchemy import case, func, literal, select, update
 from ..extensions import db
 from ..models import Institution
 from ..models.institution import CATEGORIES
-from . import ServiceError
+from . import ServiceError, row_id
 from .audit import record
 from .codes import new_code
 from .institutions import initials
@@ -17,11 +17,8 @@ class InstitutionNotFound(ServiceError):
 
 
 def get_in_scope(scope: Scope, institution_id) -> Institution:
-    try:
-        pk = int(institution_id)
-    except (TypeError, ValueError):
-        raise InstitutionNotFound(_("The institution does not exist."))
-    if not 0 < pk <= 2**31 - 1:  # no row has such an id; the database would refuse the parameter
+    pk = row_id(institution_id)
+    if pk is None:
         raise InstitutionNotFound(_("The institution does not exist."))
     inst = db.session.get(Institution, pk)
     if inst is None or not scope.covers_path(inst.path):

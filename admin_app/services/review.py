@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from ..extensions import db
 from ..models import Institution, ReviewEvent, StaffProfile
 from ..models.types import utcnow
-from . import ServiceError
+from . import ServiceError, parse_ids
 from .audit import client_ip, record
 from .counters import add, bump, local_day
 from .scope import Scope
@@ -21,7 +21,6 @@ LOCKED = frozenset({"unit_approved", "approved"})
 REASON_MAX = 500
 # Ids per UPDATE: far below SQLite's 32,766 bound parameters, and one statement for any page of the grid.
 CHUNK = 5000
-_ID_MAX = 2**31 - 1  # INTEGER primary keys on PostgreSQL; larger ids cannot exist, so they are refused
 
 
 @dataclass(frozen=True)
@@ -70,23 +69,6 @@ def check_reason(reason: str | None, required: bool) -> str | None:
     if len(reason) > REASON_MAX:
         raise ServiceError(_("The reason must have at most %(n)d characters.", n=REASON_MAX))
     return reason or None
-
-
-def parse_ids(ids) -> list[int]:
-    """Selected row ids (strings from a form) as sorted unique ints; anything else is refused whole."""
-    out = set()
-    try:
-        for raw in ids:
-            text = str(raw).strip()
-            if not text.isascii() or not text.isdigit():
-                raise ValueError(text)
-            value = int(text)
-            if not 0 < value <= _ID_MAX:
-                raise ValueError(text)
-            out.add(value)
-    except (TypeError, ValueError):
-        raise ServiceError(_("Invalid selection."))
-    return sorted(out)
 
 
 def _level_condition(level: int, scope: Scope):

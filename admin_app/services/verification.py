@@ -36,7 +36,7 @@ from ..i18n import N_
 from ..models import IdentityVerification, User
 from ..models.user import ID_TYPES
 from ..models.types import utcnow
-from . import ServiceError
+from . import ServiceError, parse_ids
 from .audit import record
 from .crypto import decrypt
 from .identity import IdentityError, check_document, index_for, sealed
@@ -354,16 +354,6 @@ def check_reason(reason: str | None) -> str:
     return reason
 
 
-def _ids(ids) -> list[int]:
-    try:
-        out = sorted({int(i) for i in ids})
-    except (TypeError, ValueError):
-        raise ServiceError(_("Invalid selection."))
-    if any(not 0 < i <= 2**31 - 1 for i in out):  # no row has such an id; the database would refuse it
-        raise ServiceError(_("Invalid selection."))
-    return out
-
-
 def _reviewable(id_list: list[int], actor_id: int | None, scope: Scope) -> list:
     """Conditions of a row this reviewer may decide now: selected, pending, in scope, not their own."""
     cond = [IdentityVerification.id.in_(id_list), IdentityVerification.status == "pending"]
@@ -391,7 +381,7 @@ def _holders(indexes: set[str]) -> dict[str, int]:
 
 def approve(ids, actor_id: int | None, scope: Scope, source: str | None = None) -> ReviewResult:
     """Approve pending requests in scope: the sealed number moves onto each User, who becomes verified."""
-    id_list = _ids(ids)
+    id_list = parse_ids(ids)
     result = ReviewResult(action="approve", requested=len(id_list))
     if not id_list:
         return result
@@ -441,7 +431,7 @@ def approve(ids, actor_id: int | None, scope: Scope, source: str | None = None) 
 def reject(ids, actor_id: int | None, scope: Scope, reason: str | None, source: str | None = None) -> ReviewResult:
     """Reject pending requests in scope with a reason (≤ 500 characters); the users may submit again."""
     reason = check_reason(reason)
-    id_list = _ids(ids)
+    id_list = parse_ids(ids)
     result = ReviewResult(action="reject", requested=len(id_list))
     if not id_list:
         return result

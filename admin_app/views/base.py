@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import func
 
 from ..extensions import db
+from ..services import row_id
 from ..services.scope import current_scope, restrict
 
 
@@ -53,12 +54,9 @@ class SecureModelView(SecureViewMixin, ModelView):
 
     def get_one(self, id):
         """A record by id inside the scope; anything else is a 404."""
-        text = str(id if id is not None else "").strip()
-        # Plain ASCII digits in the range of an INTEGER key only: a larger number is no row, and the database
-        # would refuse it as a parameter (a 500 instead of a 404).
-        if not text.isascii() or not text.isdigit() or not 0 < int(text) <= 2**31 - 1:
+        pk = row_id(id)
+        if pk is None:
             abort(404)
-        pk = int(text)
         obj = self.get_query().filter(self.model.id == pk).one_or_none()
         if obj is None:
             abort(404)

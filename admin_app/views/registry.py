@@ -14,7 +14,7 @@ from ..forms.validators import normalize_phone
 from ..models import Institution, Region
 from ..models.application import APPLICATION_STATUSES
 from ..models.institution import CATEGORIES
-from ..services import ServiceError
+from ..services import ServiceError, row_id
 from ..services import applications
 
 bp = Blueprint("registry", __name__, url_prefix="/institutions")
@@ -47,7 +47,7 @@ def parent_choices(field_id, q: str | None) -> list[tuple[str, str]]:
     seen = set()
     if field_id:
         try:
-            inst = db.session.get(Institution, _int(field_id)) if _int(field_id) else None
+            inst = db.session.get(Institution, row_id(field_id)) if row_id(field_id) else None
         except (TypeError, ValueError):
             inst = None
         if inst is not None:
@@ -152,7 +152,7 @@ def apply():
             flash(_("Please correct the fields marked below."), "danger")
         else:
             data = applications.ApplicationData(
-                name=form.name.data, uscc=form.uscc.data, parent_id=_int(form.parent_id.data),
+                name=form.name.data, uscc=form.uscc.data, parent_id=row_id(form.parent_id.data),
                 category=form.category.data, region_code=region_code or "", address=form.address.data,
                 contact_name=form.contact_name.data, contact_phone=form.contact_phone.data,
                 agreed=bool(form.agree.data))
@@ -169,15 +169,6 @@ def apply():
                       "success")
                 return redirect(url_for("registry.status", phone=app.contact_phone))
     return render_template("registry/apply.html", form=form, duplicate=duplicate)
-
-
-def _int(value) -> int | None:
-    """A submitted id: a positive integer a row can have (an INTEGER key), else None."""
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return None
-    return n if 0 < n <= 2**31 - 1 else None
 
 
 # ------------------------------------------------------------------------------------------------ status

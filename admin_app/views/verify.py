@@ -8,7 +8,7 @@ from ..extensions import db, limiter
 from ..forms.verification import VerifyForm
 from ..models import IdentityVerification
 from ..models.user import ID_TYPES
-from ..services import ServiceError
+from ..services import ServiceError, row_id
 from ..services.crypto import decrypt
 from ..services.verification import (DEFAULT_DAILY_CAP, DEFAULT_VERIFIER, VerificationError,
                                      scan_path, submit, verification_status)
@@ -77,7 +77,7 @@ def _prefill(form: VerifyForm, status) -> None:
 @login_required
 def own_scan(request_id: int, side: str):
     """A scan of one's own request; anybody else's (or a missing one) is a 404."""
-    if request_id > 2**31 - 1:  # no such row; the database would refuse the parameter (a 500)
+    if row_id(request_id) is None:
         abort(404)
     req = db.session.scalars(select(IdentityVerification).where(
         IdentityVerification.id == request_id, IdentityVerification.user_id == current_user.id)).first()
