@@ -8,5 +8,14 @@
       e.preventDefault();
       window.modelActions.execute(item.getAttribute('data-action'));
     }
+    // Filter menu entries are javascript: links the CSP blocks; Flask-Admin's own script adds the filter row.
+    if (e.target.closest('.field-filters a.filter')) { e.preventDefault(); }
+  });
+  // Forms that change something irreversibly ask first (staff card, confirmation codes, registry actions).
+  document.addEventListener('submit', function (e) {
+    var f = e.target;
+    if (f.matches && f.matches('form[data-confirm]') && !window.confirm(f.getAttribute('data-confirm'))) {
+      e.preventDefault();
+    }
   });
 })();

@@ -8,18 +8,6 @@
     try { return JSON.parse(el.textContent); } catch (e) { return fallback; }
   }
 
-  // Single-row forms of the staff card ask before they post.
-  Array.prototype.forEach.call(document.querySelectorAll('form[data-confirm]'), function (f) {
-    f.addEventListener('submit', function (e) {
-      if (!window.confirm(f.getAttribute('data-confirm'))) { e.preventDefault(); }
-    });
-  });
-
-  // Filter menu entries are plain links; Flask-Admin's script adds the filter row.
-  Array.prototype.forEach.call(document.querySelectorAll('.field-filters a.filter'), function (a) {
-    a.addEventListener('click', function (e) { e.preventDefault(); });
-  });
-
   // A background export's page: poll its JSON status, move the bar, show the download link when done.
   var job = document.getElementById('export-job');
   if (job) {

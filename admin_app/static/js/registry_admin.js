@@ -1,5 +1,5 @@
 /* Registry grids and forms of the back office. No inline handlers (the CSP forbids them):
-   bulk-action buttons ask for at least one ticked row and for confirmation; forms with data-confirm ask too. */
+   bulk-action buttons ask for at least one ticked row and for confirmation (forms with data-confirm: admin.js). */
 (function () {
   "use strict";
   document.querySelectorAll("button[data-needs-rows]").forEach(function (btn) {
@@ -12,11 +12,6 @@
       }
       var msg = btn.getAttribute("data-confirm");
       if (msg && !window.confirm(msg)) { ev.preventDefault(); }
-    });
-  });
-  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
-    f.addEventListener("submit", function (ev) {
-      if (!window.confirm(f.getAttribute("data-confirm"))) { ev.preventDefault(); }
     });
   });
 })();
