@@ -72,3 +72,44 @@ def live_server(template_db, tmp_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_live_server(template_db, tmp_path_factory):
+    """One live server (over one fresh copy of the demo database) shared by every test of a module.
+
+    For journeys whose steps build on each other and for read-only checks (accessibility): one server
+    start and one database copy per module keeps the browser tests quick.
+    """
+    tmp = tmp_path_factory.mktemp("live-module")
+    app = make_app(tmp, clone_demo(template_db, tmp, label="livemod"), WTF_CSRF_ENABLED=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server-module", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        _wait_until_answering(url, thread)
+        yield LiveServer(app=app, url=url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def sms_code_from_outbox(app: Flask, phone: str, purpose: str) -> str | None:
+    """The newest code the console SMS backend wrote to app.config["SMS_OUTBOX"] for phone + purpose."""
+    import json
+
+    path = Path(app.config["SMS_OUTBOX"])
+    if not path.exists():
+        return None
+    code = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("phone") == phone and row.get("purpose") == purpose:
+                code = row["code"]
+    return code
