@@ -11,10 +11,20 @@ PG_PORT ?= 55432
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k scope -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test pg-test install install-dev catalogs db demo-logins
+.PHONY: run serve worker test pg-test install install-dev catalogs db demo-logins
 
 run: install catalogs db demo-logins
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Production entry (README, Operations): gunicorn behind nginx, FLASK_PRODUCTION=true (gunicorn.conf.py); needs
+# FLASK_SECRET_KEY, FLASK_PII_KEY and a PostgreSQL FLASK_SQLALCHEMY_DATABASE_URI in the environment, else it refuses.
+# HWR_BIND (default 127.0.0.1:8000) and HWR_WORKERS (default 2 x CPUs + 1) tune it.
+serve: install catalogs
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
+
+# The export-job worker for FLASK_JOB_BACKEND=rq (Redis at FLASK_REDIS_URL); run one or more per deployment.
+worker: install catalogs
+	FLASK_PRODUCTION=$${FLASK_PRODUCTION:-true} $(FLASK) jobs-worker
 
 test: install-dev catalogs
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -16,6 +16,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(backup_cmd)
     app.cli.add_command(restore_cmd)
     app.cli.add_command(rotate_pii_key_cmd)
+    from .services.jobs import worker_cmd  # `flask jobs-worker`: the RQ worker for export jobs (JOB_BACKEND=rq)
+
+    app.cli.add_command(worker_cmd)
 
 
 @click.command("load-regions")

@@ -11,12 +11,14 @@ The interface, which any backend keeps:
 - ``cleanup()``: deletes jobs (and files) past ``expires_at``.
 
 Backends are chosen by ``JOB_BACKEND``. The embedded default ``"thread"`` starts one daemon thread per job with its
-own app context (and so its own database session). **The seam for production**: a Redis/RQ backend only needs a
-``submit(app, job_id)`` that does ``Queue(connection=Redis.from_url(app.config["JOB_REDIS_URL"])).enqueue(
-"admin_app.services.jobs.run_in_new_app", job_id)`` and a worker running ``run_in_new_app`` — the job carries
-everything it needs (requester id, request arguments, locale) in ``params``, and its state and progress are read
-from the database by the web processes, so nothing else changes. Files go to ``EXPORT_FOLDER`` (default
-``instance/exports``), which must then be shared storage.
+own app context (and so its own database session); ``"inline"`` runs the job at once in the caller. ``"rq"`` is the
+production backend: it enqueues ``run_in_new_app(job_id)`` on the Redis queue ``JOB_QUEUE`` (default
+``hwr-exports``) at ``REDIS_URL`` (``FLASK_REDIS_URL``; ``JOB_REDIS_URL`` is accepted too), and a worker on any
+machine runs it: ``flask --app wsgi jobs-worker`` (or ``rq worker --url redis://... hwr-exports`` started in the
+project directory with the same ``FLASK_*`` environment). The job function builds its own app from the environment,
+the job carries everything it needs (requester id, request arguments, locale) in ``params``, and its state and
+progress are read from the database by the web processes. Files go to ``EXPORT_FOLDER`` (default
+``instance/exports``), which must then be storage shared by the web nodes and the workers.
 """
 import os
 import secrets
@@ -24,6 +26,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import click
 from flask import current_app
 from sqlalchemy import delete, select, update
 
@@ -62,7 +65,37 @@ class InlineBackend:
         _thread_main(app, job_id)
 
 
-BACKENDS = {"thread": ThreadBackend, "inline": InlineBackend}
+DEFAULT_QUEUE = "hwr-exports"
+RUN_FUNCTION = "admin_app.services.jobs.run_in_new_app"
+
+
+def redis_url(app) -> str:
+    url = app.config.get("REDIS_URL") or app.config.get("JOB_REDIS_URL") or ""
+    if not url:
+        raise RuntimeError("JOB_BACKEND 'rq' needs REDIS_URL (set FLASK_REDIS_URL=redis://host:6379/0)")
+    return url
+
+
+def rq_queue(app):
+    """The RQ queue export jobs go to (Redis at REDIS_URL, name JOB_QUEUE)."""
+    from redis import Redis
+    from rq import Queue
+
+    conn = Redis.from_url(redis_url(app), socket_connect_timeout=5)
+    return Queue(app.config.get("JOB_QUEUE") or DEFAULT_QUEUE, connection=conn)
+
+
+class RQBackend:
+    """Redis/RQ: the job id goes to a Redis queue; `flask jobs-worker` (or `rq worker`) on any node runs it."""
+
+    def submit(self, app, job_id: str) -> None:
+        timeout = int(app.config.get("JOB_TIMEOUT", 3600))
+        rq_queue(app).enqueue(RUN_FUNCTION, job_id, job_id=f"hwr-{job_id}", job_timeout=timeout,
+                              result_ttl=3600, failure_ttl=7 * 86400,
+                              description=f"export job {job_id}")
+
+
+BACKENDS = {"thread": ThreadBackend, "inline": InlineBackend, "rq": RQBackend}
 
 
 def _backend():
@@ -80,7 +113,11 @@ def enqueue(kind: str, params: dict, requester) -> str:
     job = ExportJob(id=secrets.token_hex(16), kind=kind, owner_id=requester.id, params=params, status="queued")
     db.session.add(job)
     db.session.commit()
-    _backend().submit(current_app._get_current_object(), job.id)
+    try:
+        _backend().submit(current_app._get_current_object(), job.id)
+    except Exception as e:  # e.g. Redis unreachable: the job must not sit "queued" forever
+        _set(job.id, status="failed", error=f"could not queue: {type(e).__name__}", finished_at=utcnow())
+        raise
     return job.id
 
 
@@ -124,13 +161,45 @@ def run(job_id: str) -> None:
          expires_at=now + timedelta(hours=hours))
 
 
+_worker_app = None  # set by `flask jobs-worker` before forking: its work horses reuse that app
+_worker_pid = None
+
+
 def run_in_new_app(job_id: str) -> None:
-    """Entry point for an external worker (RQ): builds the app, then runs the job."""
+    """Entry point for an external worker (RQ): builds the app from the environment (FLASK_* variables,
+    instance/config.py) unless the worker command already did, then runs the job in its own app context."""
     from .. import create_app
 
-    app = create_app()
+    app, own = (_worker_app, False) if _worker_app is not None else (create_app(), True)
     with app.app_context():
-        run(job_id)
+        if not own and _worker_pid is not None and os.getpid() != _worker_pid:
+            db.engine.dispose(close=False)  # a forked work horse never uses the parent's pooled connections
+        try:
+            run(job_id)
+        finally:
+            db.session.remove()
+            if own:
+                db.engine.dispose()
+
+
+@click.command("jobs-worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit (cron, tests).")
+@click.option("--queue", "queue_name", default=None, help=f"Queue name (default JOB_QUEUE or {DEFAULT_QUEUE}).")
+def worker_cmd(burst: bool, queue_name: str | None):
+    """Run the RQ worker for background export jobs (JOB_BACKEND=rq, REDIS_URL)."""
+    global _worker_app, _worker_pid
+    from rq import Worker
+
+    app = current_app._get_current_object()
+    queue = rq_queue(app)
+    if queue_name:
+        from rq import Queue
+
+        queue = Queue(queue_name, connection=queue.connection)
+    _worker_app, _worker_pid = app, os.getpid()
+    db.engine.dispose()  # nothing pooled is inherited by the forked work horses
+    click.echo(f"jobs-worker: queue {queue.name} at {redis_url(app).split('@')[-1]}")
+    Worker([queue], connection=queue.connection).work(burst=burst, logging_level="INFO")
 
 
 def wait(job_id: str, timeout: float | None = None) -> None:
