@@ -1,5 +1,6 @@
 """Browser tests: Debian's Chromium driven by Playwright against the app served on a loopback port."""
 import threading
+from contextlib import contextmanager
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -54,12 +55,12 @@ def _wait_until_answering(url: str, server_thread: threading.Thread) -> None:
     raise RuntimeError(f"the live server at {url} did not answer")
 
 
-@pytest.fixture
-def live_server(template_db, tmp_path):
+@contextmanager
+def _serving(template_db, tmp: Path, label: str):
     """The app over a fresh copy of the demo database, served by werkzeug in a thread on 127.0.0.1."""
-    app = make_app(tmp_path, clone_demo(template_db, tmp_path, label="live"), WTF_CSRF_ENABLED=True)
+    app = make_app(tmp, clone_demo(template_db, tmp, label=label), WTF_CSRF_ENABLED=True)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"live-server-{label}", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
     try:
@@ -72,6 +73,13 @@ def live_server(template_db, tmp_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(template_db, tmp_path):
+    """A live server over its own copy of the demo database, for one test."""
+    with _serving(template_db, tmp_path, "live") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -81,22 +89,8 @@ def module_live_server(template_db, tmp_path_factory):
     For journeys whose steps build on each other and for read-only checks (accessibility): one server
     start and one database copy per module keeps the browser tests quick.
     """
-    tmp = tmp_path_factory.mktemp("live-module")
-    app = make_app(tmp, clone_demo(template_db, tmp, label="livemod"), WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server-module", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        _wait_until_answering(url, thread)
-        yield LiveServer(app=app, url=url)
-    finally:
-        server.shutdown()
-        thread.join(timeout=30)
-        server.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with _serving(template_db, tmp_path_factory.mktemp("live-module"), "livemod") as server:
+        yield server
 
 
 def sms_code_from_outbox(app: Flask, phone: str, purpose: str) -> str | None:
