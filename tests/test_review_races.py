@@ -1,6 +1,5 @@
 """Races: two reviewers on the same rows, and a staff edit against an approval (SQLite and PostgreSQL)."""
 import threading
-import time
 
 import pytest
 from sqlalchemy import event, select
@@ -63,27 +62,34 @@ def test_second_reviewer_waits_for_the_first_and_is_told(app):
     ids = make_pending(UNIT_A, 10)
     admin, su = user(UNIT_A).id, user(SUPER).id
     s_admin, s_su = scope_of(UNIT_A), scope_of(SUPER)
-    first_updated, second_started = threading.Event(), threading.Event()
+    first_updated, second_updating = threading.Event(), threading.Event()
+
+    def is_update(statement):
+        return statement.lstrip().upper().startswith("UPDATE STAFF_PROFILE")
+
+    def mark_second(conn, cursor, statement, params, context, executemany):
+        if threading.current_thread().name == "job1" and is_update(statement):
+            second_updating.set()  # reviewer 2 now issues its UPDATE and blocks on reviewer 1's locks
 
     def hold(conn, cursor, statement, params, context, executemany):
-        if threading.current_thread().name == "job0" and statement.lstrip().upper().startswith("UPDATE STAFF_PROFILE"):
+        if threading.current_thread().name == "job0" and is_update(statement):
             first_updated.set()
-            second_started.wait(10)
-            time.sleep(0.3)  # reviewer 2 is now waiting on the row locks (or SQLite's write lock)
+            second_updating.wait(10)  # keep reviewer 1's transaction open until reviewer 2 has sent its UPDATE
 
     def first():
         return transition("approve", ids, admin, s_admin, levels=(1,))
 
     def second():
         first_updated.wait(10)
-        second_started.set()
         return transition("reject", ids, su, s_su, "晚到的驳回", levels=(1,))
 
     event.listen(db.engine, "after_cursor_execute", hold)
+    event.listen(db.engine, "before_cursor_execute", mark_second)
     try:
         r1, r2 = run_in_threads(app, first, second)
     finally:
         event.remove(db.engine, "after_cursor_execute", hold)
+        event.remove(db.engine, "before_cursor_execute", mark_second)
     assert (r1.moved, r1.skipped) == (10, 0)
     assert (r2.moved, r2.skipped) == (0, 10)
     db.session.expire_all()
