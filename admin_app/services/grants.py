@@ -464,15 +464,21 @@ def require_manager(scope: Scope, institution_id) -> Institution:
     return db.session.get(Institution, ids[0])
 
 
-def add_assistant(scope: Scope, actor, institution_id, *, phone: str | None = None, id_type: str | None = None,
-                  id_number: str | None = None, password: str | None = None,
-                  sms_code: str | None = None) -> AdminGrant:
-    """添加辅助管理员: the manager gives a verified user of the institution an assistant grant."""
+def _manager_and_target(scope: Scope, actor, institution_id, phone, id_type, id_number):
+    """The institution the actor manages and the verified person of it named by phone or ID number."""
     institution = require_manager(scope, institution_id)
     target = find_verified(phone=phone, id_type=id_type, id_number=id_number)
     if target.id == actor.id:
         raise ServiceError(_("You are already the business manager of this institution."))
     _check_belongs(target, institution)
+    return institution, target
+
+
+def add_assistant(scope: Scope, actor, institution_id, *, phone: str | None = None, id_type: str | None = None,
+                  id_number: str | None = None, password: str | None = None,
+                  sms_code: str | None = None) -> AdminGrant:
+    """添加辅助管理员: the manager gives a verified user of the institution an assistant grant."""
+    institution, target = _manager_and_target(scope, actor, institution_id, phone, id_type, id_number)
     if db.session.scalar(select(exists().where(AdminGrant.institution_id == institution.id,
                                                AdminGrant.user_id == target.id, AdminGrant.state == "active"))):
         raise ServiceError(_("This person is already an admin of this institution."))
@@ -517,11 +523,7 @@ def transfer_manager(scope: Scope, actor, institution_id, *, phone: str | None =
                      id_number: str | None = None, password: str | None = None,
                      sms_code: str | None = None) -> AdminGrant:
     """转移业务负责人: in one transaction the actor's manager grant ends and the target's begins."""
-    institution = require_manager(scope, institution_id)
-    target = find_verified(phone=phone, id_type=id_type, id_number=id_number)
-    if target.id == actor.id:
-        raise ServiceError(_("You are already the business manager of this institution."))
-    _check_belongs(target, institution)
+    institution, target = _manager_and_target(scope, actor, institution_id, phone, id_type, id_number)
     check_step_up(actor, password, sms_code)
     now = utcnow()
     mine = db.session.execute(

@@ -14,7 +14,7 @@ import unicodedata
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -137,29 +137,11 @@ def save_account(user: User, *, name: str, email: str | None, region_code: str |
             bump({(old_inst, "draft"): -1, (profile.institution_id, "draft"): 1})
         db.session.commit()
         return False
-    if new["institution_id"] != profile.institution_id:
-        _move_counted(profile, new["institution_id"])
+    # A move to another unit is part of the resubmission: review.submit moves its counts along.
     for k, v in new.items():
         setattr(profile, k, v)
     submit(profile, user.id, changes)  # conditional on the loaded status/version; commits or raises
     return True
-
-
-def _move_counted(profile: StaffProfile, institution_id: int) -> None:
-    """Move a reviewable profile to another unit, with its count, before review.submit resubmits it."""
-    # review.submit takes the old institution from the object's current value (loaded_value), so the move
-    # across units is made here first: same transaction, conditional on the loaded version and status.
-    old_inst, status, version = profile.institution_id, profile.status, profile.version
-    res = db.session.execute(
-        update(StaffProfile).where(StaffProfile.id == profile.id, StaffProfile.version == version,
-                                   StaffProfile.status == status)
-        .values(institution_id=institution_id).execution_options(synchronize_session=False))
-    if res.rowcount != 1:
-        db.session.rollback()
-        raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
-                             "Please reload and check before saving again."))
-    bump({(old_inst, status): -1, (institution_id, status): 1})
-    db.session.refresh(profile)
 
 
 # ---- profile -------------------------------------------------------------------------------------------

@@ -239,21 +239,12 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         deltas = {(old_inst, loaded_status): -1}
         key = (profile.institution_id, new_status)
         deltas[key] = deltas.get(key, 0) + 1
-        # The type and day counters: a caller that moved the profile to another unit earlier in this
-        # transaction (services.profiles moves it, bumping the status counter only, then calls submit with
-        # changes["institution_id"] = [old, new]) leaves the loaded institution equal to the new one; the
-        # previous unit then comes from the changes.
-        detail_inst = old_inst
-        moved = (changes or {}).get("institution_id")
-        if detail_inst == profile.institution_id and isinstance(moved, (list, tuple)) and len(moved) == 2 \
-                and moved[0] is not None and moved[0] != moved[1]:
-            detail_inst = moved[0]
         old_type = profile.personnel_type if old_type is NO_VALUE else old_type
         types, days = {}, {}
         if loaded_status != "draft":
-            add(types, (detail_inst, loaded_status, old_type or ""), -1)
+            add(types, (old_inst, loaded_status, old_type or ""), -1)
             if old_submitted is not NO_VALUE and old_submitted is not None:
-                add(days, (detail_inst, local_day(old_submitted)), -1)
+                add(days, (old_inst, local_day(old_submitted)), -1)
         add(types, (profile.institution_id, new_status, profile.personnel_type or ""), 1)
         add(days, (profile.institution_id, local_day(now)), 1)
         bump(deltas, types=types, days=days)
