@@ -3,6 +3,7 @@
 SQLite by default; the same suite runs on PostgreSQL when TEST_DATABASE_URL is set (each test gets a
 database cloned from a template database).
 """
+import json
 import os
 import re
 import shutil
@@ -200,6 +201,20 @@ class Login:
 def login(app):
     """login(phone) -> a test client signed in as that demo user."""
     return Login(app)
+
+
+def sms_outbox(app) -> list[dict]:
+    """Every message the console SMS backend wrote to app.config["SMS_OUTBOX"], oldest first."""
+    path = Path(app.config["SMS_OUTBOX"])
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def outbox_code(app, phone: str, purpose: str | None = None) -> str | None:
+    """The newest code sent to phone (for purpose, when given), or None."""
+    codes = [m["code"] for m in sms_outbox(app) if m["phone"] == phone and purpose in (None, m["purpose"])]
+    return codes[-1] if codes else None
 
 
 def csrf_token_from(html: str) -> str:

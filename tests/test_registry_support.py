@@ -1,7 +1,5 @@
 """Helpers and fixtures shared by the test_registry_* modules (no tests of its own)."""
-import json
 import random
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +10,7 @@ from admin_app.models import AdminGrant, AuditLog, Institution, InstitutionAppli
 from admin_app.seed import fake_resident_id
 from admin_app.services.accounts import hash_password
 from admin_app.services.identity import sealed
+from tests.conftest import outbox_code
 
 PW = "Demo@12345"
 DISTRICT_A_NAME = "北京市西城区卫生健康委员会"
@@ -45,20 +44,6 @@ def make_user(phone: str, name: str = "测试用户", institution: Institution |
     db.session.add(u)
     db.session.commit()
     return u, number
-
-
-def outbox_code(app, phone: str, purpose: str) -> str | None:
-    """The newest code the console SMS backend wrote for phone + purpose."""
-    path = Path(app.config["SMS_OUTBOX"])
-    if not path.exists():
-        return None
-    code = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("phone") == phone and row.get("purpose") == purpose:
-                code = row["code"]
-    return code
 
 
 class Sms:

@@ -4,7 +4,6 @@ session cookie's flags, and logs that never hold passwords, SMS codes or full ID
 The basic header and cookie checks for a few pages live in test_foundation_config.py; these extend them to
 the other kinds of responses.
 """
-import io
 import logging
 import re
 
@@ -13,7 +12,7 @@ import pytest
 from admin_app.extensions import db
 from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A, make_app
 from tests.test_identity_helpers import post_verify, resident_id, staff_client
-from tests.test_registry_support import outbox_code
+from tests.conftest import outbox_code
 from tests.test_review_support import profile
 from tests.test_staff_portal import edit_form
 from tests.test_security_support import dispose

@@ -15,16 +15,14 @@ from admin_app.forms.validators import normalize_phone
 from admin_app.models import AuditLog, SmsCode, User
 from admin_app.models.types import utcnow
 from admin_app.services import captcha as captcha_mod
-from tests.conftest import DEMO_PASSWORD, STAFF_A, UNIT_A, _clone, base_config, csrf_token_from
+from tests.conftest import outbox_code as shared_outbox_code, DEMO_PASSWORD, STAFF_A, UNIT_A, _clone, base_config, csrf_token_from
 
 NEW = "13987650001"
 PW = "Secret123"
 
 
 def outbox_code(app, phone=NEW, purpose=None) -> str:
-    with open(app.config["SMS_OUTBOX"], encoding="utf-8") as fh:
-        lines = [json.loads(line) for line in fh if line.strip()]
-    return [m for m in lines if m["phone"] == phone and (purpose is None or m["purpose"] == purpose)][-1]["code"]
+    return shared_outbox_code(app, phone, purpose)
 
 
 def user_count() -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from admin_app.extensions import db
 from admin_app.models import SmsCode, User
 from admin_app.services.sms import SmsError, check_code, send_code
-from tests.conftest import STAFF_A
+from tests.conftest import sms_outbox, STAFF_A
 
 NEW = "13987650001"
 
@@ -23,13 +23,7 @@ def request_ctx(app):
         yield
 
 
-def outbox(app) -> list[dict]:
-    path = app.config["SMS_OUTBOX"]
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
-    except FileNotFoundError:
-        return []
+outbox = sms_outbox
 
 
 def last_code(app, phone=NEW) -> str:

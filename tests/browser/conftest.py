@@ -93,17 +93,3 @@ def module_live_server(template_db, tmp_path_factory):
         yield server
 
 
-def sms_code_from_outbox(app: Flask, phone: str, purpose: str) -> str | None:
-    """The newest code the console SMS backend wrote to app.config["SMS_OUTBOX"] for phone + purpose."""
-    import json
-
-    path = Path(app.config["SMS_OUTBOX"])
-    if not path.exists():
-        return None
-    code = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("phone") == phone and row.get("purpose") == purpose:
-                code = row["code"]
-    return code
