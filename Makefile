@@ -11,7 +11,7 @@ PG_PORT ?= 55432
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k scope -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run serve worker test pg-test install install-dev catalogs db demo-logins
+.PHONY: run serve worker test pg-test install install-dev catalogs db demo-logins bench bench-pg
 
 run: install catalogs db demo-logins
 	$(FLASK) run --host $(HOST) --port $(PORT)
@@ -36,6 +36,24 @@ pg-test: install-dev catalogs
 	url=$$(bash .ci/pg start "$$dir" $(PG_PORT)); \
 	echo "TEST_DATABASE_URL=$$url"; \
 	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
+
+# National-scale bench (bench/national, results in bench/RESULTS.md): 1,000,000 staff and 2,000 institutions built
+# once and reused, then ours against stock Flask-Admin and the bare SQL floor in one process. SQLite at
+# $(BENCH_DIR)/national.db by default, or the PostgreSQL of BENCH_DATABASE_URL; `make bench-pg` runs it on the
+# bench's own PostgreSQL cluster in $(BENCH_PG_DIR) on port $(BENCH_PG_PORT), kept between runs.
+# BENCH_REPS, BENCH_EXPORT_REPS, BENCH_SKIP_STOCK_EXPORT=1, BENCH_OUT=file.md tune it (bench/national/run.py).
+BENCH_DIR ?= /work/bench-data
+BENCH_PG_DIR ?= $(BENCH_DIR)/pg
+BENCH_PG_PORT ?= 55433
+export BENCH_DIR
+
+bench: install-dev catalogs
+	cd bench/national && ../../$(PY) prepare.py && ../../$(PY) run.py
+
+bench-pg: install-dev catalogs
+	@set -e; trap 'bash bench/national/pg.sh stop "$(BENCH_PG_DIR)"' EXIT; \
+	url=$$(bash bench/national/pg.sh start "$(BENCH_PG_DIR)" $(BENCH_PG_PORT)); echo "BENCH_DATABASE_URL=$$url"; \
+	cd bench/national && BENCH_DATABASE_URL="$$url" ../../$(PY) prepare.py && BENCH_DATABASE_URL="$$url" ../../$(PY) run.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

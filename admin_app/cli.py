@@ -75,14 +75,32 @@ def create_superuser_cmd(phone: str, name: str, password: str):
 @click.command("gen-staff")
 @click.option("--count", default=1000, show_default=True, type=click.IntRange(1, 5_000_000))
 @click.option("--seed", default=1, show_default=True)
-def gen_staff_cmd(count: int, seed: int):
-    """Bulk-insert COUNT generated staff (with profiles) into the existing units."""
+@click.option("--institutions", type=click.IntRange(4, 100_000), default=None,
+              help="First build a 4-level tree of this many institutions (national commission, provincial "
+                   "commissions, district commissions, units) on an empty database, then spread the staff over "
+                   "its units with skewed sizes of at most 5,000.")
+def gen_staff_cmd(count: int, seed: int, institutions: int | None):
+    """Bulk-insert COUNT generated staff (with profiles) into the existing units, or into a new tree."""
     import time
 
-    from .seed import generate_staff
+    from .seed import UNIT_CAP, build_institution_tree, generate_staff, unit_sizes
 
     t0 = time.perf_counter()
-    n = generate_staff(count, seed=seed, progress=lambda done: click.echo(f"  {done} staff", err=True))
+    units = sizes = None
+    if institutions is not None:
+        try:
+            units = build_institution_tree(institutions, seed=seed)
+            sizes = unit_sizes(count, len(units), seed=seed)
+        except (RuntimeError, ValueError) as e:
+            raise click.ClickException(str(e))
+        click.echo(f"built {institutions} institutions ({len(units)} units, the biggest {max(sizes)} staff, "
+                   f"{sum(1 for s in sizes if s >= UNIT_CAP)} at the cap) in {time.perf_counter() - t0:.1f}s",
+                   err=True)
+    try:
+        n = generate_staff(count, seed=seed, units=units, sizes=sizes,
+                           progress=lambda done: click.echo(f"  {done} staff", err=True))
+    except RuntimeError as e:
+        raise click.ClickException(str(e))
     click.echo(f"generated {n} staff in {time.perf_counter() - t0:.1f}s")
 
 

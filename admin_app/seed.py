@@ -138,27 +138,149 @@ def make_demo_avatars() -> list[str]:
 
 
 def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = None, password_hash: str | None = None,
-                   avatars: list[str] | None = None, batch: int = 10_000, progress=None) -> int:
-    """Bulk-insert `count` staff with profiles over the leaf institutions, in batches (Core INSERTs)."""
+                   avatars: list[str] | None = None, batch: int = 10_000, progress=None,
+                   sizes: list[int] | None = None) -> int:
+    """Bulk-insert `count` staff with profiles over the leaf institutions, in batches (Core INSERTs).
+
+    `sizes` (one per unit, summing to count) fixes how many staff each unit gets; without it every member
+    draws a unit from skewed weights.
+    """
     rng = random.Random(seed)
     if units is None:
         has_child = select(Institution.parent_id).where(Institution.parent_id.is_not(None))
-        units = list(db.session.scalars(select(Institution).where(Institution.id.not_in(has_child))))
+        units = list(db.session.scalars(select(Institution).where(Institution.id.not_in(has_child))
+                                        .order_by(Institution.id)))
     if not units:
         raise RuntimeError("no institutions to put staff into: run seed-demo first")
     pw = password_hash or hash_password(DEMO_PASSWORD)
-    # Skewed unit sizes: a few big hospitals, many small units.
-    weights = [1.0 / (i + 1) ** 0.7 for i in range(len(units))]
+    if sizes is not None:
+        if len(sizes) != len(units) or sum(sizes) != count:
+            raise ValueError("sizes must give one count per unit, summing to count")
+        plan = [u for u, k in zip(units, sizes) for _ in range(k)]
+        rng.shuffle(plan)  # units interleave in insertion order, as real sign-ups do
+    else:
+        plan = None
+        # Skewed unit sizes: a few big hospitals, many small units.
+        weights = [1.0 / (i + 1) ** 0.7 for i in range(len(units))]
     done = 0
     while done < count:
         n = min(batch, count - done)
-        rows = [(None, _name(rng), u, _status(rng)) for u in rng.choices(units, weights=weights, k=n)]
+        chosen = plan[done:done + n] if plan is not None else rng.choices(units, weights=weights, k=n)
+        rows = [(None, _name(rng), u, _status(rng)) for u in chosen]
         _insert_staff(rows, rng, pw, avatars or [])
         done += n
         if progress and count > batch:
             progress(done)
     reconcile()
     return done
+
+
+# -- the national tree behind `gen-staff --institutions N` (bench/) ---------------------------------------
+
+UNIT_CAP = 5000  # staff of one unit at most
+MAINLAND_EXCLUDED = ("71", "81", "82")  # 台湾, 香港, 澳门: no commission of this registry
+
+
+def tree_shape(total: int) -> tuple[int, int, int]:
+    """(provinces, district commissions, units) of a 4-level tree of `total` institutions (the nation on top)."""
+    if total < 4:
+        raise ValueError("a 4-level tree needs at least 4 institutions")
+    provinces = min(31, max(1, round(total / 64)))
+    districts = max(provinces, round((total - 1 - provinces) / 6.5))
+    units = total - 1 - provinces - districts
+    if units < districts:  # every district commission has at least one unit, so the tree has four levels
+        districts = (total - 1 - provinces) // 2
+        units = total - 1 - provinces - districts
+    if districts < provinces:
+        provinces = districts = max(1, (total - 1) // 3)
+        units = total - 1 - provinces - districts
+    return provinces, districts, units
+
+
+def _city_prefix(city: Region | None, province: Region) -> str:
+    """The city part of a district's name: 石家庄市, 北京市 (municipalities), or none (province-direct counties)."""
+    if city is None or city.level != "city":
+        return ""
+    if "（县）" in city.name:
+        return province.name
+    if "直辖" in city.name:
+        return ""
+    return city.name
+
+
+def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
+    """国家卫生健康委员会 → provincial commissions → district commissions → units, `total` institutions in all, on
+    real region codes (load-regions first); returns the units (the leaves). Needs a database without
+    institutions; paths, depths and name initials come from services.institutions.create_institution."""
+    if db.session.scalar(select(func.count()).select_from(Institution)):
+        raise RuntimeError("the database has institutions already; --institutions builds a tree on an empty one")
+    if not db.session.scalar(select(func.count()).select_from(Region)):
+        load_regions()
+    rng = random.Random(seed)
+    n_prov, n_dist, n_units = tree_shape(total)
+    regions = {r.code: r for r in db.session.scalars(select(Region))}
+    provinces = [r for r in regions.values() if r.level == "province" and r.code[:2] not in MAINLAND_EXCLUDED]
+    provinces.sort(key=lambda r: r.code)
+    provinces = provinces[:n_prov] if n_prov >= len(provinces) else sorted(rng.sample(provinces, n_prov),
+                                                                          key=lambda r: r.code)
+    counties = {p.code[:2]: [] for p in provinces}
+    for r in regions.values():
+        if r.level == "county" and r.code[:2] in counties:
+            counties[r.code[:2]].append(r)
+    for lst in counties.values():
+        lst.sort(key=lambda r: r.code)
+        rng.shuffle(lst)
+
+    nation = create_institution("国家卫生健康委员会", parent=None, category="commission")
+    prov_insts = [(p, create_institution(p.name + "卫生健康委员会", parent=nation, category="commission",
+                                         region_code=p.code)) for p in provinces]
+    districts = []  # (institution, name prefix "XX市XX区", region code)
+    k = 0
+    while len(districts) < n_dist:
+        p, pinst = prov_insts[k % len(prov_insts)]
+        k += 1
+        if not counties[p.code[:2]]:
+            if not any(counties.values()):
+                raise RuntimeError("not enough counties for the district commissions")
+            continue
+        county = counties[p.code[:2]].pop()
+        prefix = _city_prefix(regions.get(county.parent_code), p) + county.name
+        districts.append((create_institution(prefix + "卫生健康委员会", parent=pinst, category="commission",
+                                             region_code=county.code), prefix, county.code))
+    units = []
+    for k in range(n_units):
+        dinst, prefix, code = districts[k % len(districts)]
+        nth = k // len(districts)
+        kind, category = UNIT_KINDS[nth] if nth < len(UNIT_KINDS) else (f"第{nth - len(UNIT_KINDS) + 2}人民医院",
+                                                                        "general_hospital")
+        units.append(create_institution(prefix + kind, parent=dinst, category=category, region_code=code))
+    db.session.commit()
+    return units
+
+
+def unit_sizes(count: int, n_units: int, cap: int = UNIT_CAP, skew: float = 0.7, seed: int = 1) -> list[int]:
+    """Staff per unit summing to `count`: Zipf-like (a few units at the cap, many small), none over `cap`,
+    in a shuffled order so the biggest units are spread over the tree."""
+    if count > cap * n_units:
+        raise ValueError(f"{count} staff do not fit {n_units} units of at most {cap}")
+    weights = [1.0 / (i + 1) ** skew for i in range(n_units)]
+    capped: set[int] = set()
+    left = count
+    while True:  # water-filling: units over the cap get the cap, the rest share what is left
+        free = [i for i in range(n_units) if i not in capped]
+        scale = left / sum(weights[i] for i in free)
+        over = [i for i in free if scale * weights[i] > cap]
+        if not over:
+            break
+        capped.update(over)
+        left -= cap * len(over)
+    exact = {i: scale * weights[i] for i in free}
+    sizes = [cap if i in capped else int(exact[i]) for i in range(n_units)]
+    short = count - sum(sizes)
+    for i in sorted(free, key=lambda i: exact[i] - int(exact[i]), reverse=True)[:short]:
+        sizes[i] += 1
+    random.Random(seed).shuffle(sizes)
+    return sizes
 
 
 def _name(rng: random.Random) -> str:
@@ -230,11 +352,38 @@ def _insert_staff(rows, rng: random.Random, pw: str, avatars: list[str]) -> None
         p.update(answers)
         p["pcr_years"] = rng.randrange(1, 15) if p.get("doing_pcr") else None
         profiles.append(p)
-    db.session.execute(insert(User), users)
-    db.session.execute(insert(StaffProfile), profiles)
+    _bulk_insert(User.__table__, users)
+    _bulk_insert(StaffProfile.__table__, profiles)
     if db.engine.dialect.name == "postgresql":
         # Explicit ids leave the sequences behind; move them past the new rows.
         for table in ("user", "staff_profile"):
             db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                                     f"(SELECT max(id) FROM \"{table}\"))"))
     db.session.commit()
+
+
+def _bulk_insert(table, rows: list[dict]) -> None:
+    """Insert rows (dicts with the same keys) in the session's transaction, as fast as the driver can take
+    them: COPY on PostgreSQL, one executemany on SQLite. Values go through the columns' own bind processing,
+    so they are stored exactly as SQLAlchemy stores them (e.g. the one SQLite datetime format)."""
+    if not rows:
+        return
+    conn = db.session.connection()
+    dialect = conn.dialect
+    keys = list(rows[0])
+    procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
+    data = [tuple(v if p is None or v is None else p(v) for v, p in zip(map(row.__getitem__, keys), procs))
+            for row in rows]
+    names = ", ".join(dialect.identifier_preparer.quote(k) for k in keys)
+    target = dialect.identifier_preparer.format_table(table)
+    dbapi = conn.connection.driver_connection
+    if dialect.name == "postgresql":
+        with dbapi.cursor() as cur, cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row(row)
+    else:
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(f"INSERT INTO {target} ({names}) VALUES ({', '.join('?' * len(keys))})", data)
+        finally:
+            cur.close()

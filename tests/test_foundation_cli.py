@@ -256,3 +256,57 @@ def test_reconcile_counters_rebuilds_them_from_the_profiles(app):
     result = run(app, "reconcile-counters")
     assert result.exit_code == 0 and f"counter rows: {len(truth)}" in result.output
     assert counters() == truth
+
+
+def test_gen_staff_with_institutions_builds_a_four_level_tree_with_paths_and_counters(empty_app):
+    result = run(empty_app, "gen-staff", "--count", "300", "--institutions", "60", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    assert "generated 300 staff" in result.output
+    insts = {i.id: i for i in db.session.scalars(select(Institution))}
+    assert len(insts) == 60
+    by_depth = {}
+    for i in insts.values():
+        parent = insts.get(i.parent_id)
+        assert i.path == (parent.path if parent else "/") + f"{i.id}/"
+        assert i.depth == (parent.depth + 1 if parent else 0) == i.path.count("/") - 2
+        assert i.name_initials and i.confirmation_code
+        by_depth.setdefault(i.depth, []).append(i)
+    assert sorted(by_depth) == [0, 1, 2, 3]
+    (nation,) = by_depth[0]
+    assert nation.name == "国家卫生健康委员会" and nation.region_code is None
+    for p in by_depth[1]:
+        assert p.name.endswith("卫生健康委员会") and p.region_code.endswith("0000")
+        assert db.session.get(Region, p.region_code).level == "province"
+    for d in by_depth[2]:
+        region = db.session.get(Region, d.region_code)
+        assert region.level == "county" and region.code[:2] == insts[d.parent_id].region_code[:2]
+        assert region.name in d.name and d.name.endswith("卫生健康委员会")
+    with_children = {i.parent_id for i in insts.values()}
+    leaves = {i.id for i in insts.values() if i.id not in with_children}
+    assert leaves == {i.id for i in by_depth[3]}  # every district commission has units; units have none
+    assert all(i.region_code == insts[i.parent_id].region_code for i in by_depth[3])
+    per_unit = dict(db.session.execute(select(StaffProfile.institution_id, func.count())
+                                       .group_by(StaffProfile.institution_id)).all())
+    assert set(per_unit) <= leaves and sum(per_unit.values()) == 300 and max(per_unit.values()) <= 5000
+    assert n(User) == 300 and counters() == group_by_counts()
+    users = db.session.scalars(select(User)).all()
+    assert all(ric.is_valid(decrypt(u.id_number_enc)) for u in users[:50])
+    assert len({u.id_number_index for u in users}) == 300
+
+
+def test_gen_staff_with_institutions_refuses_a_database_that_has_institutions(app):
+    before = n(Institution)
+    result = run(app, "gen-staff", "--count", "10", "--institutions", "60")
+    assert result.exit_code != 0 and "institutions already" in result.output
+    assert n(Institution) == before
+
+
+def test_unit_sizes_are_skewed_capped_and_add_up():
+    from admin_app.seed import tree_shape, unit_sizes
+
+    sizes = unit_sizes(1_000_000, 1665)
+    assert sum(sizes) == 1_000_000 and max(sizes) == 5000
+    assert 3 <= sum(1 for s in sizes if s == 5000) <= 60  # a few at the cap
+    assert sorted(sizes)[len(sizes) // 2] < 600  # most units are small
+    assert tree_shape(2000) == (31, 303, 1665)
+    assert sum(tree_shape(60)) == 59
