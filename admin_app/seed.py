@@ -2,6 +2,7 @@
 import random
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import func, insert, select, text
@@ -153,6 +154,9 @@ def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = 
     if not units:
         raise RuntimeError("no institutions to put staff into: run seed-demo first")
     pw = password_hash or hash_password(DEMO_PASSWORD)
+    # Plain (id, region_code) pairs: every batch commits, which expires ORM objects, and reading an expired
+    # institution is a SELECT per unit per batch (a round trip each on PostgreSQL).
+    units = [_Unit(u.id, u.region_code) for u in units]
     if sizes is not None:
         if len(sizes) != len(units) or sum(sizes) != count:
             raise ValueError("sizes must give one count per unit, summing to count")
@@ -281,6 +285,11 @@ def unit_sizes(count: int, n_units: int, cap: int = UNIT_CAP, skew: float = 0.7,
         sizes[i] += 1
     random.Random(seed).shuffle(sizes)
     return sizes
+
+
+class _Unit(NamedTuple):
+    id: int
+    region_code: str | None
 
 
 def _name(rng: random.Random) -> str:
