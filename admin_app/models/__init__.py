@@ -7,6 +7,7 @@ from .job import ExportJob
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
+from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
 from .sms import SmsCode
 from .user import User
 from .verification import IdentityVerification

@@ -2,6 +2,7 @@
 import os
 import re
 import tempfile
+from urllib.parse import urlencode
 from datetime import datetime, time, timedelta, timezone
 
 from flask import abort, current_app, flash, g, jsonify, make_response, redirect, request, send_file
@@ -15,7 +16,7 @@ from flask_admin.model.filters import BaseDateBetweenFilter
 from flask_babel import force_locale, format_datetime, get_locale, get_timezone, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -29,8 +30,10 @@ from ..services.audit import record
 from ..services.export import COLUMNS as EXPORT_COLUMNS
 from ..services.export import (XLSX_MIMETYPE, export_query, practice_years, region_paths, safe_decrypt,
                                write_staff_xlsx, years_since)
-from ..services.identity import check_document, index_for, normalize
-from ..services.scope import current_scope, restrict, scope_for
+from ..services.search import TermTooShort, like_escape, term_condition
+from ..services.search import split_terms as search_terms
+from ..services.keyset import decode_cursor, encode_cursor
+from ..services.scope import Scope, current_scope, restrict, scope_for
 from .base import SecureModelView
 from .dashboard import CARDS, status_counts
 from .formatters import STATUS_BADGES, label, local_time, status_badge
@@ -47,20 +50,14 @@ STATUS_OPTIONS = (("reported", _l("Reported")), ("submitted", _l("Pending review
 LEVEL_NAMES = {1: _l("unit review"), 2: _l("institution review")}
 KEY_ANSWERS = ("pcr_certificate", "pcr_training", "doing_pcr", "biosafety_post_certificate",
                "currently_covid_testing", "currently_sampling")
-SEARCH_TERMS_MAX = 5
-SEARCH_TERM_CHARS = 40
 HISTORY_MAX = 100
+KEYSET_ARGS = ("after", "before", "pn")
 EVENT_NAMES = {"submit": N_("Submitted for review"), "approve": N_("Approve"), "reject": N_("Reject"),
                "revert": N_("Revert approval")}
 # Profile field -> label msgid, for the changed fields of a staff edit in the review history.
 FIELD_LABELS = {src: msgid for msgid, _kind, src in EXPORT_COLUMNS if src not in ("id_type", "id_number_enc")}
 FIELD_LABELS.update(id_number=N_("Document number"), avatar=N_("Avatar"), institution_id=N_("Institution"),
                     phone=N_("Mobile number"))
-
-
-def like_escape(term: str) -> str:
-    """A LIKE pattern's literal part: %, _ and the escape character itself are escaped with a backslash."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class StatusFilter(BaseSQLAFilter):
@@ -382,37 +379,20 @@ class StaffProfileView(SecureModelView):
         return super().get_count_query().filter(self._reported())
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        """Every term must match: name or phone contains it, or it is a whole document number (blind index)."""
-        terms = [t[:SEARCH_TERM_CHARS] for t in search.split()][:SEARCH_TERMS_MAX]
-        for term in terms:
-            cond = self._term_condition(term)
+        """Every term must match (services.search routes each to the engine's fragment index)."""
+        narrow = self._scope_total() <= int(current_app.config.get("SEARCH_SCAN_MAX_ROWS", 20_000))
+        for term in search_terms(search):
+            try:
+                cond = term_condition(term, narrow)
+            except TermTooShort as e:
+                if not g.get("hwr_search_warned"):
+                    flash(str(e), "warning")
+                    g.hwr_search_warned = True
+                cond = false()
             query = query.filter(cond)
             if count_query is not None:
                 count_query = count_query.filter(cond)
         return query, count_query, joins, count_joins
-
-    @staticmethod
-    def _term_condition(term: str):
-        pattern = f"%{like_escape(term)}%"
-        conds = [StaffProfile.name.like(pattern, escape="\\")]
-        digits = normalize(term)
-        if digits.isdigit():
-            conds.append(StaffProfile.phone == digits if len(digits) == 11
-                         else StaffProfile.phone.like(f"%{like_escape(digits)}%", escape="\\"))
-        if re.fullmatch(r"[0-9A-Z]{5,18}", digits):
-            ids = []
-            for id_type in ID_TYPES:
-                try:
-                    number = check_document(id_type, digits)
-                except ServiceError:
-                    continue
-                ids.append((id_type, index_for(id_type, number)))
-            if ids:
-                # (id_type, id_number_index) is the unique index, so each pair is one index probe.
-                users = select(User.id).where(or_(*[(User.id_type == t) & (User.id_number_index == i)
-                                                    for t, i in ids]))
-                conds.append(StaffProfile.user_id.in_(users))
-        return or_(*conds)
 
     def search_placeholder(self):
         return _("Name, mobile number or document number")
@@ -425,13 +405,20 @@ class StaffProfileView(SecureModelView):
         return query, joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """The page of rows and its total; the total is read from the counters whenever they can answer it."""
+        """The page of rows and its total; the total is read from the counters whenever they can answer it.
+
+        On the list page in the default order, pages are sought by cursor (services.keyset) instead of OFFSET;
+        export and "select all matching" take the query unexecuted and are not paged.
+        """
         _none, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False,
                                         page_size=page_size)
         if not execute:
             return None, query
         # Unit and region of each row in the page's own statement (Institution.region is a joined load too).
         query = query.options(joinedload(StaffProfile.institution))
+        keyset = g.get("hwr_keyset")
+        if keyset is not None and sort_column is None and not page and page_size:
+            return self._keyset_page(query, keyset, page_size, search, filters)
         total = self._counter_total(search, filters)
         if total is not None:
             return total, query.all()
@@ -441,13 +428,56 @@ class StaffProfileView(SecureModelView):
         if rows:
             return rows[0][1], [r[0] for r in rows]
         if page:  # past the last page: the total still needs its own count
-            return query.limit(None).offset(None).order_by(None).with_entities(func.count()).scalar(), []
+            return self._count(query), []
         return 0, []
+
+    @staticmethod
+    def _count(query) -> int:
+        return query.limit(None).offset(None).order_by(None).with_entities(func.count()).scalar()
+
+    def _keyset_page(self, query, keyset, page_size, search, filters):
+        """One page after (or before) a cursor, read with page_size + 1 rows to know whether another follows."""
+        direction, cursor = keyset
+        key = tuple_(StaffProfile.submitted_at, StaffProfile.id)
+        total = self._counter_total(search, filters)
+        if total is None and cursor is not None:
+            total = self._count(query)  # before the cursor condition: the whole list's total
+        query = query.limit(None).offset(None)
+        if cursor is not None and direction == "after":
+            query = query.filter(key < tuple_(*cursor))
+        elif cursor is not None:  # before: the rows just above the cursor, read upwards, shown in the grid's order
+            query = query.filter(key > tuple_(*cursor)).order_by(None).order_by(
+                StaffProfile.submitted_at.asc(), StaffProfile.id.asc())
+        query = query.limit(page_size + 1)
+        if total is None and cursor is None:  # the first page carries its total (count(*) OVER ())
+            counted = query.add_columns(func.count().over()).all()
+            total, rows = (counted[0][1] if counted else 0), [r[0] for r in counted]
+        else:
+            rows = query.all()
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        if direction == "before":
+            rows.reverse()
+        g.hwr_keyset_more = {"after": more if direction == "after" else cursor is not None,
+                             "before": more if direction == "before" else cursor is not None}
+        return total, rows
 
     def _counts(self) -> dict[str, int]:
         if "hwr_status_counts" not in g:
             g.hwr_status_counts = status_counts(current_scope())
         return g.hwr_status_counts
+
+    def _scope_total(self) -> int:
+        """Reported profiles the grid can reach: the scope's, or the picked unit subtree's (counters only)."""
+        counts = self._counts()
+        total = sum(counts.get(s, 0) for s in REPORTED)
+        idx = self._filter_index(InstitutionFilter)
+        for i, _name, value in self._get_list_extra_args().filters or ():
+            inst = _scoped_institution(value) if i == idx else None
+            if inst is not None:
+                sub = status_counts(Scope(user_id=None, paths=(inst.path,), institution_ids=(inst.id,)))
+                total = min(total, sum(sub.get(s, 0) for s in REPORTED))
+        return total
 
     def _counter_total(self, search, filters) -> int | None:
         if search:
@@ -469,7 +499,10 @@ class StaffProfileView(SecureModelView):
             return g.hwr_staff_args
         args = super()._get_list_extra_args()
         args.page = min(max(args.page or 0, 0), 100_000)
-        arriving = not any(k.startswith("flt") or k in ("search", "sort", "page") for k in request.args)
+        # The cursor belongs to one page only: sort, filter, page-size and pager links start from the top.
+        args.extra_args = {k: v for k, v in args.extra_args.items() if k not in KEYSET_ARGS}
+        arriving = not any(k.startswith("flt") or k in ("search", "sort", "page", "after", "before")
+                           for k in request.args)
         if arriving and self._counts().get("submitted"):
             idx = self._status_filter_index()
             args.filters = [(idx, str(self._filters[idx].name), "submitted")]
@@ -484,9 +517,41 @@ class StaffProfileView(SecureModelView):
 
     # ---- list page -----------------------------------------------------------------------------------
 
+    def _keyset_request(self, view_args):
+        """(direction, cursor or None) when the list page is sought by cursor: the default order, no ?page=."""
+        if view_args.sort is not None or view_args.page:
+            return None
+        for direction in ("after", "before"):
+            raw = request.args.get(direction)
+            if raw is not None:
+                cursor = decode_cursor(raw)
+                return (direction, cursor) if cursor is not None else ("after", None)
+        return "after", None
+
+    def _keyset_links(self, data) -> dict:
+        """The pager of a cursor-sought page: first, previous and next page URLs (None when there is none)."""
+        view_args = self._get_list_extra_args()
+        more = g.get("hwr_keyset_more") or {}
+        raw = request.args.get("pn", "")
+        number = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 10_000_000 else 1
+        base = self._get_list_url(view_args)
+
+        def url(**extra):
+            return base + ("&" if "?" in base else "?") + urlencode(extra)
+
+        first = base if more.get("before") else None
+        prev = None
+        if more.get("before") and data:
+            prev = base if number <= 2 else url(before=encode_cursor(data[0].submitted_at, data[0].id), pn=number - 1)
+        nxt = url(after=encode_cursor(data[-1].submitted_at, data[-1].id), pn=number + 1) \
+            if more.get("after") and data else None
+        return {"first": first, "prev": prev, "next": nxt, "number": number}
+
     @expose("/")
     def index_view(self):
         view_args = self._get_list_extra_args()
+        keyset = self._keyset_request(view_args)
+        g.hwr_keyset = keyset
         kwargs = self._list_kwargs(view_args)
         counts = self._counts()
         idx = self._status_filter_index()
@@ -501,7 +566,8 @@ class StaffProfileView(SecureModelView):
         self._template_args.update(
             cards=cards, export_url=self.get_url(".export", export_type="xlsx", **kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
-            reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args))
+            reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args),
+            keyset_links=self._keyset_links if keyset is not None else None)
         return super().index_view()
 
     # ---- actions -------------------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""Fragment-search indexes over staff names and phones: raw DDL per engine, since no model can express them.
+
+SQLite: an external-content FTS5 trigram table (fragments of 3+ characters) and a bigram side table
+(gram, staff_id) for 2-character fragments, which trigram MATCH cannot find; triggers on staff_profile keep
+both (FTS only on changes of name or phone). PostgreSQL: pg_trgm GIN indexes on name and phone (3+) and a GIN
+index over the IMMUTABLE name_bigrams(name) (2 characters; pg_trgm does not index those for Chinese).
+
+create_all runs install() after creating staff_profile (tests); the migration runs the same statements. A
+later SQLite migration that rebuilds staff_profile (batch "move and copy") drops its triggers: it must call
+install() again.
+"""
+from sqlalchemy import event
+
+from .profile import StaffProfile
+
+# Trigger bodies cannot hold a WITH clause; json_each over the positions 1..63 (names are at most 64
+# characters) yields each bigram's start.
+_POSITIONS = "json_each('[" + ",".join(str(i) for i in range(1, 64)) + "]')"
+
+
+def _grams(row: str) -> str:
+    return f"SELECT substr({row}.name, p.value, 2) FROM {_POSITIONS} AS p WHERE p.value < length({row}.name)"
+
+
+def _insert_grams(row: str) -> str:
+    return (f"INSERT OR IGNORE INTO staff_name_gram(gram, staff_id) SELECT substr({row}.name, p.value, 2), {row}.id "
+            f"FROM {_POSITIONS} AS p WHERE p.value < length({row}.name)")
+
+
+SQLITE_INSTALL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS staff_search USING fts5("
+    "name, phone, content='staff_profile', content_rowid='id', tokenize='trigram')",
+    "CREATE TABLE IF NOT EXISTS staff_name_gram (gram VARCHAR(2) NOT NULL, staff_id INTEGER NOT NULL, "
+    "PRIMARY KEY (gram, staff_id)) WITHOUT ROWID",
+    "CREATE TRIGGER IF NOT EXISTS staff_profile_search_ai AFTER INSERT ON staff_profile BEGIN "
+    "INSERT INTO staff_search(rowid, name, phone) VALUES (new.id, new.name, new.phone); "
+    f"{_insert_grams('new')}; "
+    "END",
+    "CREATE TRIGGER IF NOT EXISTS staff_profile_search_ad AFTER DELETE ON staff_profile BEGIN "
+    "INSERT INTO staff_search(staff_search, rowid, name, phone) VALUES ('delete', old.id, old.name, old.phone); "
+    f"DELETE FROM staff_name_gram WHERE staff_id = old.id AND gram IN ({_grams('old')}); "
+    "END",
+    "CREATE TRIGGER IF NOT EXISTS staff_profile_search_au AFTER UPDATE OF name, phone ON staff_profile BEGIN "
+    "INSERT INTO staff_search(staff_search, rowid, name, phone) VALUES ('delete', old.id, old.name, old.phone); "
+    "INSERT INTO staff_search(rowid, name, phone) VALUES (new.id, new.name, new.phone); "
+    "END",
+    "CREATE TRIGGER IF NOT EXISTS staff_profile_gram_au AFTER UPDATE OF name ON staff_profile "
+    "WHEN old.name IS NOT new.name BEGIN "
+    f"DELETE FROM staff_name_gram WHERE staff_id = old.id AND gram IN ({_grams('old')}); "
+    f"{_insert_grams('new')}; "
+    "END",
+)
+# Fills both from the rows already there (the migration on an existing database).
+SQLITE_BACKFILL = (
+    "INSERT INTO staff_search(staff_search) VALUES ('rebuild')",
+    "INSERT OR IGNORE INTO staff_name_gram(gram, staff_id) "
+    f"SELECT substr(s.name, p.value, 2), s.id FROM staff_profile AS s, {_POSITIONS} AS p "
+    "WHERE p.value < length(s.name)",
+)
+SQLITE_UNINSTALL = (
+    "DROP TRIGGER IF EXISTS staff_profile_gram_au",
+    "DROP TRIGGER IF EXISTS staff_profile_search_au",
+    "DROP TRIGGER IF EXISTS staff_profile_search_ad",
+    "DROP TRIGGER IF EXISTS staff_profile_search_ai",
+    "DROP TABLE IF EXISTS staff_name_gram",
+    "DROP TABLE IF EXISTS staff_search",
+)
+
+PG_INSTALL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE OR REPLACE FUNCTION name_bigrams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+    "AS $$ SELECT ARRAY(SELECT DISTINCT substr(t, i, 2) FROM generate_series(1, char_length(t) - 1) AS i) $$",
+    "CREATE INDEX IF NOT EXISTS ix_staff_profile_name_trgm ON staff_profile USING gin (name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_staff_profile_phone_trgm ON staff_profile USING gin (phone gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_staff_profile_name_bigrams ON staff_profile USING gin (name_bigrams(name))",
+)
+PG_UNINSTALL = (
+    "DROP INDEX IF EXISTS ix_staff_profile_name_bigrams",
+    "DROP INDEX IF EXISTS ix_staff_profile_phone_trgm",
+    "DROP INDEX IF EXISTS ix_staff_profile_name_trgm",
+    "DROP FUNCTION IF EXISTS name_bigrams(text)",
+)
+
+# What the migrations' drift check must not hold against the models: these are made by the SQL above.
+RAW_TABLES = ("staff_search", "staff_name_gram")
+RAW_INDEXES = ("ix_staff_profile_name_trgm", "ix_staff_profile_phone_trgm", "ix_staff_profile_name_bigrams")
+
+
+def install(conn, backfill: bool = False) -> None:
+    """Create the engine's search structures on this connection (and fill them from existing rows)."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        statements = SQLITE_INSTALL + (SQLITE_BACKFILL if backfill else ())
+    elif name == "postgresql":
+        statements = PG_INSTALL
+    else:
+        return
+    for stmt in statements:
+        conn.exec_driver_sql(stmt)
+
+
+def uninstall(conn) -> None:
+    """Drop the engine's search structures (the migration's downgrade, drop_all)."""
+    statements = {"sqlite": SQLITE_UNINSTALL, "postgresql": PG_UNINSTALL}.get(conn.dialect.name, ())
+    for stmt in statements:
+        conn.exec_driver_sql(stmt)
+
+
+@event.listens_for(StaffProfile.__table__, "after_create")
+def _after_create(target, connection, **kw):
+    install(connection)
+
+
+@event.listens_for(StaffProfile.__table__, "before_drop")
+def _before_drop(target, connection, **kw):
+    uninstall(connection)

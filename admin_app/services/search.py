@@ -1,0 +1,112 @@
+"""Staff search: a term matches when the name or phone contains it, or it is a whole document number.
+
+Routed by the term's length to the engine's fragment index (models/search.py), since a plain LIKE '%…%' reads
+every row: 3+ characters through FTS5 trigram (SQLite) or pg_trgm (PostgreSQL); 2 characters through the
+name bigrams; a single character, or 2 digits (no bigram index on phones), by LIKE only where the rows to
+scan are few (`narrow`: a unit's worth), else the term is refused as too short.
+"""
+import re
+
+from flask_babel import gettext as _
+from sqlalchemy import String, Text, bindparam, cast, column, func, literal, or_, select, table
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from ..extensions import db
+from ..models import StaffProfile, User
+from ..models.user import ID_TYPES
+from . import ServiceError
+from .identity import check_document, index_for, normalize
+
+TERMS_MAX = 5
+TERM_CHARS = 40
+
+_fts = table("staff_search", column("rowid"), column("staff_search"))
+_grams = table("staff_name_gram", column("gram"), column("staff_id"))
+
+
+class TermTooShort(ServiceError):
+    """A 1-character term (or 2 digits) over more rows than a LIKE scan should read."""
+
+
+def like_escape(term: str) -> str:
+    """A LIKE pattern's literal part: %, _ and the escape character itself are escaped with a backslash."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def split_terms(search: str) -> list[str]:
+    """The search box's words: at most TERMS_MAX, each cut to TERM_CHARS."""
+    return [t[:TERM_CHARS] for t in (search or "").split()][:TERMS_MAX]
+
+
+def _contains(col, term: str):
+    return col.like(f"%{like_escape(term)}%", escape="\\")
+
+
+def _fragment(term: str, dialect: str):
+    """name or phone contains a term of 3+ characters, through the trigram index."""
+    if dialect == "sqlite":
+        # An FTS5 string: the term as one phrase, double quotes doubled; trigram phrases match substrings.
+        phrase = '"' + term.replace('"', '""') + '"'
+        hits = select(_fts.c.rowid).where(_fts.c.staff_search.op("MATCH")(bindparam(None, phrase, String)))
+        return StaffProfile.id.in_(hits)
+    return or_(_contains(StaffProfile.name, term), _contains(StaffProfile.phone, term))
+
+
+def _bigram(term: str, dialect: str):
+    """The name contains a 2-character term, through the bigram index."""
+    if dialect == "sqlite":
+        return StaffProfile.id.in_(select(_grams.c.staff_id).where(_grams.c.gram == term))
+    if dialect == "postgresql":
+        wanted = cast(literal([term], ARRAY(Text)), ARRAY(Text))
+        return func.name_bigrams(StaffProfile.name).op("@>")(wanted)
+    return _contains(StaffProfile.name, term)
+
+
+def _document(digits: str):
+    """The profile's user holds this document number (a blind-index probe per document type); None if nobody."""
+    if not re.fullmatch(r"[0-9A-Z]{5,18}", digits):
+        return None
+    pairs = []
+    for id_type in ID_TYPES:
+        try:
+            number = check_document(id_type, digits)
+        except ServiceError:
+            continue
+        pairs.append((id_type, index_for(id_type, number)))
+    if not pairs:
+        return None
+    # (id_type, id_number_index) is the unique index, so each pair is one index probe. The few ids are read
+    # first: a subquery inside the OR would stop PostgreSQL from combining the fragment indexes (BitmapOr).
+    users = db.session.scalars(select(User.id).where(
+        or_(*[(User.id_type == t) & (User.id_number_index == i) for t, i in pairs]))).all()
+    return StaffProfile.user_id.in_(users) if users else None
+
+
+def term_condition(term: str, narrow: bool):
+    """SQL: the profile matches this search term. narrow: the rows in reach are few enough to LIKE-scan.
+
+    Raises TermTooShort for a term no index can answer when the scope is wide.
+    """
+    dialect = db.session.get_bind().dialect.name
+    digits = normalize(term)
+    conds = []
+    if len(term) >= 3:
+        conds.append(_fragment(term, dialect))
+        if digits != term and len(digits) >= 3 and digits.isdigit():
+            conds.append(_fragment(digits, dialect))  # "138 0000" or full-width digits
+    elif len(term) == 2 and not term.isdigit():
+        conds.append(_bigram(term, dialect))
+    elif narrow:
+        conds.append(_contains(StaffProfile.name, term))
+        if digits.isdigit():
+            conds.append(_contains(StaffProfile.phone, digits))
+    else:
+        raise TermTooShort(_("“%(term)s” is too short to search all your staff: type at least two characters "
+                             "(two digits are not enough for a mobile number), or filter by a work unit first.",
+                             term=term))
+    if digits.isdigit() and len(digits) == 11:
+        conds.append(StaffProfile.phone == digits)
+    document = _document(digits)
+    if document is not None:
+        conds.append(document)
+    return or_(*conds)

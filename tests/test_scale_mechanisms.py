@@ -1,0 +1,251 @@
+"""National scale (issue 9): the mechanisms that keep the grid fast at a million staff, locked in without timings.
+
+Keyset pages, no COUNT over the staff table, the fragment-search indexes (FTS5 trigram and name bigrams on
+SQLite, pg_trgm and the name_bigrams GIN index on PostgreSQL) and the query plans that use them.
+"""
+import re
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import event, select, text, update
+
+from admin_app.extensions import db
+from admin_app.models import StaffProfile
+from admin_app.models.types import utcnow
+from admin_app.services.keyset import decode_cursor, encode_cursor
+from admin_app.services.search import term_condition
+from tests.conftest import SUPER, UNIT_A
+from tests.test_review_support import STAFF_URL, flashes, grid_ids, profiles_of
+
+REPORTED = ("submitted", "unit_rejected", "unit_approved", "rejected", "approved")
+
+
+def reported_in_order() -> list[int]:
+    """Every reported profile's id in the grid's default order (newest report first)."""
+    return list(db.session.scalars(select(StaffProfile.id).where(StaffProfile.status.in_(REPORTED))
+                                   .order_by(StaffProfile.submitted_at.desc(), StaffProfile.id.desc())))
+
+
+def pager_link(html: str, which: str) -> str | None:
+    m = re.search(rf'href="([^"]+)" data-page="{which}"', html)
+    return m.group(1).replace("&amp;", "&") if m else None
+
+
+@contextmanager
+def capture_sql():
+    """(statement, parameters) of every query run inside."""
+    seen = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+
+
+def query_plan(statement: str, parameters) -> str:
+    """The engine's plan for one captured statement (SQLite EXPLAIN QUERY PLAN, PostgreSQL EXPLAIN)."""
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+        return "\n".join(r[-1] for r in rows)
+    # The demo tables are tiny, so the planner would rightly scan them (or walk the order index and filter);
+    # forbid both to see which index can answer the condition.
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+    return "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters).all())
+
+
+def page_statement(seen) -> tuple[str, object]:
+    """The captured statement that reads the grid's rows (it joins the unit for the page)."""
+    pages = [(s, p) for s, p in seen if "from staff_profile" in s.lower() and "left outer join institution" in s.lower()]
+    assert len(pages) == 1, [s for s, _p in seen]
+    return pages[0]
+
+
+# ---- keyset paging -------------------------------------------------------------------------------------
+
+
+def test_an_officer_walks_every_page_by_cursor_and_sees_each_row_once(login):
+    c = login(SUPER)
+    expected = reported_in_order()
+    url, seen, pages = f"{STAFF_URL}?flt0_0=reported&page_size=20", [], 0
+    while url:
+        html = c.get(url).get_data(as_text=True)
+        ids = grid_ids(html)
+        assert ids, url
+        seen += ids
+        pages += 1
+        assert f"第 {pages} 页" in html
+        url = pager_link(html, "next")
+    assert seen == expected
+    assert pages == -(-len(expected) // 20)
+
+
+def test_the_previous_page_link_returns_exactly_the_previous_page(login):
+    c = login(SUPER)
+    first = c.get(f"{STAFF_URL}?flt0_0=reported&page_size=20").get_data(as_text=True)
+    second = c.get(pager_link(first, "next")).get_data(as_text=True)
+    third = c.get(pager_link(second, "next")).get_data(as_text=True)
+    back = c.get(pager_link(third, "prev")).get_data(as_text=True)
+    assert grid_ids(back) == grid_ids(second)
+    assert grid_ids(c.get(pager_link(back, "prev")).get_data(as_text=True)) == grid_ids(first)
+    assert pager_link(first, "prev") is None and pager_link(first, "first") is None
+
+
+def test_deep_pages_seek_by_cursor_and_never_count_or_offset(login):
+    c = login(SUPER)
+    order = reported_in_order()
+    row = db.session.get(StaffProfile, order[99])
+    cursor = encode_cursor(row.submitted_at, row.id)
+    with capture_sql() as seen:
+        html = c.get(f"{STAFF_URL}?flt0_0=reported&page_size=20&after={cursor}").get_data(as_text=True)
+    assert grid_ids(html) == order[100:120]
+    statement, params = page_statement(seen)
+    # SQLAlchemy's SQLite dialect writes LIMIT ? OFFSET 0 for any limit; anything else would be a real OFFSET.
+    assert "offset" not in statement.lower() or list(params)[-1] == 0, (statement, params)
+    assert re.search(r"\(staff_profile\.submitted_at, staff_profile\.id\) < \(", statement), statement
+    joined = "\n".join(s for s, _p in seen).lower()
+    assert not re.search(r"count\(\*\)[^;]*from staff_profile", joined)
+
+
+def test_equal_report_times_neither_repeat_nor_skip_rows_across_pages(login):
+    same = utcnow().replace(microsecond=0) - timedelta(days=400)
+    ids = [p.id for p in profiles_of(UNIT_A, *REPORTED)][:7]
+    db.session.execute(update(StaffProfile).where(StaffProfile.id.in_(ids)).values(submitted_at=same))
+    db.session.commit()
+    c = login(SUPER)
+    url, seen = f"{STAFF_URL}?flt0_0=reported&page_size=3", []
+    while url:
+        html = c.get(url).get_data(as_text=True)
+        seen += grid_ids(html)
+        url = pager_link(html, "next")
+    assert seen == reported_in_order()
+
+
+@pytest.mark.parametrize("raw", ["x", "2026-1", "99999999999999999999-1", "20261201000000000000-0",
+                                 "20261301000000000000-5", "20261201000000000000-99999999999", "' OR 1=1 --"])
+def test_a_malformed_cursor_shows_the_first_page(login, raw):
+    assert decode_cursor(raw) is None
+    c = login(SUPER)
+    first = grid_ids(c.get(f"{STAFF_URL}?flt0_0=reported&page_size=20").get_data(as_text=True))
+    resp = c.get(STAFF_URL, query_string={"flt0_0": "reported", "page_size": 20, "after": raw})
+    assert resp.status_code == 200 and grid_ids(resp.get_data(as_text=True)) == first
+
+
+def test_sorting_by_a_column_still_pages_by_number(login):
+    c = login(SUPER)
+    html = c.get(f"{STAFF_URL}?flt0_0=reported&page_size=20&sort=0").get_data(as_text=True)
+    assert 'data-page="next"' not in html and "page=1" in html
+
+
+# ---- fragment search -----------------------------------------------------------------------------------
+
+
+def rename(profile_id: int, name: str) -> None:
+    db.session.execute(update(StaffProfile).where(StaffProfile.id == profile_id).values(name=name))
+    db.session.commit()
+
+
+def search_ids(client, term: str) -> set[int]:
+    html = client.get(STAFF_URL, query_string={"flt0_0": "reported", "page_size": 1000, "search": term})
+    return set(grid_ids(html.get_data(as_text=True)))
+
+
+def test_two_and_three_character_chinese_names_are_found_through_the_indexes(login):
+    target = reported_in_order()[5]
+    rename(target, "欧阳子涵")
+    c = login(SUPER)
+    for term in ("欧阳", "阳子", "子涵", "欧阳子", "阳子涵", "欧阳子涵"):
+        assert target in search_ids(c, term), term
+    assert target not in search_ids(c, "欧子")
+
+
+def test_a_renamed_staff_member_is_found_by_the_new_name_only(login):
+    target = reported_in_order()[3]
+    rename(target, "司马相如")
+    rename(target, "诸葛孔明")
+    c = login(SUPER)
+    assert target in search_ids(c, "孔明") and target in search_ids(c, "诸葛孔")
+    assert target not in search_ids(c, "相如") and target not in search_ids(c, "司马相")
+
+
+def test_a_phone_fragment_is_found_and_percent_is_literal(login):
+    c = login(SUPER)
+    rows = db.session.execute(select(StaffProfile.id, StaffProfile.phone).where(
+        StaffProfile.status.in_(REPORTED))).all()
+    fragment = rows[0].phone[-5:]
+    assert search_ids(c, fragment) == {i for i, p in rows if fragment in p}
+    assert search_ids(c, "1%3") == set()
+
+
+def test_a_single_character_over_a_wide_scope_is_refused_with_a_message(app, login):
+    app.config["SEARCH_SCAN_MAX_ROWS"] = 10
+    c = login(SUPER)
+    html = c.get(STAFF_URL, query_string={"flt0_0": "reported", "search": "王"}).get_data(as_text=True)
+    assert grid_ids(html) == []
+    assert "太短" in html
+
+
+def test_a_single_character_is_searched_inside_a_unit(login):
+    c = login(UNIT_A)
+    rows = [p for p in profiles_of(UNIT_A, *REPORTED)]
+    char = rows[0].name[0]
+    assert search_ids(c, char) == {p.id for p in rows if char in p.name}
+    assert not [m for cat, m in flashes(c) if "太短" in m]
+
+
+def test_search_and_filter_pages_use_their_indexes(login):
+    c = login(SUPER)
+    checks = {
+        "欧阳子": r"staff_search VIRTUAL TABLE INDEX|ix_staff_profile_name_trgm",
+        "欧阳": r"staff_name_gram USING PRIMARY KEY|ix_staff_profile_name_bigrams",
+        "13800": r"staff_search VIRTUAL TABLE INDEX|ix_staff_profile_phone_trgm",
+    }
+    for term, used in checks.items():
+        with capture_sql() as seen:
+            assert c.get(STAFF_URL, query_string={"flt0_0": "reported", "search": term}).status_code == 200
+        plan = query_plan(*page_statement(seen))
+        assert re.search(used, plan), f"{term}: {plan}"
+        assert not re.search(r"(?m)^SCAN staff_profile$|Seq Scan on staff_profile", plan), plan
+    with capture_sql() as seen:
+        assert c.get(STAFF_URL, query_string={"flt0_0": "submitted"}).status_code == 200
+    plan = query_plan(*page_statement(seen))
+    assert re.search(r"ix_staff_profile_status_submitted|ix_staff_profile_inst_status_submitted", plan), plan
+
+
+NAME_CHARS = "王李张欧阳子涵伟芳"
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(alphabet=NAME_CHARS, min_size=1, max_size=6),
+       term=st.text(alphabet=NAME_CHARS, min_size=2, max_size=4))
+def test_the_indexed_search_agrees_with_plain_substring_matching(app, name, term):
+    """Whatever the names, the indexed condition selects exactly the rows whose name or phone holds the term."""
+    rows = db.session.execute(select(StaffProfile.id).order_by(StaffProfile.id).limit(3)).scalars().all()
+    for k, pid in enumerate(rows):
+        rename(pid, name if k == 0 else name[::-1] + "某")
+    found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
+    names = dict(db.session.execute(select(StaffProfile.id, StaffProfile.name)).all())
+    phones = dict(db.session.execute(select(StaffProfile.id, StaffProfile.phone)).all())
+    assert found == {i for i, n in names.items() if term in n or term in phones[i]}
+
+
+def test_the_search_indexes_hold_every_profile(app):
+    conn = db.session.connection()
+    total = db.session.scalar(select(text("count(*)")).select_from(StaffProfile))
+    if conn.dialect.name == "sqlite":
+        assert conn.exec_driver_sql("SELECT count(*) FROM staff_search").scalar() == total
+        grams = conn.exec_driver_sql("SELECT count(DISTINCT staff_id) FROM staff_name_gram").scalar()
+        assert grams == db.session.scalar(select(text("count(*)")).select_from(StaffProfile).where(
+            text("length(name) >= 2")))
+    else:
+        names = {r[0] for r in conn.exec_driver_sql(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'staff_profile'")}
+        assert {"ix_staff_profile_name_trgm", "ix_staff_profile_phone_trgm", "ix_staff_profile_name_bigrams"} <= names
