@@ -137,3 +137,23 @@ def test_downgrade_to_base_removes_the_schema_and_upgrade_builds_it_again(migrat
         flask_migrate.upgrade(directory=str(MIGRATIONS))
     with db.engine.connect() as conn:
         assert drift(conn) == []
+
+
+def test_upgrading_a_database_that_already_has_staff_makes_them_searchable(fresh_db, tmp_path):
+    """The search-index migration fills FTS5/bigrams (SQLite) or builds the GIN indexes over existing rows."""
+    from admin_app.services.search import term_condition
+
+    _engine, uri = fresh_db
+    app = make_app(tmp_path, uri)
+    with app.app_context(), keep_logging():
+        flask_migrate.upgrade(directory=str(MIGRATIONS), revision="1f9d23ee04e1")
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["seed-demo", "--staff", "40"]).exit_code == 0
+        flask_migrate.upgrade(directory=str(MIGRATIONS))
+        names = dict(db.session.execute(select(StaffProfile.id, StaffProfile.name)).all())
+        for pid, name in list(names.items())[:10]:
+            for term in (name[:2], name[-3:] if len(name) >= 3 else name[:2]):
+                found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
+                assert pid in found and found == {i for i, n in names.items() if term in n}, term
+        db.session.remove()
+        db.engine.dispose()

@@ -63,7 +63,7 @@ def _bigram(term: str, dialect: str):
 
 
 def _document(digits: str):
-    """The profile's user holds this document number (a blind-index probe per document type); None if nobody."""
+    """The profile's holder has this document number (a blind-index probe per type); None if nobody has it."""
     if not re.fullmatch(r"[0-9A-Z]{5,18}", digits):
         return None
     pairs = []
@@ -75,17 +75,20 @@ def _document(digits: str):
         pairs.append((id_type, index_for(id_type, number)))
     if not pairs:
         return None
-    # (id_type, id_number_index) is the unique index, so each pair is one index probe. The few ids are read
-    # first: a subquery inside the OR would stop PostgreSQL from combining the fragment indexes (BitmapOr).
-    users = db.session.scalars(select(User.id).where(
+    # (id_type, id_number_index) is the unique index, so each pair is one index probe. The few profile ids are
+    # read first: a subquery inside the OR would stop PostgreSQL combining the fragment indexes (BitmapOr), and
+    # ids keep every condition a lookup by primary key, which SQLite can drive the page from.
+    ids = db.session.scalars(select(StaffProfile.id).join(User, User.id == StaffProfile.user_id).where(
         or_(*[(User.id_type == t) & (User.id_number_index == i) for t, i in pairs]))).all()
-    return StaffProfile.user_id.in_(users) if users else None
+    return StaffProfile.id.in_(ids) if ids else None
 
 
 def term_condition(term: str, narrow: bool):
     """SQL: the profile matches this search term. narrow: the rows in reach are few enough to LIKE-scan.
 
-    Raises TermTooShort for a term no index can answer when the scope is wide.
+    Raises TermTooShort for a term no index can answer when the scope is wide. Unless narrow, on SQLite the
+    condition is made of `id IN (...)` lookups only (a whole mobile number is a fragment of itself), so the
+    page can be read from the matches rather than by scanning the scope for them.
     """
     dialect = db.session.get_bind().dialect.name
     digits = normalize(term)
@@ -104,8 +107,6 @@ def term_condition(term: str, narrow: bool):
         raise TermTooShort(_("“%(term)s” is too short to search all your staff: type at least two characters "
                              "(two digits are not enough for a mobile number), or filter by a work unit first.",
                              term=term))
-    if digits.isdigit() and len(digits) == 11:
-        conds.append(StaffProfile.phone == digits)
     document = _document(digits)
     if document is not None:
         conds.append(document)
