@@ -16,7 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
-from ..models import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+from ..models import Institution, StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+from .scope import restrict
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -121,3 +122,16 @@ def reconcile() -> int:
             for i, d, n in day_rows])
     db.session.commit()
     return len(rows)
+
+
+def reported_total(scope, statuses, personnel_type: str | None = None, path: str | None = None) -> int:
+    """Reported profiles in the scope with one of these statuses (and this personnel type, and under the
+    institution with this path), summed from TypeCounter: the grid's total for such filters, never a scan."""
+    stmt = (select(func.coalesce(func.sum(TypeCounter.n), 0))
+            .join(Institution, Institution.id == TypeCounter.institution_id)
+            .where(TypeCounter.status.in_(sorted(statuses))))
+    if personnel_type is not None:
+        stmt = stmt.where(TypeCounter.personnel_type == personnel_type)
+    if path is not None:
+        stmt = stmt.where(Institution.path.startswith(path, autoescape=True))
+    return int(db.session.scalar(restrict(stmt, Institution, scope)) or 0)

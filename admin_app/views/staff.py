@@ -32,6 +32,7 @@ from ..services.export import (XLSX_MIMETYPE, export_query, practice_years, regi
                                write_staff_xlsx, years_since)
 from ..services.search import TermTooShort, like_escape, term_condition
 from ..services.search import split_terms as search_terms
+from ..services.counters import reported_total
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import Scope, current_scope, restrict, scope_for
 from .base import SecureModelView
@@ -141,12 +142,18 @@ class LocalDateBetweenFilter(BaseSQLAFilter, BaseDateBetweenFilter):
 
 
 def _scoped_institution(value):
-    """The institution with this id (a digits string) inside the signed-in admin's scope, or None."""
+    """The institution with this id (a digits string) inside the signed-in admin's scope, or None.
+
+    Looked up once per request: the filter, its picker label and the counter total all ask.
+    """
     text = str(value or "").strip()
     if not text.isascii() or not text.isdigit() or len(text) > 9:
         return None
-    stmt = restrict(select(Institution).where(Institution.id == int(text)), Institution, current_scope())
-    return db.session.scalar(stmt)
+    cache = g.setdefault("hwr_scoped_institutions", {})
+    if text not in cache:
+        stmt = restrict(select(Institution).where(Institution.id == int(text)), Institution, current_scope())
+        cache[text] = db.session.scalar(stmt)
+    return cache[text]
 
 
 class InstitutionFilter(BaseSQLAFilter):
@@ -163,7 +170,10 @@ class InstitutionFilter(BaseSQLAFilter):
         inst = _scoped_institution(value)
         if inst is None:
             return query.filter(false())  # out of scope: nothing, never another jurisdiction's rows
-        subtree = select(Institution.id).where(Institution.path.like(like_escape(inst.path) + "%", escape="\\"))
+        # The ids themselves, not a subquery: SQLite then knows how few they are and reads their index ranges
+        # instead of the scope's (540 ms against 2 ms for a district at a million staff).
+        subtree = db.session.scalars(select(Institution.id).where(
+            Institution.path.startswith(inst.path, autoescape=True))).all()
         return query.filter(self.get_column(alias).in_(subtree))
 
     def operation(self):
@@ -539,16 +549,33 @@ class StaffProfileView(SecureModelView):
         for i, _name, value in self._get_list_extra_args().filters or ():
             inst = _scoped_institution(value) if i == idx else None
             if inst is not None:
-                sub = status_counts(Scope(user_id=None, paths=(inst.path,), institution_ids=(inst.id,)))
-                total = min(total, sum(sub.get(s, 0) for s in REPORTED))
+                total = min(total, reported_total(current_scope(), REPORTED, path=inst.path))
         return total
 
     def _counter_total(self, search, filters) -> int | None:
-        if search or any(not isinstance(self._filters[idx], StatusFilter) for idx, _n, _v in filters or ()):
+        """The list's total from the counters, when no search and only status, personnel type and unit filters
+        narrow it (the counters hold exactly those keys); else None."""
+        if search:
             return None
+        ptypes, units = set(), []
+        for idx, _name, value in filters or ():
+            flt = self._filters[idx]
+            if isinstance(flt, InstitutionFilter):
+                units.append(value)
+            elif isinstance(flt, ChoiceFilter) and flt.column is StaffProfile.personnel_type:
+                ptypes.add(value)
+            elif not isinstance(flt, StatusFilter):
+                return None
         statuses = self._status_values(filters)
-        counts = self._counts()
-        return sum(counts.get(s, 0) for s in statuses)
+        if len(ptypes) > 1 or len(units) > 1:
+            return 0 if len(ptypes) > 1 else None  # two types at once match nothing; two units are left to SQL
+        if not ptypes and not units:
+            counts = self._counts()
+            return sum(counts.get(s, 0) for s in statuses)
+        inst = _scoped_institution(units[0]) if units else None
+        if units and inst is None:
+            return 0  # out of scope: the filter shows nothing
+        return reported_total(current_scope(), statuses, next(iter(ptypes), None), inst.path if inst else None)
 
     def _status_filter_index(self) -> int:
         return next(i for i, f in enumerate(self._filters) if isinstance(f, StatusFilter))
