@@ -265,10 +265,13 @@ def main() -> int:
 
     def floor_dashboard():
         with app.app_context():
-            out = q("SELECT c.id, sp.status, sp.personnel_type, count(*) FROM institution c "
-                    "JOIN institution s ON s.path LIKE c.path || '%' JOIN staff_profile sp ON sp.institution_id = s.id "
-                    "WHERE c.parent_id = :root AND sp.status <> 'draft' GROUP BY c.id, sp.status, sp.personnel_type",
-                    root=meta["nation_id"]).all()
+            # One GROUP BY over the staff, then its groups summed into each child's subtree by path.
+            out = q("SELECT c.id, t.status, t.personnel_type, sum(t.n) FROM (SELECT institution_id, status, "
+                    "personnel_type, count(*) AS n FROM staff_profile WHERE status <> 'draft' "
+                    "GROUP BY institution_id, status, personnel_type) t "
+                    "JOIN institution s ON s.id = t.institution_id "
+                    "JOIN institution c ON c.parent_id = :root AND s.path LIKE c.path || '%' "
+                    "GROUP BY c.id, t.status, t.personnel_type", root=meta["nation_id"]).all()
             db.session.remove()
         return len(out)
 
