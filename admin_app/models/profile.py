@@ -58,7 +58,9 @@ class StaffProfile(db.Model):
 
     __tablename__ = "staff_profile"
     __table_args__ = (
-        Index("ix_staff_profile_inst_status_submitted", "institution_id", "status", "submitted_at"),
+        # id last: the grid's order is (submitted_at, id), so a unit's page is read from this index alone
+        # (PostgreSQL index-only scan; SQLite keeps the rowid in every index anyway).
+        Index("ix_staff_profile_inst_status_submitted", "institution_id", "status", "submitted_at", "id"),
         Index("ix_staff_profile_status_submitted", "status", "submitted_at", "id"),
         Index("ix_staff_profile_submitted", "submitted_at", "id"),
     )

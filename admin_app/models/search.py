@@ -92,7 +92,9 @@ def install(conn, backfill: bool = False) -> None:
     if name == "sqlite":
         statements = SQLITE_INSTALL + (SQLITE_BACKFILL if backfill else ())
     elif name == "postgresql":
-        statements = PG_INSTALL
+        # Statistics of the new expression index: without them the planner guesses 0.5 % of the rows for any
+        # bigram and walked a million rows in report order for 141 matches (13 s against 4 ms).
+        statements = PG_INSTALL + (("ANALYZE staff_profile",) if backfill else ())
     else:
         return
     for stmt in statements:

@@ -376,9 +376,11 @@ class StaffProfileView(SecureModelView):
         # Scoped: IN, so SQLite reads each (unit, status) index range in submitted_at order and stops after a
         # page instead of sorting the whole unit (0.5 ms against 93 ms for a 41,000-staff unit). Unscoped
         # (superuser): != keeps the plain scans, which the status index would turn into 270,000 row lookups.
+        # A reported profile has a report time; saying so lets PostgreSQL's backward walk of the report-time
+        # index start past the drafts' NULLs, which sort first there (100,000 rows skipped at a million staff).
         if current_scope().is_superuser:
-            return StaffProfile.status != "draft"
-        return StaffProfile.status.in_(REPORTED)
+            return (StaffProfile.status != "draft") & StaffProfile.submitted_at.is_not(None)
+        return StaffProfile.status.in_(REPORTED) & StaffProfile.submitted_at.is_not(None)
 
     def get_query(self):
         """Scoped (base class) and reported profiles only."""
