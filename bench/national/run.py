@@ -257,8 +257,11 @@ def main() -> int:
     def floor_counts(path):
         def run():
             with app.app_context():
-                out = dict(q("SELECT sp.status, count(*) FROM staff_profile sp JOIN institution i "
-                             "ON i.id = sp.institution_id WHERE i.path LIKE :p GROUP BY sp.status", p=path + "%").all())
+                # Institutions first, then each one's staff by the (institution, status) index: SQLite's planner
+                # otherwise walks the whole status index (13 s at 1M); CROSS JOIN fixes its loop order.
+                join = "CROSS JOIN" if engine == "sqlite" else "JOIN"
+                out = dict(q(f"SELECT sp.status, count(*) FROM institution i {join} staff_profile sp "
+                             "ON sp.institution_id = i.id WHERE i.path LIKE :p GROUP BY sp.status", p=path + "%").all())
                 db.session.remove()
             return out
         return run
