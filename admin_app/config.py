@@ -49,6 +49,12 @@ class DefaultConfig:
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     FLASK_ADMIN_SWATCH = "cerulean"
     PAGE_SIZE = 50
+    # A 1-character search word (or 2 digits) is LIKE-scanned only when the grid reaches at most this many rows.
+    SEARCH_SCAN_MAX_ROWS = 20_000
+    # SQLite reads a page by walking the report-time index when at least this many rows and this share of all are
+    # asked for (a unit's (unit, status) ranges otherwise); PostgreSQL's planner decides by its statistics.
+    GRID_WALK_MIN_ROWS = 20_000
+    GRID_WALK_SHARE = 0.02
     EXPORT_JOB_THRESHOLD = 50_000  # larger exports run as background jobs with a progress page
     EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
     EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long

@@ -484,9 +484,9 @@ class StaffProfileView(SecureModelView):
         walk = "ix_staff_profile_status_submitted" if len(statuses) == 1 else "ix_staff_profile_submitted"
         if current_scope().is_superuser:
             return "INDEXED BY " + walk
-        if total >= int(current_app.config.get("GRID_WALK_MIN_ROWS", 20_000)):
+        if total >= int(current_app.config["GRID_WALK_MIN_ROWS"]):
             everything = sum(self._all_counts().get(s, 0) for s in REPORTED)
-            if total >= float(current_app.config.get("GRID_WALK_SHARE", 0.02)) * everything:
+            if total >= float(current_app.config["GRID_WALK_SHARE"]) * everything:
                 return "INDEXED BY " + walk
         return "INDEXED BY ix_staff_profile_inst_status_submitted"
 
@@ -540,7 +540,7 @@ class StaffProfileView(SecureModelView):
     def _narrow(self) -> bool:
         """Few enough rows in reach (scope, or the picked unit subtree) to LIKE-scan them for a short term."""
         if "hwr_narrow" not in g:
-            g.hwr_narrow = self._scope_total() <= int(current_app.config.get("SEARCH_SCAN_MAX_ROWS", 20_000))
+            g.hwr_narrow = self._scope_total() <= int(current_app.config["SEARCH_SCAN_MAX_ROWS"])
         return g.hwr_narrow
 
     def _scope_total(self) -> int:
