@@ -115,6 +115,7 @@ def floor_export(app, fh) -> None:
                         v = date.fromisoformat(v)
                     ws.write_number(r, col, years_since(v, today) if kind == "years" else practice_years(v, today))
         wb.close()
+        return r
 
 
 def main() -> None:
@@ -137,9 +138,10 @@ def main() -> None:
     base = status_mb("VmRSS")
     window = reset_peak()
     t0 = time.perf_counter()
+    written = None
     if who == "floor":
         with app.app_context():
-            floor_export(app, out)
+            written = floor_export(app, out)
     else:
         resp = client.get(target)
         if resp.status_code != 200 or not resp.headers.get("Content-Type", "").startswith(
@@ -156,6 +158,8 @@ def main() -> None:
     size = out.tell()
     out.close()
     rows = xlsx_rows(out.name)
+    if written is not None and written != rows:
+        print(f"floor: {written} rows written, {rows} <row> elements in the sheet", file=sys.stderr)
     import os
     os.unlink(out.name)
     print(json.dumps({"ms": ms, "peak_mb": peak, "export_peak_mb": export_peak, "base_mb": base, "rows": rows,
