@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..i18n import N_
-from ..models import Institution, Region, ReviewEvent, StaffProfile, User
+from ..models import Institution, Region, ReviewEvent, StaffProfile, StatusCounter, User
 from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
                               TITLE_LEVELS)
 from ..models.user import ID_TYPES
@@ -34,7 +34,7 @@ from ..services.search import TermTooShort, like_escape, term_condition
 from ..services.search import split_terms as search_terms
 from ..services.counters import reported_total
 from ..services.keyset import decode_cursor, encode_cursor
-from ..services.scope import Scope, current_scope, restrict, scope_for
+from ..services.scope import current_scope, restrict, scope_for
 from .base import SecureModelView
 from .dashboard import CARDS, status_counts
 from .formatters import STATUS_BADGES, label, local_time, status_badge
@@ -53,6 +53,7 @@ KEY_ANSWERS = ("pcr_certificate", "pcr_training", "doing_pcr", "biosafety_post_c
                "currently_covid_testing", "currently_sampling")
 HISTORY_MAX = 100
 KEYSET_ARGS = ("after", "before", "pn")
+CARD_ID = "0000000000"  # stands for the row's id in the one card URL a page builds
 EVENT_NAMES = {"submit": N_("Submitted for review"), "approve": N_("Approve"), "reject": N_("Reject"),
                "revert": N_("Revert approval")}
 # Profile field -> label msgid, for the changed fields of a staff edit in the review history.
@@ -283,7 +284,10 @@ def _change_summary(changes: dict) -> str:
 
 def _name_link(view, context, model, name):
     """The name, linking to the staff card (the blue names of the original list)."""
-    url = view.get_url(".details_view", id=model.id, url=context.get("return_url"))
+    # One url_for per page, not per row: the card URLs differ only in the id.
+    if "hwr_card_url" not in g:
+        g.hwr_card_url = view.get_url(".details_view", id=CARD_ID, url=context.get("return_url"))
+    url = g.hwr_card_url.replace(f"id={CARD_ID}", f"id={model.id}", 1)
     return Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
 
 
@@ -502,7 +506,9 @@ class StaffProfileView(SecureModelView):
         if current_scope().is_superuser:
             return self._counts()
         if "hwr_all_counts" not in g:
-            g.hwr_all_counts = status_counts(Scope(user_id=None, is_superuser=True))
+            rows = db.session.execute(select(StatusCounter.status, func.sum(StatusCounter.n))
+                                      .group_by(StatusCounter.status))
+            g.hwr_all_counts = {status: int(n or 0) for status, n in rows}
         return g.hwr_all_counts
 
     @staticmethod
