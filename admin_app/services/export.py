@@ -124,6 +124,31 @@ def export_query(list_query):
 PROGRESS_EVERY = 2000
 
 
+def _plan(fields, labels, yes, no, tz, today, regions) -> list:
+    """(column, row index, converter) per column: the kind of each column is decided once, not once per cell.
+
+    A converter takes a value that is not None and returns the cell's text, its number, or None for an empty cell.
+    """
+    def local(value):
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    fixed = {"text": str, "id_number": safe_decrypt, "yesno": lambda v: yes if v else no,
+             "date": lambda v: v.isoformat(), "datetime": local, "region": regions.get, "int": int,
+             "years": lambda v: years_since(v, today), "practice": lambda v: practice_years(v, today)}
+    index = {name: i for i, name in enumerate(fields)}
+    plan = []
+    for col, (_msgid, kind, src) in enumerate(COLUMNS):
+        if kind.startswith("label:"):
+            mapping = labels[kind[6:]]
+            convert = lambda v, m=mapping: m.get(v, v)  # noqa: E731
+        else:
+            convert = fixed[kind]
+        plan.append((col, index[src], convert))
+    return plan
+
+
 def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None, progress=None) -> int:
     """Write rows (from export_query) as an XLSX into the binary file `fh`; returns the number of rows.
 
@@ -149,40 +174,25 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
         ws.write_string(0, col, _(msgid), head)
     ws.freeze_panes(1, 1)
     ws.set_row(0, 36)
-    regions: dict[str, str] | None = None
+    plan = None
     n = 0
     for row in rows:
+        if plan is None:  # the first row: the regions (one query for the whole file) and each column's converter
+            plan = _plan(row._fields, labels, yes, no, tz, today, region_paths())
         n += 1
         if progress is not None and n % PROGRESS_EVERY == 0:
             progress(n)
-        m = row._mapping
-        for col, (_msgid, kind, src) in enumerate(COLUMNS):
-            value = m[src]
-            if kind == "text":
-                text = value or ""
-            elif kind.startswith("label:"):
-                text = labels[kind[6:]].get(value, value or "")
-            elif kind == "id_number":
-                text = safe_decrypt(value)
-            elif kind == "yesno":
-                text = "" if value is None else (yes if value else no)
-            elif kind == "date":
-                text = value.isoformat() if value else ""
-            elif kind == "datetime":
-                text = (value.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-                        if isinstance(value, datetime) else "")
-            elif kind == "region":
-                if regions is None:
-                    regions = region_paths()  # one query for the whole file, only once there is a row
-                text = regions.get(value, "") if value else ""
-            else:
-                number = (value if kind == "int" else years_since(value, today) if kind == "years"
-                          else practice_years(value, today))
-                if number is not None:
-                    ws.write_number(n, col, number)
+        for col, index, convert in plan:
+            value = row[index]
+            if value is None:
                 continue
-            if text:
-                ws.write_string(n, col, text, quoted if looks_like_formula(text) else None)
+            out = convert(value)
+            if out is None or out == "":
+                continue
+            if type(out) is str:
+                ws.write_string(n, col, out, quoted if out.startswith(FORMULA_START) else None)
+            else:
+                ws.write_number(n, col, out)
     ws.autofilter(0, 0, max(n, 1), len(COLUMNS) - 1)
     wb.close()
     return n
