@@ -51,8 +51,8 @@ bench: install-dev catalogs
 	cd bench/national && ../../$(PY) prepare.py && ../../$(PY) run.py
 
 bench-pg: install-dev catalogs
-	@set -e; trap 'bash bench/national/pg.sh stop "$(BENCH_PG_DIR)"' EXIT; \
-	url=$$(bash bench/national/pg.sh start "$(BENCH_PG_DIR)" $(BENCH_PG_PORT)); echo "BENCH_DATABASE_URL=$$url"; \
+	@set -e; trap 'bash "$(CURDIR)/bench/national/pg.sh" stop "$(BENCH_PG_DIR)"' EXIT; \
+	url=$$(bash "$(CURDIR)/bench/national/pg.sh" start "$(BENCH_PG_DIR)" $(BENCH_PG_PORT)); echo "BENCH_DATABASE_URL=$$url"; \
 	cd bench/national && BENCH_DATABASE_URL="$$url" ../../$(PY) prepare.py && BENCH_DATABASE_URL="$$url" ../../$(PY) run.py
 
 install: $(VENV)/.installed
