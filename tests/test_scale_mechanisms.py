@@ -249,3 +249,22 @@ def test_the_search_indexes_hold_every_profile(app):
         names = {r[0] for r in conn.exec_driver_sql(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'staff_profile'")}
         assert {"ix_staff_profile_name_trgm", "ix_staff_profile_phone_trgm", "ix_staff_profile_name_bigrams"} <= names
+
+
+def test_type_and_unit_filter_totals_come_from_the_counters_not_a_count(login, count_queries):
+    from admin_app.models import Institution
+
+    c = login(SUPER)
+    district = db.session.scalar(select(Institution).where(Institution.name == "北京市西城区卫生健康委员会"))
+    subtree = set(db.session.scalars(select(Institution.id).where(Institution.path.startswith(district.path))))
+    rows = db.session.execute(select(StaffProfile.institution_id, StaffProfile.personnel_type).where(
+        StaffProfile.status.in_(REPORTED))).all()
+    for args, expected in (({"flt1_1": "testing"}, sum(1 for _i, t in rows if t == "testing")),
+                           ({"flt1_12": district.id}, sum(1 for i, _t in rows if i in subtree)),
+                           ({"flt1_1": "sampling", "flt2_12": district.id},
+                            sum(1 for i, t in rows if t == "sampling" and i in subtree))):
+        with count_queries() as q:
+            html = c.get(STAFF_URL, query_string={**args, "page_size": 1000}).get_data(as_text=True)
+        assert len(grid_ids(html)) == expected and f"({expected})" in html, args
+        joined = "\n".join(q.statements).lower()
+        assert not re.search(r"count\(\*\)[^;]*from staff_profile", joined), args
