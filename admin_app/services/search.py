@@ -18,6 +18,7 @@ from . import ServiceError
 from .identity import check_document, index_for, normalize
 
 TERMS_MAX = 5
+PHONE_CHARS = 11  # a mainland mobile number; staff_profile.phone holds nothing longer
 TERM_CHARS = 40
 
 _fts = table("staff_search", column("rowid"), column("staff_search"))
@@ -43,13 +44,25 @@ def _contains(col, term: str):
 
 
 def _fragment(term: str, dialect: str):
-    """name or phone contains a term of 3+ characters, through the trigram index."""
+    """name or phone contains a term of 3+ characters, through the trigram index.
+
+    A term longer than a mobile number is looked for in names only: a whole ID number's 16 digit trigrams each
+    have ~100,000 phones behind them, and intersecting those cost PostgreSQL 40 ms for an answer known before.
+    """
+    in_phone = len(term) <= PHONE_CHARS
     if dialect == "sqlite":
         # An FTS5 string: the term as one phrase, double quotes doubled; trigram phrases match substrings.
         phrase = '"' + term.replace('"', '""') + '"'
+        if not in_phone:
+            phrase = "name : " + phrase
         hits = select(_fts.c.rowid).where(_fts.c.staff_search.op("MATCH")(bindparam(None, phrase, String)))
         return StaffProfile.id.in_(hits)
-    return or_(_contains(StaffProfile.name, term), _contains(StaffProfile.phone, term))
+    if not in_phone:
+        return _contains(StaffProfile.name, term)
+    # A whole mobile number is in a phone only as all of it: the b-tree answers that without intersecting its
+    # nine trigrams' postings (50 ms at a million phones).
+    phone = StaffProfile.phone == term if len(term) == PHONE_CHARS else _contains(StaffProfile.phone, term)
+    return or_(_contains(StaffProfile.name, term), phone)
 
 
 def _bigram(term: str, dialect: str):
