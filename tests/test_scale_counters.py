@@ -238,16 +238,9 @@ def do_review(step: dict, ctx: dict) -> str:
     if step["repeat"]:
         given_ids += given_ids[:2]
     if step["reason"] is None and step["action"] != "approve":
-        try:
-            transition(step["action"], given_ids, actor.id, scope_for(actor), None, levels=step["levels"],
-                       versions=versions)
-        except ServiceError:
-            db.session.rollback()
-        else:
-            raise AssertionError(f"{label}: a {step['action']} without a reason was accepted")
-        assert rows() == before, f"{label}: a refused action changed rows"
-        ctx["seen"]["refused"] += 1
-        return label + " (refused: no reason)"
+        return refused(lambda: transition(step["action"], given_ids, actor.id, scope_for(actor), None,
+                                          levels=step["levels"], versions=versions),
+                       label, before, ctx, "refused: no reason")
     with patch.object(review_service, "CHUNK", step["chunk"] or review_service.CHUNK):
         result = transition(step["action"], given_ids, actor.id, scope_for(actor), step["reason"],
                             levels=step["levels"], versions=versions)
@@ -282,13 +275,34 @@ def profile_form(p: StaffProfile, ptype: str) -> dict:
     return data
 
 
-def do_edit(step: dict, ctx: dict) -> str:
+def picked_staff(step: dict):
+    """(rows before, profile id, profile, its user) of the staff member the step picks, or None."""
     before = rows()
     pid = pick(staff_pool(step["pool"], before), step["pick"])
     if pid is None:
-        return "edit: nobody in the pool"
+        return None
     p = db.session.get(StaffProfile, pid)
-    staff = db.session.get(User, p.user_id)
+    return before, pid, p, db.session.get(User, p.user_id)
+
+
+def refused(save, label: str, before: dict, ctx: dict, why: str = "refused") -> str:
+    """The save (or action) must be refused by a ServiceError and change no row."""
+    try:
+        save()
+    except ServiceError:
+        db.session.rollback()
+    else:
+        raise AssertionError(f"{label}: accepted")
+    assert rows() == before, f"{label}: a refused change changed rows"
+    ctx["seen"]["refused"] += 1
+    return f"{label} ({why})"
+
+
+def do_edit(step: dict, ctx: dict) -> str:
+    picked = picked_staff(step)
+    if picked is None:
+        return "edit: nobody in the pool"
+    before, pid, p, staff = picked
     ptype = step["personnel_type"] or p.personnel_type or "both"
     data = profile_form(p, ptype)
     if step["stale"]:
@@ -297,15 +311,7 @@ def do_edit(step: dict, ctx: dict) -> str:
     label = (f"staff of profile {pid} ({status}) saves the profile as {ptype}"
              + (" from a stale form" if step["stale"] else ""))
     if status not in STAFF_EDITABLE or step["stale"]:
-        try:
-            save_profile(staff, data)
-        except ServiceError:
-            db.session.rollback()
-        else:
-            raise AssertionError(f"{label}: accepted")
-        assert rows() == before, f"{label}: a refused edit changed rows"
-        ctx["seen"]["refused"] += 1
-        return label + " (refused)"
+        return refused(lambda: save_profile(staff, data), label, before, ctx)
     save_profile(staff, data)
     after = rows()
     assert after[pid][0] == "submitted" and after[pid][3] == ptype, (label, after[pid])
@@ -315,12 +321,10 @@ def do_edit(step: dict, ctx: dict) -> str:
 
 
 def do_move(step: dict, ctx: dict) -> str:
-    before = rows()
-    pid = pick(staff_pool(step["pool"], before), step["pick"])
-    if pid is None:
+    picked = picked_staff(step)
+    if picked is None:
         return "move: nobody in the pool"
-    p = db.session.get(StaffProfile, pid)
-    staff = db.session.get(User, p.user_id)
+    before, pid, p, staff = picked
     target = db.session.get(Institution, pick(ctx["institution_ids"], step["target"]))
     department = staff.department
     if step["department"]:
@@ -330,15 +334,7 @@ def do_move(step: dict, ctx: dict) -> str:
     kwargs = dict(name=staff.name, email=staff.email, region_code=staff.region_code, institution_id=target.id,
                   confirmation_code=target.confirmation_code, department=department)
     if status not in STAFF_EDITABLE:
-        try:
-            save_account(staff, **kwargs)
-        except ServiceError:
-            db.session.rollback()
-        else:
-            raise AssertionError(f"{label}: accepted")
-        assert rows() == before, f"{label}: a refused edit changed rows"
-        ctx["seen"]["refused"] += 1
-        return label + " (refused)"
+        return refused(lambda: save_account(staff, **kwargs), label, before, ctx)
     changed = target.id != p.institution_id or department != p.department
     save_account(staff, **kwargs)
     after = rows()
