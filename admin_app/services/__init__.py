@@ -9,6 +9,11 @@ class ServiceError(Exception):
     """A rule refused the request; the message is shown to the user as is."""
 
 
+def like_escape(term: str) -> str:
+    """A LIKE pattern's literal part: %, _ and the escape character itself are escaped with a backslash."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def row_id(value) -> int | None:
     """A submitted row id (plain ASCII digits, 1..ID_MAX) as an int, else None."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Institution, InstitutionApplication, Region
 from ..models.institution import CATEGORIES
 from ..models.types import utcnow
-from . import ServiceError, row_ids
+from . import ServiceError, like_escape, row_ids
 from .audit import client_ip, record
 from .institutions import check_uscc, create_institution
 from .scope import Scope
@@ -53,10 +53,6 @@ class ApplicationData:
 
 def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
-
-
-def escape_like(q: str) -> str:
-    return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -316,7 +312,7 @@ MAX_PAGE = 50  # the library is searched, not browsed: 1,000 matches are plenty
 
 
 def _match(column_name, column_initials, q: str):
-    esc = escape_like(q)
+    esc = like_escape(q)
     return or_(column_name.like(f"%{esc}%", escape="\\"), column_initials.like(f"%{esc.lower()}%", escape="\\"))
 
 

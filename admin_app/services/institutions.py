@@ -8,7 +8,7 @@ from stdnum.exceptions import ValidationError
 from ..extensions import db
 from ..models import Institution, Region
 from ..models.institution import CATEGORIES
-from . import ServiceError
+from . import ServiceError, like_escape
 from .codes import new_code
 
 
@@ -62,7 +62,7 @@ def search_institutions(q: str, limit: int = 20, base_query=None) -> list[Instit
     stmt = base_query if base_query is not None else select(Institution)
     order = [Institution.depth, Institution.name]
     if q:
-        esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        esc = like_escape(q)
         by_name = Institution.name.like(f"%{esc}%", escape="\\")
         by_initials = Institution.name_initials.like(f"%{esc.lower()}%", escape="\\")
         conds = [by_name, by_initials]

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from ..extensions import db
 from ..models import StaffProfile, User
 from ..models.user import ID_TYPES
-from . import ServiceError
+from . import ServiceError, like_escape
 from .identity import check_document, index_for, normalize
 
 TERMS_MAX = 5
@@ -27,11 +27,6 @@ _grams = table("staff_name_gram", column("gram"), column("staff_id"))
 
 class TermTooShort(ServiceError):
     """A 1-character term (or 2 digits) over more rows than a LIKE scan should read."""
-
-
-def like_escape(term: str) -> str:
-    """A LIKE pattern's literal part: %, _ and the escape character itself are escaped with a backslash."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def split_terms(search: str) -> list[str]:

@@ -30,7 +30,8 @@ from ..services.audit import record
 from ..services.export import COLUMNS as EXPORT_COLUMNS
 from ..services.export import (XLSX_MIMETYPE, export_query, practice_years, region_paths, safe_decrypt,
                                write_staff_xlsx, years_since)
-from ..services.search import TermTooShort, like_escape, term_condition
+from ..services import like_escape
+from ..services.search import TermTooShort, term_condition
 from ..services.search import split_terms as search_terms
 from ..services.counters import reported_total
 from ..services.keyset import decode_cursor, encode_cursor
