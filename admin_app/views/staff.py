@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..i18n import N_
-from ..models import Institution, Region, ReviewEvent, StaffProfile, StatusCounter, User
+from ..models import Institution, Region, ReviewEvent, StaffProfile, User
 from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
                               TITLE_LEVELS)
 from ..models.user import ID_TYPES
@@ -35,7 +35,7 @@ from ..services.search import TermTooShort, term_condition
 from ..services.search import split_terms as search_terms
 from ..services.counters import reported_total
 from ..services.keyset import decode_cursor, encode_cursor
-from ..services.scope import current_scope, restrict, scope_for
+from ..services.scope import Scope, current_scope, restrict, scope_for
 from .base import SecureModelView
 from .dashboard import CARDS, covers_everything, status_counts
 from .formatters import STATUS_BADGES, label, local_time, status_badge
@@ -504,12 +504,10 @@ class StaffProfileView(SecureModelView):
 
     def _all_counts(self) -> dict[str, int]:
         """Profiles per status in the whole registry (counters), to size a scope against."""
-        if current_scope().is_superuser or covers_everything(current_scope()):
+        if covers_everything(current_scope()):
             return self._counts()
         if "hwr_all_counts" not in g:
-            rows = db.session.execute(select(StatusCounter.status, func.sum(StatusCounter.n))
-                                      .group_by(StatusCounter.status))
-            g.hwr_all_counts = {status: int(n or 0) for status, n in rows}
+            g.hwr_all_counts = status_counts(Scope(user_id=None, is_superuser=True))
         return g.hwr_all_counts
 
     @staticmethod
@@ -552,14 +550,10 @@ class StaffProfileView(SecureModelView):
 
     def _scope_total(self) -> int:
         """Reported profiles the grid can reach: the scope's, or the picked unit subtree's (counters only)."""
-        counts = self._counts()
-        total = sum(counts.get(s, 0) for s in REPORTED)
-        idx = self._filter_index(InstitutionFilter)
-        for i, _name, value in self._get_list_extra_args().filters or ():
-            inst = _scoped_institution(value) if i == idx else None
-            if inst is not None:
-                total = min(total, reported_total(current_scope(), REPORTED, path=inst.path))
-        return total
+        units = [f for f in self._get_list_extra_args().filters or ()
+                 if isinstance(self._filters[f[0]], InstitutionFilter)]
+        total = self._counter_total(None, units)
+        return total if total is not None else self._counter_total(None, [])
 
     def _counter_total(self, search, filters) -> int | None:
         """The list's total from the counters, when no search and only status, personnel type and unit filters
