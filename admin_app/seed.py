@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from stdnum.cn import ric
 
 from .extensions import db

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import Institution, StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
-from .scope import restrict
+from .scope import covers_everything, restrict
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -122,6 +122,18 @@ def reconcile() -> int:
             for i, d, n in day_rows])
     db.session.commit()
     return len(rows)
+
+
+def status_counts(scope) -> dict[str, int]:
+    """Profiles per status over the scope, from the counters (never a scan of the staff table).
+
+    A scope holding every root sums the counters without joining the institutions (the national officer's
+    cards: 10 ms with the join over 2,000 institutions).
+    """
+    stmt = select(StatusCounter.status, func.coalesce(func.sum(StatusCounter.n), 0)).group_by(StatusCounter.status)
+    if not covers_everything(scope):
+        stmt = restrict(stmt.join(Institution, Institution.id == StatusCounter.institution_id), Institution, scope)
+    return {s: int(n) for s, n in db.session.execute(stmt)}
 
 
 def reported_total(scope, statuses, personnel_type: str | None = None, path: str | None = None) -> int:

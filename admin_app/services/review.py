@@ -6,7 +6,7 @@ bulk INSERT of review events and the counter deltas, in one transaction; it repo
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, insert, or_, select, tuple_, update
 
 from ..extensions import db
 from ..models import Institution, ReviewEvent, StaffProfile
@@ -254,12 +254,3 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         to_status=new_status, changes=changes or None, ip=client_ip(), created_at=now)])
     db.session.commit()
 
-
-def status_counts_for(institution_ids) -> dict[str, int]:
-    """Profiles per status over these institutions, from the counters."""
-    from ..models import StatusCounter
-
-    rows = db.session.execute(select(StatusCounter.status, func.sum(StatusCounter.n))
-                              .where(StatusCounter.institution_id.in_(list(institution_ids)))
-                              .group_by(StatusCounter.status))
-    return {s: int(n or 0) for s, n in rows}

@@ -62,6 +62,21 @@ def scope_for(user) -> Scope:
     )
 
 
+def covers_everything(scope: Scope) -> bool:
+    """True when the scope holds every root institution, so it reaches every row (looked up once per request)."""
+    if scope.is_superuser:
+        return True
+    if not scope.paths:
+        return False
+    if has_request_context() and "hwr_root_paths" in g:
+        roots = g.hwr_root_paths
+    else:
+        roots = db.session.scalars(select(Institution.path).where(Institution.parent_id.is_(None))).all()
+        if has_request_context():
+            g.hwr_root_paths = roots
+    return bool(roots) and all(scope.covers_path(p) for p in roots)
+
+
 def current_scope() -> Scope:
     """The signed-in user's scope, computed once per request."""
     from flask_login import current_user

@@ -1,15 +1,15 @@
 """The /admin/ dashboard: counts, per-child table and charts of the signed-in admin's scope (from counters)."""
-from flask import abort, g, request
+from flask import abort, request
 from flask_admin import expose
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..i18n import N_
 from ..models.grant import ROLES
-from ..models import Institution, StatusCounter
+from ..models import Institution
 from ..services import dashboard as figures
-from ..services.scope import current_scope, restrict
+from ..services.scope import current_scope
 from .base import SecureIndexView
 
 # Count cards: label msgid -> statuses summed.
@@ -22,27 +22,6 @@ CARDS = (
 )
 # The staff grid's status filter value of each card, in CARDS order.
 CARD_FILTERS = ("reported", "submitted", "rejected_all", "unit_approved", "approved")
-
-
-def status_counts(scope) -> dict[str, int]:
-    """Profiles per status over the scope, from the maintained counters (never a scan of the staff table)."""
-    stmt = select(StatusCounter.status, func.coalesce(func.sum(StatusCounter.n), 0)).group_by(StatusCounter.status)
-    if not covers_everything(scope):
-        stmt = restrict(stmt.join(Institution, Institution.id == StatusCounter.institution_id), Institution, scope)
-    return {s: int(n) for s, n in db.session.execute(stmt)}
-
-
-def covers_everything(scope) -> bool:
-    """True when the scope holds every root institution: its counts are the whole table's, no join needed
-    (the national officer's cards: 10 ms with the join over 2,000 institutions, a plain sum without)."""
-    if scope.is_superuser:
-        return True
-    if not scope.paths:
-        return False
-    if "hwr_root_paths" not in g:
-        g.hwr_root_paths = db.session.scalars(select(Institution.path).where(Institution.parent_id.is_(None))).all()
-    roots = g.hwr_root_paths
-    return bool(roots) and all(scope.covers_path(p) for p in roots)
 
 
 class DashboardView(SecureIndexView):

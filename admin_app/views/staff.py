@@ -33,11 +33,11 @@ from ..services.export import (XLSX_MIMETYPE, export_query, practice_years, regi
 from ..services import like_escape
 from ..services.search import TermTooShort, term_condition
 from ..services.search import split_terms as search_terms
-from ..services.counters import reported_total
+from ..services.counters import reported_total, status_counts
 from ..services.keyset import decode_cursor, encode_cursor
-from ..services.scope import Scope, current_scope, restrict, scope_for
+from ..services.scope import Scope, covers_everything, current_scope, restrict, scope_for
 from .base import SecureModelView
-from .dashboard import CARDS, covers_everything, status_counts
+from .dashboard import CARDS
 from .formatters import STATUS_BADGES, label, local_time, status_badge
 
 REPORTED = ("submitted", "unit_rejected", "unit_approved", "rejected", "approved")

@@ -10,7 +10,6 @@ ours: GET /admin/staff/export/xlsx/ with the grid's filter, as the national offi
 XlsxWriter constant_memory loop over the same rows and columns from one SQL statement.
 """
 import json
-import re
 import resource
 import sys
 import tempfile
