@@ -18,6 +18,7 @@ from stdnum.cn import ric
 
 from admin_app.extensions import db
 from admin_app.models import User
+from admin_app.services import clock
 from admin_app.services.crypto import blind_index, decrypt, encrypt
 from admin_app.services.identity import IdentityError, check_document, check_resident_id, index_for, mask, sealed
 from tests.conftest import STAFF_A, STAFF_B
@@ -112,7 +113,7 @@ def test_a_wrong_check_digit_is_refused_in_chinese(zh):
 
 
 def test_a_birth_date_in_the_future_is_refused(zh):
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = clock.today() + timedelta(days=1)
     number = with_check_digit(f"110105{tomorrow:%Y%m%d}123")
     with zh(), pytest.raises(IdentityError) as err:
         check_resident_id(number)

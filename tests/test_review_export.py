@@ -7,7 +7,8 @@ from openpyxl import load_workbook
 
 from admin_app.extensions import db
 from admin_app.services.crypto import decrypt
-from admin_app.services.export import COLUMNS, practice_years
+from admin_app.services.clock import practice_years
+from admin_app.services.export import COLUMNS
 from tests.conftest import STAFF_A, STAFF_B, UNIT_A, UNIT_B
 from tests.test_review_support import EXPORT_URL, STAFF_URL, audit_rows, grid_ids, profile, profiles_of, user
 

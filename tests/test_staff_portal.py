@@ -2,7 +2,7 @@
 import io
 import json
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +14,7 @@ from stdnum.cn import ric
 from admin_app.extensions import db
 from admin_app.models import Institution, ReviewEvent, StaffProfile, StatusCounter, User
 from admin_app.services.accounts import hash_password
-from admin_app.services import verification
+from admin_app.services import clock, verification
 from admin_app.services.crypto import decrypt
 from admin_app.services.review import transition
 from admin_app.services.scope import scope_for
@@ -345,6 +345,23 @@ def test_profile_page_works_without_javascript(newcomer):
 
 
 FUTURE_ID = resident_id(birth=date.today() + timedelta(days=400))
+
+
+class FromToday:
+    """The date `days` after the registry's today, worked out when the test runs: collection may be before
+    midnight and the run after it, and the registry's day is Beijing's, not the test machine's."""
+
+    def __init__(self, days: int):
+        self.days = days
+
+    def resolve(self) -> str:
+        return (clock.today() + timedelta(days=self.days)).isoformat()
+
+
+def resolved(overrides: dict) -> dict:
+    return {k: v.resolve() if isinstance(v, FromToday) else v for k, v in overrides.items()}
+
+
 WRONG_DIGIT = RID[:-1] + ("0" if RID[-1] != "0" else "1")
 
 
@@ -368,7 +385,7 @@ WRONG_DIGIT = RID[:-1] + ("0" if RID[-1] != "0" else "1")
     ({"title_level": "emperor"}, "请选择职称级别"),
     ({"title": ""}, "请填写职称名称"),
     ({"work_start_date": ""}, "请填写从业时间"),
-    ({"work_start_date": (date.today() + timedelta(days=1)).isoformat()}, "从业时间不能晚于今天"),
+    ({"work_start_date": FromToday(1)}, "从业时间不能晚于今天"),
     ({"work_start_date": "1980-01-01"}, "从业时间不能早于出生日期"),
     ({"work_start_date": "2020/13/45"}, "YYYY-MM-DD"),
     ({"avatar": None}, "请上传头像"),
@@ -378,14 +395,25 @@ WRONG_DIGIT = RID[:-1] + ("0" if RID[-1] != "0" else "1")
     ({"id_type": "passport", "id_number": "E12345678"}, "请选择性别"),
     ({"id_type": "passport", "id_number": "E12345678", "gender": "male"}, "请填写出生日期"),
     ({"id_type": "passport", "id_number": "E12345678", "gender": "male",
-      "birth_date": (date.today() + timedelta(days=3)).isoformat()}, "出生日期不能晚于今天"),
+      "birth_date": FromToday(1)}, "出生日期不能晚于今天"),
     ({"id_type": "passport", "id_number": "!!"}, "格式不符"),
 ])
 def test_profile_refuses_bad_input(newcomer, overrides, message):
     before = snapshot(NEW)
-    r = post_profile(newcomer, **overrides)
+    r = post_profile(newcomer, **resolved(overrides))
     assert r.status_code == 200 and message in text(r), text(r)[-4000:]
     assert snapshot(NEW) == before
+
+
+def test_at_seven_in_the_morning_beijing_time_today_is_already_today(newcomer, monkeypatch):
+    # 23:00 UTC on 1 December is 07:00 on 2 December in Beijing, where the staff member is: a server on UTC
+    # must not call their "today" a future date.
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime(2026, 12, 1, 23, 0))
+    r = post_profile(newcomer, work_start_date="2026-12-03")
+    assert r.status_code == 200 and "从业时间不能晚于今天" in text(r)
+    r = post_profile(newcomer, work_start_date="2026-12-02")
+    assert r.status_code == 302, text(r)[-2000:]
+    assert profile_of(NEW).work_start_date == date(2026, 12, 2)
 
 
 def test_oversized_avatar_is_refused(newcomer, app):

@@ -8,18 +8,16 @@ rows) and all rebuilt from the profiles by reconcile() (`flask reconcile-counter
   dashboard's per-child table and its sampling/testing bars;
 - SubmissionCounter (institution, day): reported profiles by the local day of their latest submission.
 """
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import Date, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import Institution, StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+from .clock import utc_offset_minutes
 from .scope import covers_everything, restrict
-
-DEFAULT_TZ = "Asia/Shanghai"
 
 
 def _upsert(model, keys: dict, delta: int, dialect: str) -> None:
@@ -61,26 +59,6 @@ def bump(changes: dict[tuple[int, str], int], types: dict | None = None, days: d
 def add(deltas: dict, key, delta: int) -> None:
     """deltas[key] += delta (a helper for building the dicts bump() takes)."""
     deltas[key] = deltas.get(key, 0) + delta
-
-
-def utc_offset_minutes() -> int:
-    """The configured timezone's current UTC offset in minutes (Asia/Shanghai: +480, no DST)."""
-    from zoneinfo import ZoneInfo
-
-    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_TZ) if has_app_context() else DEFAULT_TZ
-    offset = datetime.now(ZoneInfo(name)).utcoffset() or timedelta(0)
-    return int(offset.total_seconds() // 60)
-
-
-def local_day(utc_naive: datetime | None) -> date | None:
-    """The local calendar day of a naive UTC timestamp (the same rule reconcile() applies in SQL)."""
-    if utc_naive is None:
-        return None
-    return (utc_naive + timedelta(minutes=utc_offset_minutes())).date()
-
-
-def today() -> date:
-    return local_day(datetime.now(timezone.utc).replace(tzinfo=None))
 
 
 def day_expr(column):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import Institution, SubmissionCounter, TypeCounter
 from . import row_id
-from .counters import today
+from .clock import today
 from .scope import Scope, restrict
 
 DAYS = 30

@@ -15,6 +15,7 @@ from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUE
                               TITLE_LEVELS)
 from ..models.user import ID_TYPES
 from ..i18n import N_
+from . import clock
 from .crypto import decrypt
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,26 +53,6 @@ LABELS = {"gender": GENDERS, "id_type": ID_TYPES, "personnel_type": PERSONNEL_TY
           "title_level": TITLE_LEVELS, "status": STATUSES}
 _PROFILE_FIELDS = sorted({src for _l, _k, src in COLUMNS} - {"id_type", "id_number_enc", "region_code",
                                                              "institution_name"})
-
-
-def years_since(start: date | None, today: date | None = None) -> int | None:
-    """Whole years from `start` to today (age)."""
-    if start is None:
-        return None
-    today = today or date.today()
-    return today.year - start.year - ((today.month, today.day) < (start.month, start.day))
-
-
-def practice_years(start: date | None, today: date | None = None) -> int | None:
-    """Years of practice as the original system counts them: every begun year counts (2020-07 → 2020-11: 1)."""
-    if start is None:
-        return None
-    today = today or date.today()
-    if start > today:
-        return 0
-    full = years_since(start, today)
-    anniversary = (today.month, today.day) == (start.month, start.day)
-    return full if anniversary and full > 0 else full + 1
 
 
 def region_paths(codes=None) -> dict[str, str]:
@@ -136,7 +117,7 @@ def _plan(fields, labels, yes, no, tz, today, regions) -> list:
 
     fixed = {"text": str, "id_number": safe_decrypt, "yesno": lambda v: yes if v else no,
              "date": lambda v: v.isoformat(), "datetime": local, "region": regions.get, "int": int,
-             "years": lambda v: years_since(v, today), "practice": lambda v: practice_years(v, today)}
+             "years": lambda v: clock.years_since(v, today), "practice": lambda v: clock.practice_years(v, today)}
     index = {name: i for i, name in enumerate(fields)}
     plan = []
     for col, (_msgid, kind, src) in enumerate(COLUMNS):
@@ -156,7 +137,7 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
     """
     import xlsxwriter
 
-    today = today or date.today()
+    today = today or clock.today()
     tz = get_timezone()
     wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
                                   "strings_to_numbers": False, "strings_to_urls": False,

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
-from . import ServiceError
+from . import ServiceError, clock
 from .crypto import blind_index, encrypt
 
 # Mainland passports: E/G + 8 digits, or E + letter + 7 digits; foreign passports: 5–17 letters and digits.
@@ -53,7 +53,7 @@ def check_resident_id(number: str, today: date | None = None) -> ResidentIdFacts
     except (InvalidFormat, ValidationError):
         raise IdentityError(_("The ID number is not in a valid format."))
     birth = ric.get_birth_date(number)
-    if birth > (today or date.today()):
+    if birth > (today or clock.today()):
         raise IdentityError(_("The ID number's birth date is in the future."))
     gender = "male" if int(number[16]) % 2 == 1 else "female"
     return ResidentIdFacts(number=number, birth_date=birth, gender=gender, region_code=number[:6])

@@ -22,7 +22,7 @@ from ..models import Institution, Region, StaffProfile, User
 from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS,
                               TITLE_LEVELS)
 from ..models.user import ID_TYPES
-from . import ServiceError
+from . import ServiceError, clock
 from .audit import record
 from .codes import normalize_code
 from .counters import bump
@@ -224,7 +224,7 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
     """Validate the profile page and submit it for review; FieldErrors/ServiceError leave nothing written."""
     # `data`: version, id_type, id_number, gender, birth_date, personnel_type, education, title_level, title,
     # position, work_start_date (dates parsed by the form), pcr_years, and each question as "yes"/"no".
-    today = today or date.today()
+    today = today or clock.today()
     if not user.account_complete:
         raise ServiceError(_("Please complete your account information first."))
     profile = user.profile
@@ -350,14 +350,6 @@ def _discard(name: str | None, keep: str | None) -> None:
     path = image_path("avatar", name)
     if path is not None:
         path.unlink(missing_ok=True)
-
-
-def years_since(start: date | None, today: date | None = None) -> int | None:
-    """Whole years from `start` to today (age, years of practice)."""
-    if start is None:
-        return None
-    today = today or date.today()
-    return today.year - start.year - ((today.month, today.day) < (start.month, start.day))
 
 
 def identity_masked(user: User) -> str | None:

@@ -13,7 +13,8 @@ from ..models import Institution, ReviewEvent, StaffProfile
 from ..models.types import utcnow
 from . import ServiceError, parse_ids
 from .audit import client_ip, record
-from .counters import add, bump, local_day
+from .clock import local_day
+from .counters import add, bump
 from .scope import Scope
 
 STAFF_EDITABLE = frozenset({"draft", "submitted", "unit_rejected", "rejected"})

@@ -28,8 +28,8 @@ from ..models.user import ID_TYPES
 from ..services import ServiceError, jobs, review
 from ..services.audit import record
 from ..services.export import COLUMNS as EXPORT_COLUMNS
-from ..services.export import (XLSX_MIMETYPE, export_query, practice_years, region_paths, safe_decrypt,
-                               write_staff_xlsx, years_since)
+from ..services.clock import practice_years, years_since
+from ..services.export import XLSX_MIMETYPE, export_query, region_paths, safe_decrypt, write_staff_xlsx
 from ..services import like_escape
 from ..services.search import TermTooShort, term_condition
 from ..services.search import split_terms as search_terms

@@ -62,7 +62,9 @@ def floor_export(app, fh) -> None:
     from sqlalchemy import text
 
     from admin_app.extensions import db
-    from admin_app.services.export import COLUMNS, LABELS, practice_years, region_paths, safe_decrypt, years_since
+    from admin_app.services import clock
+    from admin_app.services.clock import practice_years, years_since
+    from admin_app.services.export import COLUMNS, LABELS, region_paths, safe_decrypt
 
     with app.test_request_context():
         tz = get_timezone()
@@ -82,7 +84,7 @@ def floor_export(app, fh) -> None:
             ws.write_string(0, col, msgid)
         kinds = [(col, kind, LABELS.get(kind[6:]) if kind.startswith("label:") else None)
                  for col, (_m, kind, _s) in enumerate(COLUMNS)]
-        today = date.today()
+        today = clock.today()
         conn = db.session.connection().execution_options(stream_results=True, yield_per=2000)
         r = 0
         for row in conn.execute(text(sql)):

@@ -1,0 +1,53 @@
+"""The registry's calendar: 'today' and a timestamp's day are those of the configured timezone, not the server's.
+
+Users are in China (BABEL_DEFAULT_TIMEZONE, Asia/Shanghai) while servers usually run on UTC: from 00:00 to 08:00
+Beijing time the server's date.today() is still yesterday, so a date entered as "today" would be refused as lying
+in the future. Every rule that compares with today asks this module.
+"""
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+from ..models.types import utcnow
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def utc_offset_minutes() -> int:
+    """The configured timezone's current UTC offset in minutes (Asia/Shanghai: +480, no DST)."""
+    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_TZ) if has_app_context() else DEFAULT_TZ
+    offset = datetime.now(ZoneInfo(name)).utcoffset() or timedelta(0)
+    return int(offset.total_seconds() // 60)
+
+
+def local_day(utc_naive: datetime | None) -> date | None:
+    """The local calendar day of a naive UTC timestamp (the same rule counters.day_expr applies in SQL)."""
+    if utc_naive is None:
+        return None
+    return (utc_naive + timedelta(minutes=utc_offset_minutes())).date()
+
+
+def today() -> date:
+    """Today's date in the configured timezone."""
+    return local_day(utcnow())
+
+
+def years_since(start: date | None, on: date | None = None) -> int | None:
+    """Whole years from `start` to `on` (default today): an age."""
+    if start is None:
+        return None
+    on = on or today()
+    return on.year - start.year - ((on.month, on.day) < (start.month, start.day))
+
+
+def practice_years(start: date | None, on: date | None = None) -> int | None:
+    """Years of practice as the original system counts them: every begun year counts (2020-07 → 2020-11: 1)."""
+    if start is None:
+        return None
+    on = on or today()
+    if start > on:
+        return 0
+    full = years_since(start, on)
+    anniversary = (on.month, on.day) == (start.month, start.day)
+    return full if anniversary and full > 0 else full + 1
