@@ -274,3 +274,44 @@ def test_type_and_unit_filter_totals_come_from_the_counters_not_a_count(login, c
         assert len(grid_ids(html)) == expected and f"({expected})" in html, args
         joined = "\n".join(q.statements).lower()
         assert not re.search(r"count\(\*\)[^;]*from staff_profile", joined), args
+
+
+# ---- filters the counters cannot answer ----------------------------------------------------------------
+
+GENDER = "flt0_2"  # the grid's 性别 filter
+
+
+def male_reported_in_order() -> list[int]:
+    return list(db.session.scalars(select(StaffProfile.id).where(
+        StaffProfile.status.in_(REPORTED), StaffProfile.gender == "male")
+        .order_by(StaffProfile.submitted_at.desc(), StaffProfile.id.desc())))
+
+
+def test_a_wide_filter_the_counters_cannot_answer_is_counted_only_up_to_the_cap(app, login, count_queries):
+    # Every male staff member in the country is half a million rows: counted up to the select-all cap only.
+    app.config.update(SEARCH_SCAN_MAX_ROWS=10, REVIEW_SELECT_ALL_MAX=3)
+    expected = male_reported_in_order()
+    assert len(expected) > 25
+    c = login(SUPER)
+    url, seen = f"{STAFF_URL}?{GENDER}=male&page_size=20", []
+    with count_queries() as q:
+        html = c.get(url).get_data(as_text=True)
+    counts = [s for s in q.statements if re.search(r"count\(\*\)", s, re.I) and "staff_profile" in s.lower()]
+    assert len(counts) == 1 and re.search(r"LIMIT", counts[0], re.I), counts
+    assert "超过 3 人" in html and "符合条件的人员超过 3 人，请先缩小筛选范围。" in html
+    assert "select-all-matching" not in html  # selecting them all would be refused anyway
+    assert "第 1 页" in html and "共" not in re.search(r'aria-current="page"><span class="page-link">([^<]*)', html)[1]
+    while url:  # the pages still reach every match, by cursor
+        html = c.get(url).get_data(as_text=True)
+        seen += grid_ids(html)
+        url = pager_link(html, "next")
+    assert seen == expected
+
+
+def test_a_wide_filter_with_few_matches_shows_the_exact_total(app, login):
+    app.config.update(SEARCH_SCAN_MAX_ROWS=10)
+    expected = male_reported_in_order()
+    html = login(SUPER).get(STAFF_URL, query_string={GENDER: "male", "page_size": 20}).get_data(as_text=True)
+    assert f"({len(expected)})" in html and "超过" not in html
+    assert f"选择全部符合条件的 {len(expected)} 人" in html
+    assert grid_ids(html) == expected[:20]
