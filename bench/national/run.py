@@ -9,7 +9,8 @@ repetition runs every operation once per contender, in a rotating order. Exports
 (export_one.py) for their peak RSS. Any non-200/302 answer or wrong row set is reported and makes the run exit 1.
 
 Environment: BENCH_DATABASE_URL (PostgreSQL) or BENCH_DIR (SQLite file national.db), BENCH_REPS (default 7),
-BENCH_EXPORT_REPS (default 3), BENCH_SKIP_STOCK_EXPORT=1, BENCH_OUT (a markdown file for the tables).
+BENCH_EXPORT_REPS (default 3), BENCH_SKIP_STOCK_EXPORT=1, BENCH_OUT (a markdown file for the tables),
+BENCH_ONLY=gender,nat_p1 (only these rows, plus the rows their targets compare with; add "export" for exports).
 """
 import json
 import os
@@ -67,7 +68,7 @@ def add_stock_admin(app):
 
     class StockStaffView(ModelView):
         column_searchable_list = ("name", "phone")
-        column_filters = ("status", StaffProfile.institution_id)
+        column_filters = ("status", StaffProfile.institution_id, "gender")
         can_export = True
         export_types = ["xlsx"]
         page_size = PAGE
@@ -163,6 +164,8 @@ def main() -> int:
         staff_view = next(v for a in app.extensions["admin"] for v in a._views if getattr(v, "endpoint", "") == "staff")
         with app.test_request_context():
             grid = {v: staff_view.grid_url(v) for v in ("reported", "submitted", "rejected_all")}
+            gender = next(f"flt1_{staff_view.get_filter_arg(i, f)}" for i, f in enumerate(staff_view._filters)
+                          if getattr(getattr(f, "column", None), "key", None) == "gender")
         counts = {
             "staff": db.session.scalar(select(func.count()).select_from(StaffProfile)),
             "reported": db.session.scalar(select(func.count()).select_from(StaffProfile)
@@ -231,6 +234,7 @@ def main() -> int:
     sbase = "/bench-stock/stock_staff/"
     s_status_eq = stock_filter_arg(stock, "status", "FilterEqual")
     s_inst_eq = stock_filter_arg(stock, "institution_id", "IntEqualFilter")
+    s_gender_eq = stock_filter_arg(stock, "gender", "FilterEqual")
     ps = f"&page_size={PAGE}"
     unit_where = f"sp.institution_id = {int(meta['unit_id'])} AND sp.{REPORTED_SQL}"
 
@@ -335,6 +339,10 @@ def main() -> int:
             "ours": ours_list(clients["national"], grid["submitted"] + ps),
             "stock": stock_list(f"{sbase}?{s_status_eq}=submitted"),
             "floor": floor("sp.status = 'submitted'")}, ("stock", 0.4), "ids"),
+        ("gender", "filter the counters cannot answer (性别 男), national: ours counts up to 10,000", {
+            "ours": ours_list(clients["national"], grid["reported"] + f"&{gender}=male" + ps),
+            "stock": stock_list(f"{sbase}?{s_gender_eq}=male"),
+            "floor": floor(f"sp.{REPORTED_SQL} AND sp.gender = 'male'")}, ("stock", 0.4), "ids"),
         ("phone", f"search phone fragment “{phone_frag}”, national", {
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={phone_frag}"),
             "stock": stock_list(f"{sbase}?search={phone_frag}"),
@@ -366,6 +374,10 @@ def main() -> int:
          None, None),
     ]
 
+    only = {k for k in os.environ.get("BENCH_ONLY", "").split(",") if k}
+    if only:  # a quick look at some rows (and the rows their targets compare with); exports only when asked
+        wanted = only | {o[3][0] for o in ops if o[0] in only and o[3] and o[3][0] not in ("stock", "floor")}
+        ops = [o for o in ops if o[0] in wanted]
     results: dict = {k: {} for k, *_ in ops}
 
     def run_once(key, contender, fn, check, verify: bool):
@@ -416,7 +428,7 @@ def main() -> int:
                     broken.add(f"{key}/{contender}")
         print(f"  repetition {rep + 1}/{REPS} done ({time.perf_counter() - t_start:.0f}s)", flush=True)
 
-    exports = run_exports(url, grid["rejected_all"])
+    exports = run_exports(url, grid["rejected_all"]) if not only or "export" in only else {}
     table = report(engine, info, counts, meta, ops, results, exports)
     print(table)
     out = os.environ.get("BENCH_OUT")
