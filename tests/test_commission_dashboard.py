@@ -207,4 +207,5 @@ def test_no_inline_script_and_charts_from_the_vendored_library(login):
     assert "/static/vendor/chartjs/chart.umd.min.js" in html and "/static/js/admin_dashboard.js" in html
     for tag in re.findall(r"<script[^>]*>", html):
         assert "src=" in tag or 'type="application/json"' in tag, tag
-    assert "cdn" not in html.lower()
+    # Only the page's own asset links: the random nonce and CSRF token may spell "cdn" (about once in 700 pages).
+    assert "cdn" not in " ".join(re.findall(r'(?:src|href)="[^"]*"', html)).lower()

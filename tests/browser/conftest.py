@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from admin_app.extensions import db
 from tests.conftest import clone_demo, make_app
 
 CHROMIUM = "/usr/bin/chromium"
+# Playwright's assertions wait 5 s by default, actions 30 s: a page that renders after a post (an avatar
+# re-encoded, 25 rows approved) on a CI box busy with another job can take longer than 5 s without being wrong.
+expect.set_options(timeout=15_000)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 # Without the background-networking flags Chromium keeps calling home, and this machine refuses those calls.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
