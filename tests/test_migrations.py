@@ -5,6 +5,7 @@ The drift check compares the upgraded database with the models by alembic's auto
 """
 import logging
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -157,3 +158,26 @@ def test_upgrading_a_database_that_already_has_staff_makes_them_searchable(fresh
                 assert pid in found and found == {i for i, n in names.items() if term in n}, term
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_migrated_schema_keeps_every_search_structure_alive(migrated):
+    """Every trigger and index models/search.py declares exists at head, and keeps up with inserts and renames
+    (a later SQLite migration that rebuilds staff_profile would drop the triggers silently)."""
+    from admin_app.services.search import term_condition
+
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        declared = {m for stmt in search.SQLITE_INSTALL for m in re.findall(r"CREATE TRIGGER IF NOT EXISTS (\w+)", stmt)}
+        present = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    else:
+        declared = set(search.RAW_INDEXES)
+        present = {r[0] for r in conn.exec_driver_sql(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'staff_profile'")}
+    assert declared and declared <= present, declared - present
+    assert migrated.test_cli_runner().invoke(args=["seed-demo", "--staff", "12"]).exit_code == 0
+    profile = db.session.scalars(select(StaffProfile).order_by(StaffProfile.id)).first()
+    profile.name = "欧阳澜汐"
+    db.session.commit()
+    for term in ("欧阳", "阳澜汐"):
+        assert set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False)))) == \
+            {profile.id}, term

@@ -7,7 +7,7 @@ index over the IMMUTABLE name_bigrams(name) (2 characters; pg_trgm does not inde
 
 create_all runs install() after creating staff_profile (tests); the migration runs the same statements. A
 later SQLite migration that rebuilds staff_profile (batch "move and copy") drops its triggers: it must call
-install() again.
+install() again; test_migrations fails at head if a trigger or index is missing.
 """
 from sqlalchemy import event
 
