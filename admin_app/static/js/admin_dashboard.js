@@ -11,6 +11,12 @@
 
   var bars = document.getElementById('chart-children');
   if (bars && data.labels && data.labels.length) {
+    // Past a dozen institutions their long names overlap under vertical bars: lay the bars on their side and
+    // give each institution a line of its own.
+    var many = data.labels.length > 12;
+    var names = {ticks: {autoSkip: false, maxRotation: 30}};
+    var counts = {beginAtZero: true, ticks: {precision: 0}};
+    if (many) { bars.parentNode.style.height = (data.labels.length * 26 + 70) + 'px'; }
     new window.Chart(bars, {
       type: 'bar',
       data: {
@@ -22,9 +28,9 @@
       },
       options: {
         maintainAspectRatio: false,
-        scales: {y: {beginAtZero: true, ticks: {precision: 0}},
-                 x: {ticks: {autoSkip: false, maxRotation: 30}}},
-        plugins: {legend: {position: 'bottom'}}
+        indexAxis: many ? 'y' : 'x',
+        scales: many ? {x: counts, y: names} : {y: counts, x: names},
+        plugins: {legend: {position: many ? 'top' : 'bottom'}}
       }
     });
   }
