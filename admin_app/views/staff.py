@@ -502,8 +502,9 @@ class StaffProfileView(SecureModelView):
         table). Otherwise, when the counters tell how many rows are asked for: a large share of all rows (or
         the superuser's unscoped list), walk the report-time index and skip the few that do not match; a small
         one, the (unit, status, report time) index, which covers both the condition and the order. Any other
-        filter: walk too when more rows match than the capped count counts (`many`: at least one row in a
-        hundred matches, so a page is found within a few thousand), else the planner decides.
+        filter: walk too when more rows match than the capped count counts (`many`: at least 10,000 match, one
+        in a hundred of a million staff, so a page is found within a few thousand index entries), else the
+        planner decides.
         """
         if db.session.get_bind().dialect.name != "sqlite":
             return None
