@@ -129,10 +129,10 @@ def q(sql, **params):
     return db.session.execute(text(sql), params)
 
 
-def floor_page(app, where: str, params: dict, offset: int = 0):
+def floor_page(app, where: str, params: dict, offset: int = 0, order: str = ORDER):
     """The bare SQL of a list page: the page and its COUNT (two statements)."""
     with app.app_context():
-        rows = q(f"{PAGE_COLS} WHERE {where}{ORDER} LIMIT {PAGE} OFFSET {offset}", **params).all()
+        rows = q(f"{PAGE_COLS} WHERE {where}{order} LIMIT {PAGE} OFFSET {offset}", **params).all()
         total = q(f"SELECT count(*) FROM staff_profile sp WHERE {where}", **params).scalar()
         db.session.remove()
     return [r[0] for r in rows], total
@@ -164,6 +164,7 @@ def main() -> int:
         staff_view = next(v for a in app.extensions["admin"] for v in a._views if getattr(v, "endpoint", "") == "staff")
         with app.test_request_context():
             grid = {v: staff_view.grid_url(v) for v in ("reported", "submitted", "rejected_all")}
+            by_department = [c for c, _label in staff_view._list_columns].index("department")
             gender = next(f"flt1_{staff_view.get_filter_arg(i, f)}" for i, f in enumerate(staff_view._filters)
                           if getattr(getattr(f, "column", None), "key", None) == "gender")
         counts = {
@@ -246,8 +247,8 @@ def main() -> int:
     def stock_list(url):
         return lambda: ids_of(get(anon, url).data)
 
-    def floor(where, params=None, offset=0):
-        return lambda: floor_page(app, where, params or {}, offset)[0]
+    def floor(where, params=None, offset=0, order=ORDER):
+        return lambda: floor_page(app, where, params or {}, offset, order)[0]
 
     def ours_counts(key):
         def run():
@@ -343,6 +344,11 @@ def main() -> int:
             "ours": ours_list(clients["national"], grid["reported"] + f"&{gender}=male" + ps),
             "stock": stock_list(f"{sbase}?{s_gender_eq}=male"),
             "floor": floor(f"sp.{REPORTED_SQL} AND sp.gender = 'male'")}, ("stock", 0.4), "ids"),
+        ("sorted", "national list sorted by 科室 (department), page 1 (stock sorts without the id tiebreaker)", {
+            "ours": ours_list(clients["national"], grid["reported"] + ps + f"&sort={by_department}"),
+            "stock": stock_list(f"{sbase}?sort={[c for c, _l in stock._list_columns].index('department')}"),
+            "floor": floor(f"sp.{REPORTED_SQL}", order=" ORDER BY sp.department, sp.id")}, ("stock", 0.4),
+         "ids-ours"),
         ("phone", f"search phone fragment “{phone_frag}”, national", {
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={phone_frag}"),
             "stock": stock_list(f"{sbase}?search={phone_frag}"),
