@@ -36,3 +36,9 @@ def test_ages_count_whole_years_and_practice_counts_begun_years(start, on, age, 
 
 def test_no_start_date_gives_no_figure():
     assert clock.years_since(None) is None and clock.practice_years(None) is None
+
+
+def test_a_timestamp_is_written_in_beijing_time(app):
+    assert clock.local_text(datetime(2026, 12, 1, 16, 5, 9)) == "2026-12-02 00:05"
+    assert clock.local_text(datetime(2026, 12, 1, 16, 5, 9), "%Y-%m-%d %H:%M:%S") == "2026-12-02 00:05:09"
+    assert clock.local_text(None) == ""

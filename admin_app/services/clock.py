@@ -4,10 +4,11 @@ Users are in China (BABEL_DEFAULT_TIMEZONE, Asia/Shanghai) while servers usually
 Beijing time the server's date.today() is still yesterday, so a date entered as "today" would be refused as lying
 in the future. Every rule that compares with today asks this module.
 """
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
+from flask_babel import get_timezone
 
 from ..models.types import utcnow
 
@@ -31,6 +32,21 @@ def local_day(utc_naive: datetime | None) -> date | None:
 def today() -> date:
     """Today's date in the configured timezone."""
     return local_day(utcnow())
+
+
+def local_text(utc_naive, fmt: str = "%Y-%m-%d %H:%M", tz=None) -> str:
+    """A naive UTC timestamp as text in the configured timezone ('' for none); the same in every language."""
+    if not isinstance(utc_naive, datetime):
+        return ""
+    if tz is None:
+        # Grids format a timestamp per cell: look the timezone up once per request.
+        if not has_request_context():
+            tz = get_timezone()
+        elif "hwr_tz" in g:
+            tz = g.hwr_tz
+        else:
+            tz = g.hwr_tz = get_timezone()
+    return utc_naive.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
 
 
 def years_since(start: date | None, on: date | None = None) -> int | None:

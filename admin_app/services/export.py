@@ -3,7 +3,7 @@
 # they come, so memory stays flat however many rows there are. Every string goes in as a text cell; one that
 # starts like a formula also carries Excel's quote prefix so editing it cannot turn it into one.
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import date
 
 from cryptography.fernet import InvalidToken
 from flask_babel import get_timezone, gettext as _
@@ -110,13 +110,9 @@ def _plan(fields, labels, yes, no, tz, today, regions) -> list:
 
     A converter takes a value that is not None and returns the cell's text, its number, or None for an empty cell.
     """
-    def local(value):
-        if not isinstance(value, datetime):
-            return None
-        return value.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-
     fixed = {"text": str, "id_number": safe_decrypt, "yesno": lambda v: yes if v else no,
-             "date": lambda v: v.isoformat(), "datetime": local, "region": regions.get, "int": int,
+             "date": lambda v: v.isoformat(), "datetime": lambda v: clock.local_text(v, "%Y-%m-%d %H:%M:%S", tz),
+             "region": regions.get, "int": int,
              "years": lambda v: clock.years_since(v, today), "practice": lambda v: clock.practice_years(v, today)}
     index = {name: i for i, name in enumerate(fields)}
     plan = []

@@ -3,13 +3,12 @@
 They run once per cell (1,000 rows × 9 columns on the biggest page), so each translation and the timezone are
 looked up once per request and kept in `g`, not once per cell.
 """
-from datetime import timezone
-
 from flask import g
-from flask_babel import get_locale, get_timezone, gettext as _
+from flask_babel import get_locale, gettext as _
 from markupsafe import Markup
 
 from ..models.profile import STATUSES
+from ..services import clock
 
 
 def translated(mapping: dict) -> dict:
@@ -31,12 +30,7 @@ def label(mapping: dict, attr: str):
 
 def local_time(view, context, model, name):
     """A UTC timestamp shown in the configured timezone, as yyyy-MM-dd HH:mm (the same in every language)."""
-    value = getattr(model, name)
-    if not value:
-        return ""
-    if "hwr_tz" not in g:
-        g.hwr_tz = get_timezone()
-    return value.replace(tzinfo=timezone.utc).astimezone(g.hwr_tz).strftime("%Y-%m-%d %H:%M")
+    return clock.local_text(getattr(model, name))
 
 
 # Badge colour per review status (Bootstrap 4 contextual classes).

@@ -66,7 +66,8 @@ def me():
     return render_template(
         "portal/me.html", user=user, profile=profile, events=events, region=_region_label(user.region_code),
         editable=svc.can_edit(user), locked=svc.is_locked(user), id_masked=svc.identity_masked(user),
-        years_since=clock.years_since, practice_years=clock.practice_years, statuses=STATUSES, action_labels=ACTION_LABELS, id_types=ID_TYPES,
+        years_since=clock.years_since, practice_years=clock.practice_years, statuses=STATUSES,
+        action_labels=ACTION_LABELS, id_types=ID_TYPES,
         ptypes=PERSONNEL_TYPES, educations=EDUCATIONS, title_levels=TITLE_LEVELS, genders=GENDERS,
         sampling=SAMPLING_QUESTIONS, testing=TESTING_QUESTIONS, questions_for=svc.questions_for,
         field_labels=FIELD_LABELS)

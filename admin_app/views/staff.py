@@ -13,7 +13,7 @@ from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.filters import BaseDateBetweenFilter
-from flask_babel import force_locale, format_datetime, get_locale, get_timezone, gettext as _, lazy_gettext as _l
+from flask_babel import force_locale, get_locale, get_timezone, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import false, func, null, or_, select, tuple_
@@ -28,7 +28,7 @@ from ..models.user import ID_TYPES
 from ..services import ServiceError, jobs, review
 from ..services.audit import record
 from ..services.export import COLUMNS as EXPORT_COLUMNS
-from ..services.clock import practice_years, years_since
+from ..services.clock import local_text, practice_years, years_since
 from ..services.export import XLSX_MIMETYPE, export_query, region_paths, safe_decrypt, write_staff_xlsx
 from ..services import like_escape
 from ..services.search import TermTooShort, term_condition
@@ -270,11 +270,6 @@ def _institution_name(view, context, model, name):
 def _region_name(view, context, model, name):
     inst = model.institution
     return inst.region.name if inst is not None and inst.region is not None else "—"
-
-
-def _local(value) -> str:
-    """A UTC timestamp in the configured timezone."""
-    return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
 
 
 def _change_summary(changes: dict) -> str:
@@ -880,7 +875,7 @@ class StaffProfileView(SecureModelView):
             actions=review.available(profile.status, profile.institution_id, inst.path if inst else None, scope),
             labels={"gender": GENDERS, "education": EDUCATIONS, "personnel_type": PERSONNEL_TYPES,
                     "title_level": TITLE_LEVELS, "status": STATUSES, "id_type": ID_TYPES},
-            level_names=LEVEL_NAMES, reason_max=review.REASON_MAX, local=_local, badges=STATUS_BADGES,
+            level_names=LEVEL_NAMES, reason_max=review.REASON_MAX, local=local_text, badges=STATUS_BADGES,
             event_names={k: _(v) for k, v in EVENT_NAMES.items()}, change_summary=_change_summary)
 
     # ---- export --------------------------------------------------------------------------------------
