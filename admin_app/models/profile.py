@@ -63,12 +63,6 @@ class StaffProfile(db.Model):
         Index("ix_staff_profile_inst_status_submitted", "institution_id", "status", "submitted_at", "id"),
         Index("ix_staff_profile_status_submitted", "status", "submitted_at", "id"),
         Index("ix_staff_profile_submitted", "submitted_at", "id"),
-        # The grid's sortable columns, each with the id tiebreaker, so a sorted national page is walked in index
-        # order instead of sorting 900,000 rows (name and phone have their own indexes already).
-        Index("ix_staff_profile_department_id", "department", "id"),
-        Index("ix_staff_profile_status_id", "status", "id"),
-        Index("ix_staff_profile_gender_id", "gender", "id"),
-        Index("ix_staff_profile_personnel_type_id", "personnel_type", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
