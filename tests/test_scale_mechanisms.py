@@ -17,6 +17,7 @@ from admin_app.models import StaffProfile
 from admin_app.models.types import utcnow
 from admin_app.services.keyset import decode_cursor, encode_cursor
 from admin_app.services.search import term_condition
+from admin_app.views.staff import staff_view
 from tests.conftest import SUPER, UNIT_A
 from tests.test_review_support import STAFF_URL, flashes, grid_ids, profiles_of
 
@@ -223,7 +224,7 @@ def test_search_and_filter_pages_use_their_indexes(login):
     with capture_sql() as seen:
         assert c.get(STAFF_URL, query_string={"flt0_0": "submitted"}).status_code == 200
     plan = query_plan(*page_statement(seen))
-    assert re.search(r"ix_staff_profile_status_(submitted|id)|ix_staff_profile_inst_status_submitted", plan), plan
+    assert re.search(r"ix_staff_profile_status_submitted|ix_staff_profile_inst_status_submitted", plan), plan
 
 
 NAME_CHARS = "王李张欧阳子涵伟芳"
@@ -347,15 +348,11 @@ def test_the_dashboard_sums_each_subtree_and_sqlite_reads_its_counters_by_key(lo
 # ---- sorted pages --------------------------------------------------------------------------------------
 
 
-def grid_view(app):
-    return next(v for a in app.extensions["admin"] for v in a._views if getattr(v, "endpoint", "") == "staff")
-
-
-def test_every_sortable_column_has_an_index_that_serves_its_order(app):
+def test_each_sort_index_serves_its_columns_order(app):
     from admin_app.views.staff import SORT_INDEXES
 
-    view = grid_view(app)
-    assert set(SORT_INDEXES) == set(view.column_sortable_list)
+    view = staff_view(app)
+    assert set(SORT_INDEXES) <= set(view.column_sortable_list)
     conn = db.session.connection()
     for column, index in SORT_INDEXES.items():
         stmt = f"SELECT id FROM staff_profile ORDER BY {column} DESC, id DESC LIMIT 20"
@@ -370,11 +367,11 @@ def test_every_sortable_column_has_an_index_that_serves_its_order(app):
                 (column, plan)
 
 
-@pytest.mark.parametrize("column", ["name", "department", "status"])
+@pytest.mark.parametrize("column", ["name", "phone"])
 def test_a_sorted_national_page_walks_the_columns_index_but_a_units_is_left_to_the_planner(app, login, column):
     from admin_app.views.staff import SORT_INDEXES
 
-    view = grid_view(app)
+    view = staff_view(app)
     sort = [c for c, _label in view._list_columns].index(column)
     pages = {}
     for who in (SUPER, UNIT_A):
