@@ -35,6 +35,7 @@ from admin_app.models import Institution, StaffProfile, StatusCounter, User
 from admin_app.services.counters import bump, status_counts
 from admin_app.services.keyset import encode_cursor
 from admin_app.services.scope import scope_for
+from admin_app.views.staff import staff_view
 
 HERE = Path(__file__).resolve().parent
 REPS = int(os.environ.get("BENCH_REPS", "7"))
@@ -161,11 +162,11 @@ def main() -> int:
 
     with app.app_context():
         info = machine(url)
-        staff_view = next(v for a in app.extensions["admin"] for v in a._views if getattr(v, "endpoint", "") == "staff")
+        grid_view = staff_view(app)
         with app.test_request_context():
-            grid = {v: staff_view.grid_url(v) for v in ("reported", "submitted", "rejected_all")}
-            by_department = [c for c, _label in staff_view._list_columns].index("department")
-            gender = next(f"flt1_{staff_view.get_filter_arg(i, f)}" for i, f in enumerate(staff_view._filters)
+            grid = {v: grid_view.grid_url(v) for v in ("reported", "submitted", "rejected_all")}
+            by_name = [c for c, _label in grid_view._list_columns].index("name")
+            gender = next(f"flt1_{grid_view.get_filter_arg(i, f)}" for i, f in enumerate(grid_view._filters)
                           if getattr(getattr(f, "column", None), "key", None) == "gender")
         counts = {
             "staff": db.session.scalar(select(func.count()).select_from(StaffProfile)),
@@ -344,10 +345,10 @@ def main() -> int:
             "ours": ours_list(clients["national"], grid["reported"] + f"&{gender}=male" + ps),
             "stock": stock_list(f"{sbase}?{s_gender_eq}=male"),
             "floor": floor(f"sp.{REPORTED_SQL} AND sp.gender = 'male'")}, ("stock", 0.4), "ids"),
-        ("sorted", "national list sorted by 科室 (department), page 1 (stock sorts without the id tiebreaker)", {
-            "ours": ours_list(clients["national"], grid["reported"] + ps + f"&sort={by_department}"),
-            "stock": stock_list(f"{sbase}?sort={[c for c, _l in stock._list_columns].index('department')}"),
-            "floor": floor(f"sp.{REPORTED_SQL}", order=" ORDER BY sp.department, sp.id")}, ("stock", 0.4),
+        ("sorted", "national list sorted by 姓名 (name), page 1 (stock sorts without the id tiebreaker)", {
+            "ours": ours_list(clients["national"], grid["reported"] + ps + f"&sort={by_name}"),
+            "stock": stock_list(f"{sbase}?sort={[c for c, _l in stock._list_columns].index('name')}"),
+            "floor": floor(f"sp.{REPORTED_SQL}", order=" ORDER BY sp.name, sp.id")}, ("stock", 0.4),
          "ids-ours"),
         ("phone", f"search phone fragment “{phone_frag}”, national", {
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={phone_frag}"),
