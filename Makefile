@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
-.PHONY: run serve worker test pg-test install install-dev catalogs db demo-logins bench bench-pg
+.PHONY: run serve worker test pg-test install install-dev system-packages catalogs db demo-logins bench bench-pg
 
 run: install catalogs db demo-logins
 	$(FLASK) run --host $(HOST) --port $(PORT)
@@ -30,11 +30,11 @@ serve: install catalogs
 worker: install catalogs
 	FLASK_PRODUCTION=$${FLASK_PRODUCTION:-true} $(FLASK) jobs-worker
 
-test: install-dev catalogs
+test: system-packages install-dev catalogs
 	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # The same suite on a throwaway PostgreSQL (needs Debian's postgresql; see .ci/pg).
-pg-test: install-dev catalogs
+pg-test: system-packages install-dev catalogs
 	@set -e; dir=$$(mktemp -d /tmp/hwr-pg.XXXXXX); rmdir "$$dir"; \
 	trap 'bash .ci/pg stop "$$dir"; rm -rf "$$dir" "$$dir.initdb.log"' EXIT; \
 	url=$$(bash .ci/pg start "$$dir" $(PG_PORT)); \
@@ -73,6 +73,11 @@ $(VENV)/.installed: requirements.txt | $(PY)
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
+
+# Debian's chromium and fonts-noto-cjk for the browser tests: installed through apt-get when missing (as root or by
+# a password-less sudo), else one line says what to install and make stops before pytest.
+system-packages:
+	@bash scripts/ensure-system-packages chromium fonts-noto-cjk
 
 catalogs: install
 	$(PY) -m admin_app.i18n
