@@ -1,12 +1,13 @@
-"""Staff list export: every profile column, XlsxWriter in constant-memory mode, written to a temp file."""
+"""Staff list export: every profile column, XlsxWriter in constant-memory mode; which rows, the audit, the job."""
 # Rows are read in batches from the grid's own query (same scope, filters, search and order) and written as
 # they come, so memory stays flat however many rows there are. Every string goes in as a text cell; one that
 # starts like a formula also carries Excel's quote prefix so editing it cannot turn it into one.
 import tempfile
-from datetime import date
+from datetime import date, datetime
 
 from cryptography.fernet import InvalidToken
-from flask_babel import get_timezone, gettext as _
+from flask import current_app
+from flask_babel import force_locale, get_timezone, gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -23,7 +24,10 @@ from ..models.profile import (
 )
 from ..models.user import ID_TYPES
 from . import clock
+from .audit import record
 from .crypto import decrypt
+from .scope import scope_for
+from .staff_listing import StaffListing
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -180,3 +184,58 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
     ws.autofilter(0, 0, max(n, 1), len(COLUMNS) - 1)
     wb.close()
     return n
+
+
+# ---- the staff export's rules: which rows (the grid's listing), the audit row, the background job ------------
+
+
+def download_name() -> str:
+    """已上报人员-20261206-2130.xlsx: the file name a staff export is offered under (local time)."""
+    stamp = datetime.now(get_timezone()).strftime("%Y%m%d-%H%M")
+    return f"{_('Reported staff')}-{stamp}.xlsx"
+
+
+def write_listing(listing, fh, progress=None) -> int:
+    """Write every row of a StaffListing (its scope, criteria, search and order) into `fh`; returns the count."""
+    return write_staff_xlsx(export_query(listing.query()), fh, progress=progress)
+
+
+def audit_export(listing, rows: int, filters: list, actor_id: int | None = None, job_id: str | None = None) -> None:
+    """Record (and commit) the audit row of a staff export: how many rows, under which filters (as the grid names
+    them), search and sort."""
+    scope = listing.scope
+    details = {"rows": rows, "filters": filters, "search": listing.search, "sort": listing.sort,
+               "desc": listing.desc}
+    if job_id:
+        details["job"] = job_id
+    record("export_staff", target_type="staff_profile", actor_id=actor_id,
+           institution_id=scope.institution_ids[0] if scope.institution_ids else None, details=details)
+    db.session.commit()
+
+
+def job_params(listing, filters: list, locale: str, total: int) -> dict:
+    """What a staff_xlsx job carries to rebuild the listing: criteria, search, sort, the audit's filter names."""
+    return {"criteria": [list(c) for c in listing.criteria], "search": listing.search, "sort": listing.sort,
+            "desc": listing.desc, "filters": filters, "locale": locale, "total": total}
+
+
+def run_staff_export_job(job, progress):
+    """Handler of staff_xlsx jobs: the same listing and writer as the grid's export, under the requester's scope
+    and language; returns (file path, download name)."""
+    from . import jobs
+
+    params = job.params or {}
+    if "criteria" not in params:
+        raise ValueError("this staff export job carries no listing criteria")
+    user = db.session.get(User, job.owner_id)
+    with force_locale(params.get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        listing = StaffListing(scope_for(user), params["criteria"], params.get("search"), params.get("sort"),
+                               bool(params.get("desc")))
+        total = listing.total()
+        progress(0, total)
+        path = jobs.export_folder() / f"{job.id}.xlsx"
+        with open(path, "wb") as fh:
+            rows = write_listing(listing, fh, progress=progress)
+        audit_export(listing, rows, params.get("filters") or [], actor_id=user.id, job_id=job.id)
+        progress(rows, rows)
+        return path, download_name()

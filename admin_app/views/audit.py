@@ -7,7 +7,7 @@ from ..i18n import N_
 from ..models import AuditLog
 from .base import SecureModelView
 from .formatters import label, local_time
-from .staff import LocalDateBetweenFilter, TextContainsFilter, TextEqualFilter
+from .staff_filters import LocalDateBetweenFilter, TextContainsFilter, TextEqualFilter
 
 # Audit action code -> label msgid. Codes missing here are shown as they are.
 AUDIT_ACTIONS = {
