@@ -2,14 +2,12 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
-from ..extensions import db
 from ..forms.auth import ChangePasswordForm
 from ..forms.staff import QUESTION_FIELDS, AccountForm, ProfileForm
 from ..i18n import N_
-from ..models import Institution, Region, ReviewEvent, StaffProfile
+from ..models import Institution
 from ..models.institution import CATEGORIES
 from ..models.profile import (
     EDUCATIONS,
@@ -21,10 +19,10 @@ from ..models.profile import (
     TITLE_LEVELS,
 )
 from ..models.user import ID_TYPES
-from ..services import ServiceError, clock, profiles as svc
+from ..services import ServiceError, clock, profiles as svc, review
 from ..services.accounts import change_password
-from ..services.institutions import search_institutions
-from ..services.regions import region_path
+from ..services.institutions import get_institution, search_institutions
+from ..services.regions import children as region_children, region_path
 from ..services.scope import scope_for
 from ..services.uploads import image_path
 
@@ -67,8 +65,7 @@ def me():
     profile = user.profile
     events = []
     if profile is not None:
-        events = db.session.scalars(select(ReviewEvent).where(ReviewEvent.profile_id == profile.id)
-                                    .order_by(ReviewEvent.created_at.desc(), ReviewEvent.id.desc()).limit(100)).all()
+        events = review.history(profile.id, 100)
     return render_template(
         "portal/me.html", user=user, profile=profile, events=events, region=_region_label(user.region_code),
         editable=svc.can_edit(user), locked=svc.is_locked(user), id_masked=svc.identity_masked(user),
@@ -99,8 +96,7 @@ def _region_choices(form: AccountForm, user) -> None:
         form.region_code.data = user.region_code or ""
 
     def children(parent) -> list[tuple[str, str]]:
-        stmt = select(Region).where(Region.parent_code == parent if parent else Region.parent_code.is_(None))
-        return [(r.code, r.name) for r in db.session.scalars(stmt.order_by(Region.code))]
+        return [(r.code, r.name) for r in region_children(parent)]
 
     def options(rows):
         return [SelectChoice("", _("Please choose"))] + [SelectChoice(code, name) for code, name in rows]
@@ -121,7 +117,7 @@ def _institution_choices(form: AccountForm, user) -> list[Institution]:
     """The unit select: the current pick plus the matches of the search box (the no-JavaScript path)."""
     if request.method == "GET":
         form.institution_id.data = user.institution_id
-    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    picked = get_institution(form.institution_id.data) if form.institution_id.data else None
     found = search_institutions(form.institution_q.data or "", limit=30) if form.institution_q.data else []
     rows = ([picked] if picked else []) + [i for i in found if not picked or i.id != picked.id]
     form.institution_id.choices = [SelectChoice("", _("Please choose"))] + [SelectChoice(i.id, _unit_label(i))
@@ -165,7 +161,7 @@ def account():
                 return redirect(url_for("portal.profile" if current_user.profile is None else "portal.me"))
     elif request.method == "POST" and action == "search" and form.institution_q.data and not found:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
-    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    picked = get_institution(form.institution_id.data) if form.institution_id.data else None
     return render_template("portal/account.html", form=form, locked=locked, picked=picked)
 
 
@@ -216,8 +212,7 @@ def profile():
 @bp.get("/profile/<int:profile_id>/avatar")
 def avatar(profile_id: int):
     """The avatar, for its owner and for admins whose scope holds the profile's unit; 404 for anyone else."""
-    # Larger ids are no row, and the database would refuse the parameter (a 500 instead of a 404).
-    prof = db.session.get(StaffProfile, profile_id) if profile_id <= 2**31 - 1 else None
+    prof = svc.get_profile(profile_id)
     if prof is None:
         abort(404)
     if prof.user_id != current_user.id:
