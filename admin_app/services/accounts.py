@@ -17,6 +17,11 @@ from .audit import record
 _DUMMY_HASH = None
 
 
+def load_user(user_id: str) -> User | None:
+    """The signed-in user of a session's user id (Flask-Login's user loader)."""
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
 def password_problem(password: str) -> str | None:
     """Why a password is too weak, or None: at least 8 characters with letters and digits."""
     if len(password or "") < 8:

@@ -16,11 +16,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db, limiter, login_manager
+from ..extensions import limiter, login_manager
 from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm
 from ..forms.validators import normalize_phone
-from ..models import User
-from ..services import ServiceError, captcha
+from ..services import ServiceError, accounts, captcha
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
 from ..services.scope import scope_for
 from ..services.sms import PURPOSES, SmsError, send_code
@@ -38,7 +37,7 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return accounts.load_user(user_id)
 
 
 def safe_next(target: str | None) -> str | None:

@@ -1,8 +1,8 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
 
-from ..extensions import csrf, db, limiter
+from ..extensions import csrf, limiter
+from ..services.health import database_check
 
 bp = Blueprint("health", __name__)
 
@@ -18,13 +18,7 @@ def healthz():
 @limiter.exempt
 def readyz():
     """The database (and Redis, when configured) answer: this node may take traffic."""
-    checks = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as e:  # any failure means "not ready"; the message helps the operator
-        db.session.rollback()
-        checks["database"] = f"error: {type(e).__name__}"
+    checks = {"database": database_check()}
     for key in ("RATELIMIT_STORAGE_URI", "REDIS_URL"):
         url = current_app.config.get(key) or ""
         if url.startswith(("redis://", "rediss://")) and "redis" not in checks:
