@@ -92,7 +92,8 @@ def english_in(html: str) -> list[str]:
             found.append(text)
     for block in page.json_blocks:
         for text in leaves(block):
-            if re.search(r"[A-Za-z]{3}", text) and not CJK.search(text) and not re.fullmatch(r"[a-z0-9_.-]+|/\S*", text):
+            is_value = re.fullmatch(r"[a-z0-9_.-]+|/\S*", text)
+            if re.search(r"[A-Za-z]{3}", text) and not CJK.search(text) and not is_value:
                 found.append(text)  # a label (codes such as 'identity.submit' and URLs are values)
             elif text in STOCK:
                 found.append(text)
