@@ -177,8 +177,10 @@ def condition(criterion: Criterion, figures: ScopeFigures):
             return None  # the grid holds reported profiles only
         statuses = STATUS_GROUPS[value]
         return StaffProfile.status == statuses[0] if len(statuses) == 1 else StaffProfile.status.in_(statuses)
-    if kind in ("personnel_type", "gender") or kind in KEY_ANSWERS:
+    if kind in ("personnel_type", "gender"):
         return getattr(StaffProfile, kind) == value
+    if kind in KEY_ANSWERS:  # "1" or "0" (a bool once Flask-Admin has cleaned it): a boolean, not a string
+        return getattr(StaffProfile, kind) == (value if isinstance(value, bool) else value == "1")
     if kind == "department":
         return text_equals(StaffProfile.department, value)
     if kind == "department_contains":
