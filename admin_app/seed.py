@@ -106,6 +106,9 @@ def build_demo(staff_count: int = 2000) -> None:
                   rng, pw, avatars)
     generate_staff(max(0, staff_count - 2), seed=7, units=units, password_hash=pw, avatars=avatars)
     reconcile()
+    from .services import fingerprint
+
+    fingerprint.ensure()  # the fingerprint of the key the demo is sealed with (when the schema has its table)
 
 
 def fake_resident_id(rng: random.Random, region: str, birth: date | None = None, female: bool | None = None) -> str:

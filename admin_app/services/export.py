@@ -15,7 +15,7 @@ from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUE
                               TITLE_LEVELS)
 from ..models.user import ID_TYPES
 from ..i18n import N_
-from . import clock
+from . import ServiceError, clock
 from .crypto import decrypt
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -77,14 +77,22 @@ def region_paths(codes=None) -> dict[str, str]:
     return out
 
 
-def safe_decrypt(token: str | None) -> str:
-    """The full document number, or "" when there is none or it cannot be decrypted with the current key."""
+class UndecryptableNumber(ServiceError):
+    """A stored document number no key of this node's PII key ring opens: never shown or exported as a blank."""
+
+    def __init__(self):
+        super().__init__(_("A document number cannot be decrypted with this server's PII key. Nothing was "
+                           "exported or shown; please tell the system administrator (PII_KEY mismatch)."))
+
+
+def reveal_number(token: str | None) -> str:
+    """The full document number ("" when none is stored); UndecryptableNumber when no key of the ring opens it."""
     if not token:
         return ""
     try:
         return decrypt(token)
     except (InvalidToken, ValueError):
-        return ""
+        raise UndecryptableNumber() from None
 
 
 def looks_like_formula(text: str) -> bool:
@@ -110,7 +118,7 @@ def _plan(fields, labels, yes, no, tz, today, regions) -> list:
 
     A converter takes a value that is not None and returns the cell's text, its number, or None for an empty cell.
     """
-    fixed = {"text": str, "id_number": safe_decrypt, "yesno": lambda v: yes if v else no,
+    fixed = {"text": str, "id_number": reveal_number, "yesno": lambda v: yes if v else no,
              "date": lambda v: v.isoformat(), "datetime": lambda v: clock.local_text(v, "%Y-%m-%d %H:%M:%S", tz),
              "region": regions.get, "int": int,
              "years": lambda v: clock.years_since(v, today), "practice": lambda v: clock.practice_years(v, today)}

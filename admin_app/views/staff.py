@@ -29,7 +29,8 @@ from ..services import ServiceError, jobs, review
 from ..services.audit import record
 from ..services.export import COLUMNS as EXPORT_COLUMNS
 from ..services.clock import local_text, practice_years, years_since
-from ..services.export import XLSX_MIMETYPE, export_query, region_paths, safe_decrypt, write_staff_xlsx
+from ..services.export import (XLSX_MIMETYPE, UndecryptableNumber, export_query, region_paths, reveal_number,
+                               write_staff_xlsx)
 from ..services import like_escape
 from ..services.search import TermTooShort, term_condition
 from ..services.search import split_terms as search_terms
@@ -846,7 +847,11 @@ class StaffProfileView(SecureModelView):
         """Show the full document number to an admin in scope; every look is audit-logged."""
         profile = self.get_one(request.form.get("id"))
         user = profile.user
-        full = safe_decrypt(user.id_number_enc)
+        try:
+            full = reveal_number(user.id_number_enc)
+        except UndecryptableNumber as e:
+            flash(str(e), "error")
+            return self._card(profile, self._return_url())
         record("view_id_number", target_type="user", target_id=user.id, institution_id=profile.institution_id,
                details={"profile_id": profile.id})
         db.session.commit()
@@ -928,12 +933,17 @@ class StaffProfileView(SecureModelView):
             job_id = jobs.enqueue("staff_xlsx", {"args": list(request.args.items(multi=True)),
                                                  "locale": str(get_locale()), "total": total}, current_user)
             return redirect(self.get_url(".job_view", job_id=job_id))
-        fh = tempfile.TemporaryFile()
+        fh = tempfile.TemporaryFile(dir=jobs.export_folder())  # decrypted numbers: under instance/, mode 600
         try:
             rows = write_staff_xlsx(export_query(query), fh)
             self._audit_export(rows, view_args, column)
             db.session.commit()
             fh.seek(0)
+        except UndecryptableNumber as e:
+            fh.close()
+            db.session.rollback()
+            flash(str(e), "error")
+            return redirect(self.get_url(".index_view", **self._list_kwargs(view_args)))
         except Exception:
             fh.close()
             raise
