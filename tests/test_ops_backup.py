@@ -25,7 +25,7 @@ def uploads_digest(app) -> dict[str, str]:
 
 
 def live_state(app):
-    """Everything a failed restore must leave alone: the SQLite file's bytes (or every PostgreSQL row) and the uploads."""
+    """What a failed restore must leave alone: the SQLite file's bytes (or every PostgreSQL row) and the uploads."""
     db.session.remove()
     if PG_URL:
         state = checksums()
@@ -243,8 +243,8 @@ def test_restore_refuses_what_is_not_a_backup(app, tmp_path, what):
 def test_an_export_or_a_reveal_never_shows_a_blank_where_a_number_should_be(app, login, tmp_path):
     from admin_app.models import AuditLog, ExportJob
     from admin_app.services import jobs
-    from tests.test_review_support import profile
     from tests.conftest import UNIT_A
+    from tests.test_review_support import profile
 
     unit = login(UNIT_A)
     audits = db.session.scalar(select(db.func.count()).select_from(AuditLog))

@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import tarfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from flask import current_app
@@ -157,7 +157,7 @@ def backup(target, fingerprints: list[str] | None = None) -> BackupInfo:
                 files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                 _add_bytes(tar, name, data)
             manifest = {"format": FORMAT, "version": VERSION, "engine": engine, "schema_revision": revision,
-                        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                         "pii_key_fingerprints": fingerprints, "files": files}
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
             raw.flush()
@@ -208,10 +208,10 @@ def verify(source) -> Verified:
 
 def _unpack(source: Path, staging: Path) -> Verified:
     try:
-        tar = tarfile.open(source, mode="r:")
+        tar = tarfile.open(source, mode="r:")  # noqa: SIM115 - closed by the with below
         members = tar.getmembers()
     except (tarfile.TarError, EOFError, OSError) as e:
-        raise _damaged(source, f"the archive cannot be read: {e}")
+        raise _damaged(source, f"the archive cannot be read: {e}") from e
     with tar:
         by_name = {m.name: m for m in members}
         if MANIFEST not in by_name:
@@ -219,7 +219,7 @@ def _unpack(source: Path, staging: Path) -> Verified:
         try:
             manifest = json.loads(tar.extractfile(by_name[MANIFEST]).read())
         except (ValueError, tarfile.TarError, OSError, EOFError) as e:
-            raise _damaged(source, f"the manifest cannot be read: {e}")
+            raise _damaged(source, f"the manifest cannot be read: {e}") from e
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(
                 manifest.get("files"), dict):
             raise BackupError(f"{source} is not a backup made by `flask backup` (unknown manifest)")
@@ -254,7 +254,7 @@ def _unpack(source: Path, staging: Path) -> Verified:
                         size += len(chunk)
                         dst.write(chunk)
             except (tarfile.TarError, OSError, EOFError) as e:
-                raise _damaged(source, f"{name} cannot be read: {e}")
+                raise _damaged(source, f"{name} cannot be read: {e}") from e
             if h.hexdigest() != expect.get("sha256") or size != expect.get("size"):
                 raise _damaged(source, f"{name} does not match its SHA-256 in the manifest")
     database = staging / DB_MEMBER[engine]
@@ -297,14 +297,14 @@ def _check_database(source: Path, database: Path, engine: str) -> None:
             finally:
                 con.close()
         except sqlite3.DatabaseError as e:
-            raise _damaged(source, f"its database is not readable: {e}")
+            raise _damaged(source, f"its database is not readable: {e}") from e
         if result != ["ok"]:
             raise _damaged(source, f"its database fails SQLite's integrity check: {'; '.join(result[:3])}")
     else:
         try:
             tables = pg_listed_tables(database)
         except BackupError as e:
-            raise _damaged(source, str(e))
+            raise _damaged(source, str(e)) from e
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         raise BackupError(f"{source} is not a backup of this application: it lacks the tables {', '.join(missing)}")
@@ -316,7 +316,7 @@ def safety_copy() -> Path | None:
     """A backup of the current database and uploads under BACKUP_FOLDER (mode 600); None when there is none."""
     if dialect() == "sqlite" and not _sqlite_path().exists():
         return None
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = backup_folder() / f"before-restore-{stamp}-{secrets.token_hex(3)}.backup"
     # The current data's own fingerprints (whatever they are): this copy must restore what was there.
     backup(target, fingerprints=fp.stored() or [])
