@@ -2,8 +2,10 @@
 # Rows are read in batches from the grid's own query (same scope, filters, search and order) and written as
 # they come, so memory stays flat however many rows there are. Every string goes in as a text cell; one that
 # starts like a formula also carries Excel's quote prefix so editing it cannot turn it into one.
+import shutil
 import tempfile
 from datetime import date
+from pathlib import Path
 
 from cryptography.fernet import InvalidToken
 from flask_babel import get_timezone, gettext as _
@@ -141,18 +143,28 @@ def _plan(fields, labels, yes, no, tz, today, regions) -> list:
     return plan
 
 
-def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None, progress=None) -> int:
+def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None, progress=None,
+                     tmpdir: Path | None = None) -> int:
     """Write rows (from export_query) as an XLSX into the binary file `fh`; returns the number of rows.
 
     `progress(n)`, when given, is called every PROGRESS_EVERY rows (background export jobs report through it).
+    XlsxWriter's temp files (plain text of every cell) go to `tmpdir`, or to a private folder made and removed here.
     """
     import xlsxwriter
 
     today = today or clock.today()
     tz = get_timezone()
+    if tmpdir is None:  # each export its own private folder under EXPORT_FOLDER, never the system temp directory
+        from .jobs import export_folder
+
+        own = Path(tempfile.mkdtemp(prefix="tmp-", dir=export_folder()))
+        try:
+            return write_staff_xlsx(rows, fh, sheet_title, today, progress, tmpdir=own)
+        finally:
+            shutil.rmtree(own, ignore_errors=True)
     wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
                                   "strings_to_numbers": False, "strings_to_urls": False,
-                                  "tmpdir": tempfile.gettempdir()})
+                                  "tmpdir": str(tmpdir)})
     ws = wb.add_worksheet((sheet_title or _("Reported staff"))[:31])
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                           "valign": "vcenter"})

@@ -973,9 +973,9 @@ class StaffProfileView(SecureModelView):
             g.hwr_scope = scope_for(user)
             view_args, column, query, total = self._export_plan()
             progress(0, total)
-            path = jobs.export_folder() / f"{job.id}.xlsx"
-            with open(path, "wb") as fh:
-                rows = write_staff_xlsx(export_query(query), fh, progress=progress)
+            path = jobs.output_path(job.id)
+            with jobs.open_private(path) as fh:  # decrypted numbers: owner only; removed if the job fails
+                rows = write_staff_xlsx(export_query(query), fh, progress=progress, tmpdir=jobs.temp_dir(job.id))
             self._audit_export(rows, view_args, column, actor_id=user.id, job_id=job.id)
             db.session.commit()
             progress(rows, rows)
@@ -996,7 +996,15 @@ class StaffProfileView(SecureModelView):
         return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
                 "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
                 "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
-                "error": _("The export failed. Please try again.") if job.status == "failed" else None}
+                "error": self._job_error(job)}
+
+    @staticmethod
+    def _job_error(job) -> str | None:
+        if job.status != "failed":
+            return None
+        if (job.error or "").startswith(jobs.WORKER_LOST):
+            return _("The export was interrupted: the server running it stopped. Please export again.")
+        return _("The export failed. Please try again.")
 
     @expose("/jobs/<string(length=32):job_id>")
     def job_view(self, job_id):
