@@ -1,5 +1,5 @@
 """flask commands: seed-demo, create-superuser, gen-staff, load-regions, reconcile-counters, backup, restore,
-rotate-pii-key."""
+rotate-pii-key, check."""
 import click
 from flask import Flask
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(backup_cmd)
     app.cli.add_command(restore_cmd)
     app.cli.add_command(rotate_pii_key_cmd)
+    app.cli.add_command(check_cmd)
     from .services.jobs import worker_cmd  # `flask jobs-worker`: the RQ worker for export jobs (JOB_BACKEND=rq)
 
     app.cli.add_command(worker_cmd)
@@ -204,3 +205,20 @@ def rotate_pii_key_cmd(new_key: str | None, key_file: str | None):
                "request(s) under the new key.")
     click.echo("Set this in instance/config.py (and FLASK_PII_KEY where used), then restart the servers:")
     click.echo(f"PII_KEY = {key!r}")
+
+
+@click.command("check")
+def check_cmd():
+    """Check the data: counters, the PII key fingerprint, stuck export jobs, orphan export files and missing uploads.
+
+    Prints one line per check; exits non-zero when any of them finds a fault (run it from cron or CI).
+    """
+    from .services.checkup import run_checks
+
+    findings = run_checks()
+    for f in findings:
+        click.echo(f"{'ok  ' if f.ok else 'FAIL'}  {f.name}: {f.detail}")
+    bad = [f.name for f in findings if not f.ok]
+    if bad:
+        raise click.ClickException(f"{len(bad)} check(s) failed: {', '.join(bad)}")
+    click.echo("all checks passed")
