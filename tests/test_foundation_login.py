@@ -55,7 +55,8 @@ def test_the_phone_may_be_typed_with_spaces_or_plus_86(client):
 
 def test_five_failures_lock_the_phone_for_fifteen_minutes(client):
     for left in (4, 3, 2, 1):
-        assert f"手机号或密码错误，还可尝试 {left} 次" in sign_in(client, DISTRICT_A, "Wrong12345").get_data(as_text=True)
+        html = sign_in(client, DISTRICT_A, "Wrong12345").get_data(as_text=True)
+        assert f"手机号或密码错误，还可尝试 {left} 次" in html
     fifth = sign_in(client, DISTRICT_A, "Wrong12345").get_data(as_text=True)
     assert "失败次数过多，该手机号已锁定 15 分钟。" in fifth
     locked = user(DISTRICT_A).locked_until

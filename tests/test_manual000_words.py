@@ -1,6 +1,5 @@
 """Issue 22, the words of the staff-reporting manual (000): questionnaire wording and answers, sign-in and
 password messages, region names, audit sentences and the institution card in plain Chinese."""
-import io
 import re
 
 import pytest
@@ -13,7 +12,7 @@ from admin_app.services import captcha as captcha_mod
 from admin_app.services.review import transition
 from tests.conftest import STAFF_A, SUPER, UNIT_A
 from tests.test_review_support import profile, scope_of, user
-from tests.test_staff_portal import edit_form, newcomer, post_profile  # noqa: F401 - fixture
+from tests.test_staff_portal import newcomer, post_profile  # noqa: F401 - newcomer is a fixture
 
 MANUAL_QUESTIONS = ("是否专职从事采样工作", "是否参加过新冠核酸采样培训", "是否参加过生物安全培训",
                     "是否正在从事新冠核酸样本采集", "是否专职从事检验工作", "是否具有检验从业资格",
@@ -37,7 +36,7 @@ def legend(html: str, name: str) -> str:
 
 # ---- the questionnaire ----------------------------------------------------------------------------------------
 
-def test_the_questionnaire_speaks_the_manuals_words(newcomer):
+def test_the_questionnaire_speaks_the_manuals_words(newcomer):  # noqa: F811
     html = text(newcomer.get("/profile"))
     for q in MANUAL_QUESTIONS:
         assert q in html, q
@@ -50,7 +49,7 @@ def test_the_questionnaire_speaks_the_manuals_words(newcomer):
     assert re.findall(r'name="pcr_certificate"\s+value="(\w+)"', html) == ["yes", "no"]
 
 
-def test_only_the_starred_questions_are_required(newcomer):
+def test_only_the_starred_questions_are_required(newcomer):  # noqa: F811
     for q in REQUIRED_QUESTIONS:
         r = post_profile(newcomer, **{q: None})
         assert r.status_code == 200 and "请回答此问题" in text(r), q

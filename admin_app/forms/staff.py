@@ -8,10 +8,17 @@ from wtforms import DateField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, Regexp
 
-from ..services import row_id
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS,
-                              TITLE_LEVELS, answer_words)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+    answer_words,
+)
 from ..models.user import ID_TYPES
+from ..services import row_id
 from .auth import RealName
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -54,8 +61,8 @@ class ProfileForm(FlaskForm):
     birth_date = _date_field(_l("Date of birth"))
     personnel_type = RadioField(_l("Personnel type"), choices=_choices(PERSONNEL_TYPES), validate_choice=False,
                                 validators=[Optional()])
-    education = SelectField(_l("Education"), choices=[SelectChoice("", "")] + _choices(EDUCATIONS), validate_choice=False,
-                            validators=[Optional()])
+    education = SelectField(_l("Education"), choices=[SelectChoice("", "")] + _choices(EDUCATIONS),
+                            validate_choice=False, validators=[Optional()])
     title_level = SelectField(_l("Professional title level"), choices=[SelectChoice("", "")] + _choices(TITLE_LEVELS),
                               validate_choice=False, validators=[Optional()])
     title = StringField(_l("Professional title"), validators=[Optional(), _too_long(64)])

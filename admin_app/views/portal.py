@@ -11,11 +11,19 @@ from ..forms.staff import QUESTION_FIELDS, AccountForm, ProfileForm
 from ..i18n import N_
 from ..models import Institution, Region, ReviewEvent, StaffProfile
 from ..models.institution import CATEGORIES
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, REQUIRED_QUESTIONS, SAMPLING_QUESTIONS,
-                              STATUSES, TESTING_QUESTIONS, TITLE_LEVELS, answer_label)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    REQUIRED_QUESTIONS,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+    answer_label,
+)
 from ..models.user import ID_TYPES
-from ..services import ServiceError, clock
-from ..services import profiles as svc
+from ..services import ServiceError, clock, profiles as svc
 from ..services.accounts import change_password
 from ..services.institutions import search_institutions
 from ..services.regions import region_path
@@ -64,7 +72,8 @@ def me():
                                     .order_by(ReviewEvent.created_at.desc(), ReviewEvent.id.desc()).limit(100)).all()
     return render_template(
         "portal/me.html", user=user, profile=profile, events=events, region=_region_label(user.region_code),
-        editable=svc.can_edit(user), locked=svc.is_locked(user), lock_text=_lock_text(user), id_masked=svc.identity_masked(user),
+        editable=svc.can_edit(user), locked=svc.is_locked(user), lock_text=_lock_text(user),
+        id_masked=svc.identity_masked(user),
         years_since=clock.years_since, practice_years=clock.practice_years, statuses=STATUSES,
         event_label=event_label, id_types=ID_TYPES,
         ptypes=PERSONNEL_TYPES, educations=EDUCATIONS, title_levels=TITLE_LEVELS, genders=GENDERS,
@@ -163,8 +172,8 @@ def account():
                 return redirect(url_for("portal.profile" if current_user.profile is None else "portal.me"))
     elif request.method == "POST" and action == "search" and form.institution_q.data and not found:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
-    return render_template("portal/account.html", form=form, locked=locked, lock_text=_lock_text(user),
-                           picked=db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None)
+    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    return render_template("portal/account.html", form=form, locked=locked, lock_text=_lock_text(user), picked=picked)
 
 
 # ---- profile --------------------------------------------------------------------------------------------
