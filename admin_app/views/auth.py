@@ -181,5 +181,7 @@ def sms_send():
     try:
         send_code(phone, purpose)
     except SmsError as e:
+        if e.captcha_required:  # the page shows the image captcha and sends its answer as sms_captcha
+            return jsonify(ok=False, error=str(e), captcha=True, captcha_url=url_for("auth.captcha_image")), e.status
         return jsonify(ok=False, error=str(e)), e.status
     return jsonify(ok=True)
