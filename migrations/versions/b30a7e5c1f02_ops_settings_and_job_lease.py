@@ -1,7 +1,7 @@
 """app_setting (the PII key fingerprint the data is sealed with) and export_job.heartbeat_at (the worker's lease)
 
 Revision ID: b30a7e5c1f02
-Revises: 9d41b7e2c6a8
+Revises: b6e1c0a4d7f2
 Create Date: 2026-12-06 20:30:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import sqlite
 
 revision = "b30a7e5c1f02"
-down_revision = "9d41b7e2c6a8"
+down_revision = "b6e1c0a4d7f2"
 branch_labels = None
 depends_on = None
 
