@@ -16,6 +16,7 @@ from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUE
 from ..models.user import ID_TYPES
 from ..services import ServiceError, clock
 from ..services import profiles as svc
+from ..services.personal import centre_for
 from ..services.accounts import change_password
 from ..services.institutions import search_institutions
 from ..services.regions import region_path
@@ -70,7 +71,7 @@ def me():
         action_labels=ACTION_LABELS, id_types=ID_TYPES,
         ptypes=PERSONNEL_TYPES, educations=EDUCATIONS, title_levels=TITLE_LEVELS, genders=GENDERS,
         sampling=SAMPLING_QUESTIONS, testing=TESTING_QUESTIONS, questions_for=svc.questions_for,
-        field_labels=FIELD_LABELS)
+        field_labels=FIELD_LABELS, centre=centre_for(user))
 
 
 def _region_label(code: str | None) -> str:
@@ -157,9 +158,10 @@ def account():
                 if resubmitted:
                     flash(_("Your profile has been sent for review again with the new information."), "info")
                 return redirect(url_for("portal.profile" if current_user.profile is None else "portal.me"))
-    elif request.method == "POST" and action == "search" and form.institution_q.data and not found:
+    no_match = request.method == "POST" and action == "search" and bool(form.institution_q.data) and not found
+    if no_match:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
-    return render_template("portal/account.html", form=form, locked=locked,
+    return render_template("portal/account.html", form=form, locked=locked, no_match=no_match,
                            picked=db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None)
 
 
