@@ -74,8 +74,11 @@ def _finish_config(app: Flask) -> None:
     cfg["UPLOAD_MAX_BYTES"] = int(cfg["UPLOAD_MAX_BYTES"])
     cfg.setdefault("UPLOAD_FOLDER", os.path.join(app.instance_path, "uploads"))
     cfg.setdefault("SMS_OUTBOX", os.path.join(app.instance_path, "sms_outbox.jsonl"))
-    translations = Path(app.root_path) / "translations"
-    domains = sorted(p.stem for p in (translations / "zh_Hans_CN" / "LC_MESSAGES").glob("*.po")) or ["messages"]
+    from . import i18n
+
+    # However the process was started (make, flask run, gunicorn), the Chinese catalogs are compiled or it refuses.
+    translations = i18n.TRANSLATIONS
+    domains = i18n.ensure_catalogs(translations)
     # One catalog per area (Flask-Babel merges domains listed with their directories).
     cfg["BABEL_DOMAIN"] = ";".join(domains)
     cfg["BABEL_TRANSLATION_DIRECTORIES"] = ";".join([str(translations)] * len(domains))
