@@ -45,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
 
-    from . import views, cli
+    from . import cli, views
 
     views.register(app)
     cli.register(app)
@@ -98,7 +98,7 @@ def select_locale() -> str:
     return session.get("lang") if session.get("lang") in langs else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _sqlite_table_hint(compiler, table, text):
+def _sqlite_table_hint(_compiler, table, text):
     """`with_hint(Model, "INDEXED BY ix_...", "sqlite")` renders after the table name, as SQLite's syntax wants.
 
     SQLAlchemy's SQLite compiler drops table hints (the base compiler's default); the staff grid names the

@@ -71,7 +71,8 @@ def extracted_msgids() -> set[str]:
 
     ids = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-            str(ROOT), METHODS, keywords=KEYWORDS, options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
+            str(ROOT), METHODS, keywords=KEYWORDS,
+            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
         for m in (message if isinstance(message, tuple) else (message,)):
             if m:
                 ids.add(m)

@@ -10,7 +10,7 @@ from admin_app.extensions import db
 from admin_app.models import Institution, User
 from admin_app.seed import demo_uscc
 from admin_app.services import verification
-from tests.conftest import DEMO_PASSWORD, STAFF_A, SUPER, UNIT_A, csrf_token_from
+from tests.conftest import DEMO_PASSWORD, STAFF_A, UNIT_A, csrf_token_from
 from tests.test_identity_helpers import post_verify, requests_of, user_by_phone
 
 UNIT_A_NAME = "北京市西城区疾病预防控制中心"

@@ -1,8 +1,18 @@
 """Sign-in (with image captcha), sign-up, forgotten password, SMS codes, sign-out."""
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, jsonify, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -179,5 +189,7 @@ def sms_send():
     try:
         send_code(phone, purpose)
     except SmsError as e:
+        if e.captcha_required:  # the page shows the image captcha and sends its answer as sms_captcha
+            return jsonify(ok=False, error=str(e), captcha=True, captcha_url=url_for("auth.captcha_image")), e.status
         return jsonify(ok=False, error=str(e)), e.status
     return jsonify(ok=True)

@@ -1,8 +1,8 @@
 """The personal centre's two menus, one home for both: the tabs on every portal page and the menu under the
 user's name top right (portal and back office). To add an entry (e.g. 登录设备), append a MenuItem to
 PERSONAL_NAV and/or USER_MENU; an entry whose endpoint is not registered is left out."""
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import Flask, current_app, request, url_for
 from flask_babel import gettext as _

@@ -11,14 +11,20 @@ from ..forms.staff import QUESTION_FIELDS, AccountForm, ProfileForm
 from ..i18n import N_
 from ..models import Institution, Region, ReviewEvent, StaffProfile
 from ..models.institution import CATEGORIES
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES,
-                              TESTING_QUESTIONS, TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+)
 from ..models.user import ID_TYPES
-from ..services import ServiceError, clock
-from ..services import profiles as svc
-from ..services.personal import centre_for
+from ..services import ServiceError, clock, profiles as svc
 from ..services.accounts import change_password
 from ..services.institutions import search_institutions
+from ..services.personal import centre_for
 from ..services.regions import region_path
 from ..services.scope import scope_for
 from ..services.uploads import image_path
@@ -161,8 +167,8 @@ def account():
     no_match = request.method == "POST" and action == "search" and bool(form.institution_q.data) and not found
     if no_match:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
-    return render_template("portal/account.html", form=form, locked=locked, no_match=no_match,
-                           picked=db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None)
+    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    return render_template("portal/account.html", form=form, locked=locked, picked=picked, no_match=no_match)
 
 
 # ---- profile --------------------------------------------------------------------------------------------

@@ -11,6 +11,11 @@
     // Filter menu entries are javascript: links the CSP blocks; Flask-Admin's own script adds the filter row.
     if (e.target.closest('.field-filters a.filter')) { e.preventDefault(); }
   });
+  // Flask-Admin's menu toggles are javascript: links too, and Bootstrap's handler stops the click from reaching the
+  // listener above: cancel their navigation (the CSP would block and report it) before anyone else sees the click.
+  document.addEventListener('click', function (e) {
+    if (e.target.closest && e.target.closest('a[href^="javascript:"]')) { e.preventDefault(); }
+  }, true);
   // Forms that change something irreversibly ask first (staff card, confirmation codes, registry actions).
   document.addEventListener('submit', function (e) {
     var f = e.target;
@@ -18,4 +23,27 @@
       e.preventDefault();
     }
   });
+  // Flask-Admin's date pickers (bootstrap-daterangepicker 1.3) and select2 (3.5) have English built in: give them
+  // the page's labels (#picker-locale-data, hwr_base.html). Deferred, this runs before the pickers are built.
+  var localeData = document.getElementById('picker-locale-data');
+  var $ = window.jQuery;
+  if (localeData && $) {
+    var loc = JSON.parse(localeData.textContent);
+    if ($.fn.daterangepicker) {
+      var stock = $.fn.daterangepicker;
+      $.fn.daterangepicker = function (options, callback) {
+        return stock.call(this, $.extend(true, {locale: loc.daterangepicker}, options || {}), callback);
+      };
+    }
+    if ($.fn.select2 && $.fn.select2.defaults) {
+      $.extend($.fn.select2.defaults, {
+        formatNoMatches: function () { return loc.select2.noMatches; },
+        formatSearching: function () { return loc.select2.searching; },
+        formatLoadMore: function () { return loc.select2.loadMore; },
+        formatInputTooShort: function (input, min) {
+          return loc.select2.inputTooShort.replace('%(n)s', String(min - input.length));
+        }
+      });
+    }
+  }
 })();
