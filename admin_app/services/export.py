@@ -20,6 +20,7 @@ from ..models.profile import (
     STATUSES,
     TESTING_QUESTIONS,
     TITLE_LEVELS,
+    answer_label,
 )
 from ..models.user import ID_TYPES
 from . import clock
@@ -48,8 +49,8 @@ COLUMNS = (
     (N_("Region"), "region", "region_code"),
     (N_("Work unit"), "text", "institution_name"),
     (N_("Department"), "text", "department"),
-    *((label, "yesno", key) for key, label in SAMPLING_QUESTIONS.items()),
-    *((label, "yesno", key) for key, label in TESTING_QUESTIONS.items()),
+    *((label, f"answer:{key}", key) for key, label in SAMPLING_QUESTIONS.items()),
+    *((label, f"answer:{key}", key) for key, label in TESTING_QUESTIONS.items()),
     (N_("Years of PCR work"), "int", "pcr_years"),
     (N_("Status"), "label:status", "status"),
     (N_("Reported at"), "datetime", "submitted_at"),
@@ -112,19 +113,23 @@ def export_query(list_query):
 PROGRESS_EVERY = 2000
 
 
-def _plan(fields, labels, yes, no, tz, today, regions) -> list:
+def _plan(fields, labels, answers, tz, today, regions) -> list:
     """(column, row index, converter) per column: the kind of each column is decided once, not once per cell.
 
     A converter takes a value that is not None and returns the cell's text, its number, or None for an empty cell.
     """
-    fixed = {"text": str, "id_number": safe_decrypt, "yesno": lambda v: yes if v else no,
+    fixed = {"text": str, "id_number": safe_decrypt,
              "date": lambda v: v.isoformat(), "datetime": lambda v: clock.local_text(v, "%Y-%m-%d %H:%M:%S", tz),
              "region": regions.get, "int": int,
              "years": lambda v: clock.years_since(v, today), "practice": lambda v: clock.practice_years(v, today)}
     index = {name: i for i, name in enumerate(fields)}
     plan = []
     for col, (_msgid, kind, src) in enumerate(COLUMNS):
-        if kind.startswith("label:"):
+        if kind.startswith("answer:"):
+            # 有/无 for a certificate, 是/否 for the others (the manual's answer words); stored as True/False.
+            words = answers[kind[7:]]
+            convert = lambda v, w=words: w[bool(v)]  # noqa: E731
+        elif kind.startswith("label:"):
             mapping = labels[kind[6:]]
             convert = lambda v, m=mapping: m.get(v, v)  # noqa: E731
         else:
@@ -150,7 +155,8 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
                           "valign": "vcenter"})
     quoted = wb.add_format({"quote_prefix": True})
     labels = {k: {code: _(msgid) for code, msgid in m.items()} for k, m in LABELS.items()}
-    yes, no = _("Yes"), _("No")
+    answers = {q: {True: _(answer_label(q, True)), False: _(answer_label(q, False))}
+               for q in (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)}
     for col, (msgid, kind, src) in enumerate(COLUMNS):
         width = 30 if src in ("institution_name", "last_reason") else 22 if kind in (
             "id_number", "datetime", "region") else 12
@@ -162,7 +168,7 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
     n = 0
     for row in rows:
         if plan is None:  # the first row: the regions (one query for the whole file) and each column's converter
-            plan = _plan(row._fields, labels, yes, no, tz, today, region_paths())
+            plan = _plan(row._fields, labels, answers, tz, today, region_paths())
         n += 1
         if progress is not None and n % PROGRESS_EVERY == 0:
             progress(n)

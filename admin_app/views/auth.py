@@ -74,7 +74,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         # The captcha is checked first: a wrong one costs no password check and no lockout count.
-        if current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
+        if current_app.config["CAPTCHA_ENABLED"] and not (form.captcha.data or "").strip():
+            form.captcha.errors.append(_("Please enter the image captcha."))
+        elif current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
             form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
         else:
             try:

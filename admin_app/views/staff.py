@@ -30,6 +30,7 @@ from ..models.profile import (
     STATUSES,
     TESTING_QUESTIONS,
     TITLE_LEVELS,
+    answer_label,
 )
 from ..models.user import ID_TYPES
 from ..services import ServiceError, jobs, like_escape, review
@@ -66,8 +67,6 @@ KEY_ANSWERS = ("pcr_certificate", "pcr_training", "doing_pcr", "biosafety_post_c
 HISTORY_MAX = 100
 KEYSET_ARGS = ("after", "before", "pn")
 CARD_ID = "0000000000"  # stands for the row's id in the one card URL a page builds
-EVENT_NAMES = {"submit": N_("Submitted for review"), "approve": N_("Approve"), "reject": N_("Reject"),
-               "revert": N_("Revert approval")}
 # Profile field -> label msgid, for the changed fields of a staff edit in the review history.
 FIELD_LABELS = {src: msgid for msgid, _kind, src in EXPORT_COLUMNS if src not in ("id_type", "id_number_enc")}
 FIELD_LABELS.update(id_number=N_("Document number"), avatar=N_("Avatar"), institution_id=N_("Institution"),
@@ -891,7 +890,7 @@ class StaffProfileView(SecureModelView):
             labels={"gender": GENDERS, "education": EDUCATIONS, "personnel_type": PERSONNEL_TYPES,
                     "title_level": TITLE_LEVELS, "status": STATUSES, "id_type": ID_TYPES},
             level_names=LEVEL_NAMES, reason_max=review.REASON_MAX, local=local_text, badges=STATUS_BADGES,
-            event_names={k: _(v) for k, v in EVENT_NAMES.items()}, change_summary=_change_summary)
+            event_label=review.event_label, answer_label=answer_label, change_summary=_change_summary)
 
     # ---- export --------------------------------------------------------------------------------------
 
