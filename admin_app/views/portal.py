@@ -26,6 +26,7 @@ from ..models.user import ID_TYPES
 from ..services import ServiceError, clock, profiles as svc
 from ..services.accounts import change_password
 from ..services.institutions import search_institutions
+from ..services.personal import centre_for
 from ..services.regions import region_path
 from ..services.review import event_label
 from ..services.scope import scope_for
@@ -78,7 +79,7 @@ def me():
         event_label=event_label, id_types=ID_TYPES,
         ptypes=PERSONNEL_TYPES, educations=EDUCATIONS, title_levels=TITLE_LEVELS, genders=GENDERS,
         sampling=SAMPLING_QUESTIONS, testing=TESTING_QUESTIONS, questions_for=svc.questions_for,
-        field_labels=FIELD_LABELS, answer_label=answer_label)
+        field_labels=FIELD_LABELS, answer_label=answer_label, centre=centre_for(user))
 
 
 def _lock_text(user) -> str:
@@ -170,10 +171,12 @@ def account():
                 if resubmitted:
                     flash(_("Your profile has been sent for review again with the new information."), "info")
                 return redirect(url_for("portal.profile" if current_user.profile is None else "portal.me"))
-    elif request.method == "POST" and action == "search" and form.institution_q.data and not found:
+    no_match = request.method == "POST" and action == "search" and bool(form.institution_q.data) and not found
+    if no_match:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
     picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
-    return render_template("portal/account.html", form=form, locked=locked, lock_text=_lock_text(user), picked=picked)
+    return render_template("portal/account.html", form=form, locked=locked, lock_text=_lock_text(user), picked=picked,
+                           no_match=no_match)
 
 
 # ---- profile --------------------------------------------------------------------------------------------

@@ -132,8 +132,11 @@
       results.innerHTML = "";
       select.dispatchEvent(new Event("change"));
     }
+    var empty = box.querySelector("[data-unit-empty]");  // the way to register a unit (account page only)
+    function showEmpty(show) { if (empty) { empty.hidden = !show; } }
     function render(rows) {
       results.innerHTML = "";
+      showEmpty(rows.length === 0);
       rows.forEach(function (row) {
         var item = document.createElement("button");
         item.type = "button";
@@ -154,7 +157,7 @@
     }
     function search() {
       var q = input.value.trim();
-      if (!q) { results.innerHTML = ""; return; }
+      if (!q) { results.innerHTML = ""; showEmpty(false); return; }
       getJSON(url + "?q=" + encodeURIComponent(q)).then(render);
     }
     input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 250); });
