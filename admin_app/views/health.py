@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, jsonify
 
 from ..extensions import csrf, limiter
-from ..services.health import database_check
+from ..services.health import database_check, pii_key_check
 
 bp = Blueprint("health", __name__)
 
@@ -17,8 +17,10 @@ def healthz():
 @bp.get("/readyz")
 @limiter.exempt
 def readyz():
-    """The database (and Redis, when configured) answer: this node may take traffic."""
+    """The database (and Redis, when configured) answer and the PII key opens the data: this node may take traffic."""
     checks = {"database": database_check()}
+    if checks["database"] == "ok":
+        checks["pii_key"] = pii_key_check()
     for key in ("RATELIMIT_STORAGE_URI", "REDIS_URL"):
         url = current_app.config.get(key) or ""
         if url.startswith(("redis://", "rediss://")) and "redis" not in checks:

@@ -1,5 +1,5 @@
 """The staff card (/admin/staff/details/): one reported profile in scope, its review history and actions."""
-from flask import abort, current_app, make_response, redirect, request
+from flask import abort, current_app, flash, make_response, redirect, request
 from flask_admin import expose
 from flask_babel import gettext as _, lazy_gettext as _l
 
@@ -13,18 +13,17 @@ from ..models.profile import (
     STATUSES,
     TESTING_QUESTIONS,
     TITLE_LEVELS,
+    answer_label,
 )
 from ..models.user import ID_TYPES
 from ..services import review
 from ..services.clock import local_text, practice_years, years_since
-from ..services.export import COLUMNS as EXPORT_COLUMNS, region_paths
+from ..services.export import COLUMNS as EXPORT_COLUMNS, UndecryptableNumber, region_paths
 from ..services.scope import current_scope
 from .formatters import STATUS_BADGES
 
 LEVEL_NAMES = {1: _l("unit review"), 2: _l("institution review")}
 HISTORY_MAX = 100
-EVENT_NAMES = {"submit": N_("Submitted for review"), "approve": N_("Approve"), "reject": N_("Reject"),
-               "revert": N_("Revert approval")}
 # Profile field -> label msgid, for the changed fields of a staff edit in the review history.
 FIELD_LABELS = {src: msgid for msgid, _kind, src in EXPORT_COLUMNS if src not in ("id_type", "id_number_enc")}
 FIELD_LABELS.update(id_number=N_("Document number"), avatar=N_("Avatar"), institution_id=N_("Institution"),
@@ -59,7 +58,11 @@ class StaffCardMixin:
     def id_number_view(self):
         """Show the full document number to an admin in scope; every look is audit-logged."""
         profile = self.get_one(request.form.get("id"))
-        full = review.reveal_id_number(profile)
+        try:
+            full = review.reveal_id_number(profile)
+        except UndecryptableNumber as e:
+            flash(str(e), "error")
+            return self._card(profile, self._return_url())
         resp = make_response(self._card(profile, self._return_url(), full_id=full))
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -87,4 +90,4 @@ class StaffCardMixin:
             labels={"gender": GENDERS, "education": EDUCATIONS, "personnel_type": PERSONNEL_TYPES,
                     "title_level": TITLE_LEVELS, "status": STATUSES, "id_type": ID_TYPES},
             level_names=LEVEL_NAMES, reason_max=review.REASON_MAX, local=local_text, badges=STATUS_BADGES,
-            event_names={k: _(v) for k, v in EVENT_NAMES.items()}, change_summary=_change_summary)
+            event_label=review.event_label, answer_label=answer_label, change_summary=_change_summary)

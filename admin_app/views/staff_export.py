@@ -48,11 +48,16 @@ class StaffExportMixin:
             job_id = jobs.enqueue("staff_xlsx", export.job_params(listing, filters, str(get_locale()), total),
                                   current_user)
             return redirect(self.get_url(".job_view", job_id=job_id))
-        fh = tempfile.TemporaryFile()  # noqa: SIM115 - send_file streams it and closes it after the response
+        # Decrypted numbers: under instance/, mode 600; send_file streams it and closes it after the response.
+        fh = tempfile.TemporaryFile(dir=jobs.export_folder())  # noqa: SIM115
         try:
             rows = export.write_listing(listing, fh)
             export.audit_export(listing, rows, filters)
             fh.seek(0)
+        except export.UndecryptableNumber as e:
+            fh.close()
+            flash(str(e), "error")
+            return redirect(self.get_url(".index_view", **self._list_kwargs(view_args)))
         except Exception:
             fh.close()
             raise
@@ -73,7 +78,15 @@ class StaffExportMixin:
         return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
                 "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
                 "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
-                "error": _("The export failed. Please try again.") if job.status == "failed" else None}
+                "error": self._job_error(job)}
+
+    @staticmethod
+    def _job_error(job) -> str | None:
+        if job.status != "failed":
+            return None
+        if (job.error or "").startswith(jobs.WORKER_LOST):
+            return _("The export was interrupted: the server running it stopped. Please export again.")
+        return _("The export failed. Please try again.")
 
     @expose("/jobs/<string(length=32):job_id>")
     def job_view(self, job_id):
