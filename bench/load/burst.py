@@ -13,7 +13,6 @@ Loopback only (refused otherwise); every loop is bounded by the sign-up count an
 import argparse
 import io
 import json
-import re
 import sys
 import threading
 import time
