@@ -32,7 +32,7 @@ def resident_id(n: int) -> str:
     from stdnum.cn import ric
 
     body = f"110102{1980 + n % 20}0{1 + n % 9}1{n % 10}{n % 1000:03d}"[:17]
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # stdnum takes the number with a check digit place
 
 
 def avatar_png() -> bytes:
