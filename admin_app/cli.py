@@ -1,5 +1,5 @@
 """flask commands: seed-demo, create-superuser, gen-staff, load-regions, reconcile-counters, backup, restore,
-rotate-pii-key."""
+rotate-pii-key, check."""
 import click
 from flask import Flask
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(backup_cmd)
     app.cli.add_command(restore_cmd)
     app.cli.add_command(rotate_pii_key_cmd)
+    app.cli.add_command(check_cmd)
     from .services.jobs import worker_cmd  # `flask jobs-worker`: the RQ worker for export jobs (JOB_BACKEND=rq)
 
     app.cli.add_command(worker_cmd)
@@ -115,12 +116,13 @@ def reconcile_counters_cmd():
 @click.command("backup")
 @click.argument("target", type=click.Path(dir_okay=False, writable=True))
 def backup_cmd(target: str):
-    """Write a backup of the database to TARGET (a new file).
+    """Write one backup file to TARGET (a new file): the database, the uploaded images and a manifest.
 
-    SQLite: a consistent copy through SQLite's online backup API (the app may keep running).
-    PostgreSQL: pg_dump --format=custom (pg_dump from PATH or /usr/lib/postgresql/*/bin).
-    The file holds personal data: it is created readable by its owner only; keep it like the database.
-    Uploaded images live in instance/uploads/: copy that folder alongside.
+    \b
+    The manifest holds each part's SHA-256, the database engine, the schema revision and the fingerprint of
+    the PII key the identity numbers are sealed with (never the key). SQLite: SQLite's online backup API;
+    PostgreSQL: pg_dump --format=custom. The app may keep serving meanwhile. The file holds personal data:
+    it is created readable by its owner only; keep it like the database, and keep the PII key apart from it.
     """
     from .services.backup import BackupError, backup
 
@@ -128,64 +130,105 @@ def backup_cmd(target: str):
         info = backup(target)
     except BackupError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"backup written: {info.path} ({info.dialect}, {info.size} bytes)")
+    click.echo(f"backup written: {info.path} ({info.dialect}, {info.files} uploaded file(s), {info.size} bytes)")
 
 
 @click.command("restore")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("source", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_cmd(source: str, yes: bool):
-    """Replace the database's content with the backup in SOURCE.
+    """Replace the database and the uploaded images with the backup in SOURCE.
 
-    The file is checked first: it must be a `flask backup` file of this application for the same kind of
-    database (SQLite or PostgreSQL); anything else is refused before the database is touched.
-    Stop the application servers first. PostgreSQL restores run pg_restore --clean in a single transaction.
+    \b
+    Everything is verified before anything is touched: the archive, every part's SHA-256, the database
+    engine, the PII key fingerprint (a backup sealed with another key is refused and names the key it needs),
+    SQLite's integrity check or pg_restore --list. Then a safety backup of the current data is written under
+    instance/backups (its path is printed; `flask restore` it to undo), the database is swapped (SQLite: a
+    complete new file moved in atomically; PostgreSQL: pg_restore in one transaction) and the uploads follow.
+    Stop the application servers first.
     """
-    from .services.backup import BackupError, check_backup_file, restore
+    from .services.backup import BackupError, restore, verify
 
     try:
-        check_backup_file(source)
-        if not yes:
-            click.confirm("This replaces every row of the current database with the backup. Continue?", abort=True)
-        restore(source)
+        verified = verify(source)
     except BackupError as e:
         raise click.ClickException(str(e)) from e
+    try:
+        m = verified.manifest
+        click.echo(f"verified: {source} ({m['engine']}, made {m.get('created_at')}, schema "
+                   f"{m.get('schema_revision') or '-'}, {len(verified.uploads)} uploaded file(s))")
+        if not yes:
+            click.confirm("This replaces the current database and uploads with the backup. Continue?", abort=True)
+        kept = restore(verified)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        verified.discard()
+    if kept is not None:
+        click.echo(f"safety copy of the replaced data: {kept}")
     click.echo(f"restored from {source}")
 
 
 @click.command("rotate-pii-key")
-@click.option("--new-key", default=None, help="The new key (default: a freshly generated one).")
-@click.option("--key-file", type=click.Path(dir_okay=False), default=None,
-              help="Also write the new key to this file (mode 600) before the data is changed.")
-def rotate_pii_key_cmd(new_key: str | None, key_file: str | None):
-    """Re-encrypt every identity number under a new PII_KEY and recompute the blind indexes.
+@click.option("--generate-key", is_flag=True, help="Only print a fresh key for step 1, change nothing.")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Rows per transaction.")
+def rotate_pii_key_cmd(generate_key: bool, batch: int):
+    """Re-encrypt every identity number under PII_KEY, online, from any key of the ring (PII_OLD_KEYS).
 
     \b
-    Operator steps:
-      1. Stop the application servers (gunicorn) so nothing writes with the old key meanwhile.
-      2. Take a backup: flask backup instance/before-rotation.backup
-      3. Run: flask rotate-pii-key [--new-key KEY] [--key-file instance/new_pii_key]
-         It reads the current key from the configuration (instance/config.py or FLASK_PII_KEY), re-encrypts
-         every User and IdentityVerification identity number and recomputes the blind indexes, all in one
-         transaction: on any error nothing is changed.
-      4. Put the printed key as PII_KEY in instance/config.py (and in FLASK_PII_KEY wherever that is set).
-      5. Start the servers again; check that a staff card shows its document number.
-      6. Keep the old key with the backup of step 2 until that backup is no longer needed, then destroy both.
+    Operator steps (no downtime):
+      1. Take a backup: flask backup /backups/before-rotation.backup
+      2. Make a key: flask rotate-pii-key --generate-key
+      3. On every node and worker, one at a time: set PII_KEY to the new key and put the old one in
+         PII_OLD_KEYS (instance/config.py: PII_OLD_KEYS = ['old...']; or FLASK_PII_OLD_KEYS='["old..."]'),
+         restart it and wait for /readyz to answer 200. New numbers are now sealed with the new key;
+         old ones still open and are still found by search.
+      4. On one machine: flask rotate-pii-key. It re-encrypts, in short batches while the app serves, every
+         User and IdentityVerification number that any key of the ring opens, recomputes the blind indexes,
+         prints its progress and writes an audit row. Killed or interrupted, run it again: it carries on and
+         repairs rows written under an old key at any time.
+      5. When it reports "complete", remove the old key from PII_OLD_KEYS on every node, one at a time.
+      6. Keep the old key with the backup of step 1 until that backup is no longer needed, then destroy both.
     """
-    from pathlib import Path
+    from .services.keys import KeyRotationError, new_key, rotate_pii_key
 
-    from .services.keys import KeyRotationError, new_key as generate, rotate_pii_key
+    if generate_key:
+        click.echo(new_key())
+        return
 
-    key = new_key or generate()
-    if key_file:
-        path = Path(key_file)
-        path.write_text(key + "\n", encoding="utf-8")
-        path.chmod(0o600)
+    def progress(table: str, done: int, last_id: int) -> None:
+        click.echo(f"  {table}: {done} re-encrypted (up to id {last_id})", err=True)
+
     try:
-        result = rotate_pii_key(key)
+        result = rotate_pii_key(progress=progress, batch=batch)
     except KeyRotationError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"re-encrypted {result.users} user identity number(s) and {result.verifications} verification "
-               "request(s) under the new key.")
-    click.echo("Set this in instance/config.py (and FLASK_PII_KEY where used), then restart the servers:")
-    click.echo(f"PII_KEY = {key!r}")
+               f"request(s) under PII_KEY; {result.already} were already under it.")
+    if result.raced:
+        click.echo(f"{result.raced} row(s) changed by the application meanwhile: run the command again.")
+    if result.unreadable:
+        raise click.ClickException(
+            f"{len(result.unreadable)} row(s) open under no key of the ring ({', '.join(result.unreadable[:10])}): "
+            "add the key they were written with to PII_OLD_KEYS and run again")
+    if result.raced:
+        raise click.ClickException("not complete yet")
+    click.echo("complete: every identity number is sealed with PII_KEY; the old keys can leave PII_OLD_KEYS.")
+
+
+@click.command("check")
+def check_cmd():
+    """Check the data: counters, the PII key fingerprint, stuck export jobs, orphan export files and missing uploads.
+
+    Prints one line per check; exits non-zero when any of them finds a fault (run it from cron or CI).
+    """
+    from .services.checkup import run_checks
+
+    findings = run_checks()
+    for f in findings:
+        click.echo(f"{'ok  ' if f.ok else 'FAIL'}  {f.name}: {f.detail}")
+    bad = [f.name for f in findings if not f.ok]
+    if bad:
+        raise click.ClickException(f"{len(bad)} check(s) failed: {', '.join(bad)}")
+    click.echo("all checks passed")

@@ -9,6 +9,7 @@ class DefaultConfig:
 
     SECRET_KEY = None  # filled from instance/config.py, written on first start
     PII_KEY = None
+    PII_OLD_KEYS: list = []  # keys that still decrypt (and find by blind index) during a rotation; never encrypt
     SQLALCHEMY_DATABASE_URI = None  # None means sqlite:///<instance>/registry.db
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SMS_BACKEND = "console"
@@ -64,6 +65,8 @@ class DefaultConfig:
     EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
     EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long
     EXPORT_FOLDER = None  # None: instance/exports; a storage root shared by nodes in production
+    BACKUP_FOLDER = None  # None: instance/backups (restore staging and the safety copies of restores)
+    JOB_LEASE_SECONDS = 120  # a running job whose worker sent no heartbeat for this long has died: it is failed
     JOB_BACKEND = "thread"  # "thread" (in-process, embedded default), "inline"; see services/jobs.py
     PRODUCTION = False  # FLASK_PRODUCTION=true: the gunicorn entry; refuses unsafe settings (production.py)
     WEB_WORKERS = 1  # set by gunicorn.conf.py: several workers need a shared (Redis) limiter storage

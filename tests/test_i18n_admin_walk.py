@@ -148,6 +148,7 @@ def test_no_admin_page_shows_stock_flask_admin_english_in_chinese(app, login, a_
                 assert resp.status_code == 200, url
                 html = resp.get_data(as_text=True)
             walked.append(url)
+            assert '<html lang="zh-CN">' in html, url
             flashed += re.findall("无效的筛选器值", html)
             if hasattr(view, "page_size_options") and "?" not in url:
                 assert "每页 50 条" in html, url  # the page-size menu

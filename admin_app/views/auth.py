@@ -22,6 +22,7 @@ from ..forms.validators import normalize_phone
 from ..models import User
 from ..services import ServiceError, captcha
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
+from ..services.personal import verification_prompt
 from ..services.scope import scope_for
 from ..services.sms import PURPOSES, SmsError, send_code
 
@@ -73,7 +74,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         # The captcha is checked first: a wrong one costs no password check and no lockout count.
-        if current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
+        if current_app.config["CAPTCHA_ENABLED"] and not (form.captcha.data or "").strip():
+            form.captcha.errors.append(_("Please enter the image captcha."))
+        elif current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
             form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
         else:
             try:
@@ -82,8 +85,16 @@ def login():
                 form.password.errors.append(str(e))
             else:
                 login_user(user)
+                _prompt_verification(user)
                 return redirect(safe_next(request.args.get("next")) or home_for(user))
     return render_template("auth/login.html", form=form)
+
+
+def _prompt_verification(user) -> None:
+    """The manual's 按提示进行实名认证: told once, on arrival; nothing is blocked."""
+    prompt = verification_prompt(user)
+    if prompt:
+        flash(prompt, "verify")
 
 
 @bp.get("/captcha.png")
@@ -134,6 +145,7 @@ def register():
         else:
             login_user(user)
             flash(_("Registration succeeded. Please complete your account information."), "success")
+            _prompt_verification(user)
             return redirect(url_for("portal.account"))
     return render_template("auth/register.html", form=form)
 

@@ -23,27 +23,4 @@
       e.preventDefault();
     }
   });
-  // Flask-Admin's date pickers (bootstrap-daterangepicker 1.3) and select2 (3.5) have English built in: give them
-  // the page's labels (#picker-locale-data, hwr_base.html). Deferred, this runs before the pickers are built.
-  var localeData = document.getElementById('picker-locale-data');
-  var $ = window.jQuery;
-  if (localeData && $) {
-    var loc = JSON.parse(localeData.textContent);
-    if ($.fn.daterangepicker) {
-      var stock = $.fn.daterangepicker;
-      $.fn.daterangepicker = function (options, callback) {
-        return stock.call(this, $.extend(true, {locale: loc.daterangepicker}, options || {}), callback);
-      };
-    }
-    if ($.fn.select2 && $.fn.select2.defaults) {
-      $.extend($.fn.select2.defaults, {
-        formatNoMatches: function () { return loc.select2.noMatches; },
-        formatSearching: function () { return loc.select2.searching; },
-        formatLoadMore: function () { return loc.select2.loadMore; },
-        formatInputTooShort: function (input, min) {
-          return loc.select2.inputTooShort.replace('%(n)s', String(min - input.length));
-        }
-      });
-    }
-  }
 })();
