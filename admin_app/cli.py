@@ -92,7 +92,7 @@ def gen_staff_cmd(count: int, seed: int, institutions: int | None):
             units = build_institution_tree(institutions, seed=seed)
             sizes = unit_sizes(count, len(units), seed=seed)
         except (RuntimeError, ValueError) as e:
-            raise click.ClickException(str(e))
+            raise click.ClickException(str(e)) from e
         click.echo(f"built {institutions} institutions ({len(units)} units, the biggest {max(sizes)} staff, "
                    f"{sum(1 for s in sizes if s >= UNIT_CAP)} at the cap) in {time.perf_counter() - t0:.1f}s",
                    err=True)
@@ -100,7 +100,7 @@ def gen_staff_cmd(count: int, seed: int, institutions: int | None):
         n = generate_staff(count, seed=seed, units=units, sizes=sizes,
                            progress=lambda done: click.echo(f"  {done} staff", err=True))
     except RuntimeError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     click.echo(f"generated {n} staff in {time.perf_counter() - t0:.1f}s")
 
 
@@ -127,7 +127,7 @@ def backup_cmd(target: str):
     try:
         info = backup(target)
     except BackupError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     click.echo(f"backup written: {info.path} ({info.dialect}, {info.size} bytes)")
 
 
@@ -149,7 +149,7 @@ def restore_cmd(source: str, yes: bool):
             click.confirm("This replaces every row of the current database with the backup. Continue?", abort=True)
         restore(source)
     except BackupError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     click.echo(f"restored from {source}")
 
 
@@ -184,7 +184,7 @@ def rotate_pii_key_cmd(new_key: str | None, key_file: str | None):
     try:
         result = rotate_pii_key(key)
     except KeyRotationError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     click.echo(f"re-encrypted {result.users} user identity number(s) and {result.verifications} verification "
                "request(s) under the new key.")
     click.echo("Set this in instance/config.py (and FLASK_PII_KEY where used), then restart the servers:")

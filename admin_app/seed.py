@@ -31,8 +31,10 @@ DEMO_LOGINS = (
     ("13800000011", "staff of 北京市朝阳区疾病预防控制中心, profile submitted (待审核)"),
 )
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文斌鹏辉丹萍鑫宇浩然欣怡子涵思雨俊杰晨阳雪梅海燕春花立新卫东建华"
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+            "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+GIVEN = ("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉"
+         "梅文斌鹏辉丹萍鑫宇浩然欣怡子涵思雨俊杰晨阳雪梅海燕春花立新卫东建华")
 UNIT_KINDS = (("疾病预防控制中心", "cdc"), ("人民医院", "general_hospital"), ("中医医院", "specialized_hospital"),
               ("妇幼保健院", "specialized_hospital"), ("社区卫生服务中心", "primary_care"),
               ("第二社区卫生服务中心", "primary_care"), ("口腔医院", "specialized_hospital"),
@@ -91,7 +93,7 @@ def build_demo(staff_count: int = 2000) -> None:
         (user("13800000005", "朝阳疾控管理员", unit_b), unit_b),
     ]
     db.session.flush()
-    for n, (u, institution) in enumerate(admins):
+    for u, institution in admins:
         ident = fake_resident_id(rng, institution.region_code if institution and institution.region_code else "110101")
         u.id_type, u.id_number_enc = "resident_id", encrypt(ident)
         u.id_number_index, u.id_number_masked = blind_index(f"resident_id:{ident}"), mask(ident)
@@ -160,7 +162,7 @@ def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = 
     if sizes is not None:
         if len(sizes) != len(units) or sum(sizes) != count:
             raise ValueError("sizes must give one count per unit, summing to count")
-        plan = [u for u, k in zip(units, sizes) for _ in range(k)]
+        plan = [u for u, k in zip(units, sizes, strict=True) for _ in range(k)]
         rng.shuffle(plan)  # units interleave in insertion order, as real sign-ups do
     else:
         plan = None
@@ -381,7 +383,7 @@ def _bulk_insert(table, rows: list[dict]) -> None:
     dialect = conn.dialect
     keys = list(rows[0])
     procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
-    data = [tuple(v if p is None or v is None else p(v) for v, p in zip(map(row.__getitem__, keys), procs))
+    data = [tuple(v if p is None or v is None else p(v) for v, p in zip(map(row.__getitem__, keys), procs, strict=True))
             for row in rows]
     names = ", ".join(dialect.identifier_preparer.quote(k) for k in keys)
     target = dialect.identifier_preparer.format_table(table)

@@ -6,8 +6,8 @@ import pytest
 from openpyxl import load_workbook
 
 from admin_app.extensions import db
-from admin_app.services.crypto import decrypt
 from admin_app.services.clock import practice_years
+from admin_app.services.crypto import decrypt
 from admin_app.services.export import COLUMNS
 from tests.conftest import STAFF_A, STAFF_B, UNIT_A, UNIT_B
 from tests.test_review_support import EXPORT_URL, STAFF_URL, audit_rows, grid_ids, profile, profiles_of, user
@@ -39,8 +39,8 @@ def test_export_matches_the_grid_and_has_chinese_headers(login):
     assert "attachment" in resp.headers["Content-Disposition"] and ".xlsx" in resp.headers["Content-Disposition"]
     assert resp.headers["Cache-Control"] == "no-store"
     ws, header, rows = read(resp)
-    for name in ("姓名", "性别", "手机号", "证件类型", "证件号码", "人员性质", "科室", "所在单位", "所在地区", "状态", "上报时间",
-                 "是否持有 PCR 上岗证", "从事PCR年限", "从业年限"):
+    for name in ("姓名", "性别", "手机号", "证件类型", "证件号码", "人员性质", "科室", "所在单位", "所在地区", "状态",
+                 "上报时间", "是否持有 PCR 上岗证", "从事PCR年限", "从业年限"):
         assert name in header, name
     assert len(header) == len(COLUMNS)
     ids = grid_ids(html)

@@ -13,7 +13,7 @@ from admin_app.services.crypto import decrypt
 from admin_app.services.identity import index_for
 from tests.conftest import PG_URL, STAFF_A, STAFF_B, UNIT_A
 from tests.test_identity_helpers import post_verify, resident_id, staff_client
-from tests.test_review_support import grid_ids, make_pending, profile, scope_of, user
+from tests.test_review_support import grid_ids, make_pending, scope_of, user
 from tests.test_security_support import record_figures
 
 
@@ -128,7 +128,8 @@ def test_rotate_pii_key_re_encrypts_every_identity_number(app, tmp_path, login):
     assert post_verify(staff_client(app, STAFF_B), number=resident_id(seq=612)).status_code == 302
     old_key = app.config["PII_KEY"]
     before = identities()
-    old_tokens = {u.id: u.id_number_enc for u in db.session.scalars(select(User).where(User.id_number_enc.is_not(None)))}
+    old_tokens = {u.id: u.id_number_enc
+                  for u in db.session.scalars(select(User).where(User.id_number_enc.is_not(None)))}
     assert before["users"] and before["requests"]
     key_file = tmp_path / "new_key"
     db.session.remove()

@@ -9,10 +9,9 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, Regexp
 
 from ..i18n import N_
-from ..services import row_id
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
+from ..models.profile import EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS, TITLE_LEVELS
 from ..models.user import ID_TYPES
+from ..services import row_id
 from .auth import RealName
 
 YES_NO = {"yes": N_("Yes"), "no": N_("No")}
@@ -56,8 +55,8 @@ class ProfileForm(FlaskForm):
     birth_date = _date_field(_l("Date of birth"))
     personnel_type = RadioField(_l("Personnel type"), choices=_choices(PERSONNEL_TYPES), validate_choice=False,
                                 validators=[Optional()])
-    education = SelectField(_l("Education"), choices=[SelectChoice("", "")] + _choices(EDUCATIONS), validate_choice=False,
-                            validators=[Optional()])
+    education = SelectField(_l("Education"), choices=[SelectChoice("", "")] + _choices(EDUCATIONS),
+                            validate_choice=False, validators=[Optional()])
     title_level = SelectField(_l("Professional title level"), choices=[SelectChoice("", "")] + _choices(TITLE_LEVELS),
                               validate_choice=False, validators=[Optional()])
     title = StringField(_l("Professional title"), validators=[Optional(), _too_long(64)])

@@ -1,4 +1,5 @@
 """All models, imported here so Alembic and the app see one metadata."""
+from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
 from .application import InstitutionApplication
 from .audit import AuditLog
 from .grant import AdminGrant
@@ -7,7 +8,6 @@ from .job import ExportJob
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
-from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
 from .sms import SmsCode
 from .user import User
 from .verification import IdentityVerification

@@ -85,9 +85,10 @@ def create_account(name: str, phone: str, password: str) -> User:
     db.session.add(user)
     try:
         db.session.flush()
-    except IntegrityError:  # a concurrent sign-up with the same phone won
+    except IntegrityError as exc:  # a concurrent sign-up with the same phone won
         db.session.rollback()
-        raise ServiceError(_("This mobile number is already registered; please sign in or reset the password."))
+        raise ServiceError(
+            _("This mobile number is already registered; please sign in or reset the password.")) from exc
     record("register", target_type="user", target_id=user.id, actor_id=user.id)
     return user
 

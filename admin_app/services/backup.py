@@ -67,7 +67,7 @@ def _sqlite_tables(path: Path) -> set[str]:
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
-        raise BackupError(f"{path} is not a readable SQLite database ({e})")
+        raise BackupError(f"{path} is not a readable SQLite database ({e})") from e
 
 
 def _sqlite_backup(target: Path) -> None:
@@ -170,7 +170,7 @@ def kind_of_file(path: Path) -> str | None:
         with open(path, "rb") as fh:
             head = fh.read(16)
     except OSError as e:
-        raise BackupError(f"cannot read {path}: {e.strerror}")
+        raise BackupError(f"cannot read {path}: {e.strerror}") from e
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(PG_MAGIC):

@@ -14,12 +14,19 @@ from flask_babel import get_timezone, gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
+from ..i18n import N_
 from ..models import Institution, Region, StaffProfile, User
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+)
 from ..models.types import utcnow
 from ..models.user import ID_TYPES
-from ..i18n import N_
 from . import clock
 from .crypto import decrypt
 

@@ -20,6 +20,7 @@ the job carries everything it needs (requester id, request arguments, locale) in
 progress are read from the database by the web processes. Files go to ``EXPORT_FOLDER`` (default
 ``instance/exports``), which must then be storage shared by the web nodes and the workers.
 """
+import contextlib
 import os
 import secrets
 import threading
@@ -228,10 +229,8 @@ def cleanup(now=None) -> int:
     expired = db.session.execute(select(ExportJob.id, ExportJob.file_path).where(ExportJob.expires_at <= now)).all()
     for _id, path in expired:
         if path:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
-            except FileNotFoundError:
-                pass
     if expired:
         db.session.execute(delete(ExportJob).where(ExportJob.id.in_([i for i, _p in expired])))
         db.session.commit()

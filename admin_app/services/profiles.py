@@ -19,8 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile, User
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
+from ..models.profile import EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS, TITLE_LEVELS
 from ..models.user import ID_TYPES
 from . import ServiceError, clock
 from .audit import record
@@ -107,7 +106,8 @@ def save_account(user: User, *, name: str, email: str | None, region_code: str |
     elif inst.id != user.institution_id and inst.require_confirmation_code:
         given = normalize_code(confirmation_code or "")
         if not given:
-            errors["confirmation_code"] = _("This unit requires its unit confirmation code; ask your unit's administrator.")
+            errors["confirmation_code"] = _(
+                "This unit requires its unit confirmation code; ask your unit's administrator.")
         elif given != normalize_code(inst.confirmation_code):
             errors["confirmation_code"] = _("The unit confirmation code is wrong.")
     if errors:
@@ -314,7 +314,7 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
             new["avatar"] = save_image(avatar_file, "avatar")
         except ServiceError as e:
             db.session.rollback()
-            raise FieldErrors({"avatar": str(e)})
+            raise FieldErrors({"avatar": str(e)}) from e
     return _write(user, profile, new, id_change, old_avatar)
 
 
@@ -334,10 +334,10 @@ def _write(user: User, profile: StaffProfile | None, new: dict, id_change: list 
         setattr(profile, k, v)
     try:
         submit(profile, user.id, changes)  # commits the identity change with the profile, or nothing
-    except IntegrityError:  # uq_user_identity: another account took the number at the same moment
+    except IntegrityError as exc:  # uq_user_identity: another account took the number at the same moment
         db.session.rollback()
         _discard(new.get("avatar"), old_avatar)
-        raise FieldErrors({"id_number": taken_message()})
+        raise FieldErrors({"id_number": taken_message()}) from exc
     except ServiceError:
         db.session.rollback()
         _discard(new.get("avatar"), old_avatar)

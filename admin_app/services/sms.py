@@ -10,7 +10,7 @@ import secrets
 import unicodedata
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -170,8 +170,8 @@ def _message(purpose: str, code: str) -> str:
 def _backend(name: str):
     try:
         return {"console": _console, "http": _http}[name]
-    except KeyError:
-        raise RuntimeError(f"unknown SMS_BACKEND {name!r}")
+    except KeyError as exc:
+        raise RuntimeError(f"unknown SMS_BACKEND {name!r}") from exc
 
 
 def _console(phone: str, purpose: str, code: str) -> None:
@@ -179,7 +179,7 @@ def _console(phone: str, purpose: str, code: str) -> None:
     text = _message(purpose, code)
     log.info("SMS to %s: %s", phone, text)
     line = {"phone": phone, "purpose": purpose, "code": code, "text": text,
-            "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "sent_at": datetime.now(UTC).isoformat(timespec="seconds")}
     with open(current_app.config["SMS_OUTBOX"], "a", encoding="utf-8") as fh:
         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
@@ -198,10 +198,10 @@ def _http(phone: str, purpose: str, code: str) -> None:
     except urllib.error.HTTPError as e:
         # Never log the request body: it holds the code.
         log.warning("SMS gateway answered %s for purpose %s", e.code, purpose)
-        raise SmsError(failed, 503)
+        raise SmsError(failed, 503) from e
     except (urllib.error.URLError, OSError, ValueError) as e:
         log.warning("SMS gateway unreachable for purpose %s: %s", purpose, type(e).__name__)
-        raise SmsError(failed, 503)
+        raise SmsError(failed, 503) from e
     if not 200 <= status < 300:
         log.warning("SMS gateway answered %s for purpose %s", status, purpose)
         raise SmsError(failed, 503)

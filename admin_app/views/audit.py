@@ -1,8 +1,7 @@
 """The audit trail (/admin/audit/): read-only, scoped, filterable by actor, action and date."""
 import json
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..i18n import N_
 from ..models import AuditLog

@@ -1,8 +1,18 @@
 """Sign-in (with image captcha), sign-up, forgotten password, SMS codes, sign-out."""
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, jsonify, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..i18n import N_
-from ..models.grant import ROLES
 from ..models import Institution
+from ..models.grant import ROLES
 from ..services import dashboard as figures
 from ..services.scope import current_scope
 from .base import SecureIndexView
@@ -47,7 +47,7 @@ class DashboardView(SecureIndexView):
 
         node_id = node.id if node is not None else None
         cards = [(label, totals.count(*statuses), grid(value, node_id))
-                 for (label, statuses), value in zip(CARDS, CARD_FILTERS)]
+                 for (label, statuses), value in zip(CARDS, CARD_FILTERS, strict=True)]
         rows = [{"inst": inst, "fig": fig, "drill": self.get_url(".index", institution=inst.id),
                  "grid": grid("reported", inst.id)} for inst, fig in data["children"]]
         chart = {

@@ -1,8 +1,7 @@
 """The institution library, scoped: edit (through services.library), confirmation codes, superuser moves."""
 from flask import abort, flash, redirect, request
 from flask_admin import expose
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectField
 from wtforms.fields import SelectChoice
@@ -10,8 +9,7 @@ from wtforms.fields import SelectChoice
 from ..forms.registry import InstitutionMoveForm
 from ..models import Institution
 from ..models.institution import CATEGORIES
-from ..services import ServiceError
-from ..services import library
+from ..services import ServiceError, library
 from ..services.scope import current_scope
 from .base import SecureModelView
 from .formatters import label, local_time

@@ -11,11 +11,17 @@ from ..forms.staff import QUESTION_FIELDS, AccountForm, ProfileForm
 from ..i18n import N_
 from ..models import Institution, Region, ReviewEvent, StaffProfile
 from ..models.institution import CATEGORIES
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES,
-                              TESTING_QUESTIONS, TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+)
 from ..models.user import ID_TYPES
-from ..services import ServiceError, clock
-from ..services import profiles as svc
+from ..services import ServiceError, clock, profiles as svc
 from ..services.accounts import change_password
 from ..services.institutions import search_institutions
 from ..services.regions import region_path
@@ -159,8 +165,8 @@ def account():
                 return redirect(url_for("portal.profile" if current_user.profile is None else "portal.me"))
     elif request.method == "POST" and action == "search" and form.institution_q.data and not found:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
-    return render_template("portal/account.html", form=form, locked=locked,
-                           picked=db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None)
+    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    return render_template("portal/account.html", form=form, locked=locked, picked=picked)
 
 
 # ---- profile --------------------------------------------------------------------------------------------

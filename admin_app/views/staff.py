@@ -2,8 +2,8 @@
 import os
 import re
 import tempfile
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
-from datetime import datetime, time, timedelta, timezone
 
 from flask import abort, current_app, flash, g, jsonify, make_response, redirect, request, send_file
 from flask_admin import expose
@@ -22,20 +22,31 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..i18n import N_
 from ..models import Institution, Region, ReviewEvent, StaffProfile, User
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+)
 from ..models.user import ID_TYPES
-from ..services import ServiceError, jobs, review
+from ..services import ServiceError, jobs, like_escape, review
 from ..services.audit import record
-from ..services.export import COLUMNS as EXPORT_COLUMNS
 from ..services.clock import local_text, practice_years, years_since
-from ..services.export import XLSX_MIMETYPE, export_query, region_paths, safe_decrypt, write_staff_xlsx
-from ..services import like_escape
-from ..services.search import TermTooShort, term_condition
-from ..services.search import split_terms as search_terms
 from ..services.counters import reported_total, status_counts
+from ..services.export import (
+    COLUMNS as EXPORT_COLUMNS,
+    XLSX_MIMETYPE,
+    export_query,
+    region_paths,
+    safe_decrypt,
+    write_staff_xlsx,
+)
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import Scope, covers_everything, current_scope, restrict, scope_for
+from ..services.search import TermTooShort, split_terms as search_terms, term_condition
 from .base import SecureModelView
 from .dashboard import CARDS
 from .formatters import STATUS_BADGES, label, local_time, status_badge
@@ -137,7 +148,7 @@ class LocalDateBetweenFilter(BaseSQLAFilter, BaseDateBetweenFilter):
             local = datetime.combine(day, time.min)
             # pytz zones need localize(); attaching them with tzinfo= picks the zone's historic LMT offset.
             local = tz.localize(local) if hasattr(tz, "localize") else local.replace(tzinfo=tz)
-            return local.astimezone(timezone.utc).replace(tzinfo=None)
+            return local.astimezone(UTC).replace(tzinfo=None)
 
         column = self.get_column(alias)
         return query.filter(column >= utc(start), column < utc(end + timedelta(days=1)))
@@ -928,7 +939,7 @@ class StaffProfileView(SecureModelView):
             job_id = jobs.enqueue("staff_xlsx", {"args": list(request.args.items(multi=True)),
                                                  "locale": str(get_locale()), "total": total}, current_user)
             return redirect(self.get_url(".job_view", job_id=job_id))
-        fh = tempfile.TemporaryFile()
+        fh = tempfile.TemporaryFile()  # noqa: SIM115 - send_file streams it and closes it after the response
         try:
             rows = write_staff_xlsx(export_query(query), fh)
             self._audit_export(rows, view_args, column)

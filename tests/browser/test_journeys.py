@@ -21,8 +21,7 @@ from stdnum.cn import ric
 
 from admin_app.extensions import db
 from admin_app.models import Institution, StaffProfile, User
-from tests.conftest import outbox_code as sms_code_from_outbox
-from tests.conftest import DEMO_PASSWORD, DISTRICT_A, UNIT_A
+from tests.conftest import DEMO_PASSWORD, DISTRICT_A, UNIT_A, outbox_code as sms_code_from_outbox
 from tests.test_registry_support import HOSPITAL_A_NAME, make_user, uscc_for
 
 pytestmark = pytest.mark.browser
