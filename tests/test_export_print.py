@@ -2,8 +2,8 @@
 print through LibreOffice (headless) checked page by page with pdftotext."""
 import io
 import os
-import shutil
 import re
+import shutil
 import subprocess
 
 import pytest

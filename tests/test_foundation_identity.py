@@ -1,8 +1,8 @@
 """Identity documents: resident ID validation and derived facts, other document formats, PII at rest.
 
 Property tests (hypothesis) generate resident IDs the way the state issues them: a region code in force in
-the birth year, a birth date of someone 17 to 99 years old (a worker the registry takes), a sequence number whose parity is the gender, and the
-ISO 7064 MOD 11-2 check digit.
+the birth year, a birth date of someone 17 to 99 years old (a worker the registry takes), a sequence number
+whose parity is the gender, and the ISO 7064 MOD 11-2 check digit.
 """
 import re
 from datetime import date, timedelta

@@ -5,11 +5,19 @@ from datetime import date, timedelta
 import pytest
 
 from admin_app.services import clock
-from admin_app.services.identity import (IdentityError, check_birth_date, check_document, check_resident_id,
-                                         check_work_start)
+from admin_app.services.identity import (
+    IdentityError,
+    check_birth_date,
+    check_document,
+    check_resident_id,
+    check_work_start,
+)
+from tests import test_staff_portal as portal
 from tests.conftest import STAFF_A
 from tests.test_identity_helpers import form, snapshot, staff_client, text_of, with_check
-from tests.test_staff_portal import NEW, newcomer, post_profile, profile_of, resident_id, text  # noqa: F401
+from tests.test_staff_portal import NEW, post_profile, profile_of, resident_id, text
+
+newcomer = portal.newcomer  # the fixture: a signed-in staff member without a profile
 
 
 def years_before(day: date, years: int) -> date:
@@ -60,8 +68,8 @@ def test_a_resident_id_holder_is_16_to_100_years_old_today(zh, birth, ok):
 def test_the_message_says_the_age_and_the_bounds_in_chinese(zh):
     with pytest.raises(IdentityError) as err:
         check_resident_id(with_check("11010518000101123"), today=TODAY)
-    assert str(err.value) == ("按身份证号码中的出生日期（1800-01-01），持证人现年 226 岁，从业人员应在 16 至 100 周岁之间，"
-                              "请核对号码。")
+    assert str(err.value) == ("按身份证号码中的出生日期（1800-01-01），持证人现年 226 岁，"
+                              "从业人员应在 16 至 100 周岁之间，请核对号码。")
 
 
 def test_the_bounds_come_from_the_config(zh):

@@ -1,4 +1,4 @@
-"""Staff list export: all profile columns or the grid's common ones, XlsxWriter in constant-memory mode, ready to print."""
+"""Staff list export: every profile column or the grid's common ones, XlsxWriter constant-memory, ready to print."""
 # Rows are read in batches from the grid's own query (same scope, filters, search and order) and written as
 # they come, so memory stays flat however many rows there are. Every string goes in as a text cell; one that
 # starts like a formula also carries Excel's quote prefix so editing it cannot turn it into one. Every sheet is
@@ -191,7 +191,7 @@ def start_sheet(wb, title: str, headers: list[str], widths: list[int], scope_nam
     ws = wb.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                           "valign": "vcenter"})
-    for col, (text, width) in enumerate(zip(headers, widths)):
+    for col, (text, width) in enumerate(zip(headers, widths, strict=True)):
         ws.set_column(col, col, width)
         ws.write_string(0, col, text, head)
     ws.freeze_panes(1, freeze_cols)
