@@ -285,3 +285,92 @@ def content_disposition(name: str, ascii_name: str) -> str:
     if not ascii_name[0].isalpha():
         ascii_name = "export-" + ascii_name
     return f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def write_table_xlsx(rows, fh, title: str, headers: list[str], widths: list[int], scope_name: str | None,
+                     exported_at: datetime | None = None, progress=None, freeze_cols: int = 1) -> int:
+    """Write rows of ready cell values (str, int, float or None) as a printable sheet; returns the row count.
+
+    The same workbook, print setup, formula-safe text cells and progress calls as the staff list.
+    """
+    wb = open_workbook(fh)
+    ws = start_sheet(wb, title, headers, widths, scope_name, exported_at, freeze_cols=freeze_cols)
+    quoted = wb.add_format({"quote_prefix": True})
+    n = 0
+    for values in rows:
+        n += 1
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n)
+        for col, out in enumerate(values):
+            if out is None or out == "":
+                continue
+            if isinstance(out, str):
+                ws.write_string(n, col, out, quoted if out.startswith(FORMULA_START) else None)
+            else:
+                ws.write_number(n, col, out)
+    finish_sheet(ws, n, len(headers))
+    wb.close()
+    return n
+
+
+# ------------------------------------------------------------------------ the filters an export was made with
+
+def _msgid(text) -> str:
+    """The untranslated message of a lazy string (Flask-Babel keeps it as its first argument), else the text."""
+    args = getattr(text, "_args", None)
+    return str(args[0]) if args else str(text)
+
+
+def filter_code(flt) -> tuple[str, str]:
+    """(column, operation) codes of a grid filter: stable, whatever the exporter's language.
+
+    The column is "<table>.<column>" (or the filter's own `code`), the operation the slug of its untranslated
+    name: ("staff_profile.status", "equals"), ("user.name", "contains"), ("staff_profile.institution_id",
+    "in-with-units-below").
+    """
+    column = getattr(flt, "code", None)
+    if column is None:
+        attr = flt.column
+        table = getattr(getattr(attr, "class_", None), "__tablename__", None)
+        column = f"{table}.{attr.key}" if table else str(getattr(attr, "key", attr))
+    op = getattr(flt, "op_code", None) or re.sub(r"[^a-z0-9]+", "-", _msgid(flt.operation()).lower()).strip("-")
+    return column, op
+
+
+def describe_filters(filters, active) -> list[dict]:
+    """The active filters of a grid request (`filters`: the view's list; `active`: (index, name, value)) as
+    [{"column", "op", "value"}] for the audit row."""
+    out = []
+    for idx, _name, value in active or ():
+        column, op = filter_code(filters[idx])
+        out.append({"column": column, "op": op, "value": value})
+    return out
+
+
+def _options(flt) -> dict:
+    options = getattr(flt, "options", None)
+    if callable(options):
+        options = options()
+    try:
+        return {str(k): str(v) for k, v in options or ()}
+    except (TypeError, ValueError):
+        return {}
+
+
+def filters_text(filters, recorded) -> str:
+    """Recorded filters in the reader's language ("状态 等于 待审核; 科室 包含 检验"), through the view's own filter
+    labels; rows written before the codes (already words) are shown as they were written."""
+    by_code = {filter_code(f): f for f in filters or ()}
+    parts = []
+    for item in recorded or ():
+        if isinstance(item, dict):
+            flt = by_code.get((item.get("column"), item.get("op")))
+            value = item.get("value")
+            if flt is None:
+                parts.append(f"{item.get('column')} {item.get('op')} {value}")
+                continue
+            shown = value if isinstance(value, str) else " ~ ".join(map(str, value or ()))
+            parts.append(f"{flt.name} {flt.operation()} {_options(flt).get(str(value), shown)}")
+        elif isinstance(item, (list, tuple)):
+            parts.append(" ".join(map(str, item)))
+    return "; ".join(parts)
