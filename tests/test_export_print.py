@@ -5,12 +5,14 @@ import os
 import re
 import shutil
 import subprocess
+from urllib.parse import unquote
 
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import SUPER
-from tests.test_review_support import EXPORT_URL
+from admin_app.services.export import COLUMNS, COMMON_COLUMNS
+from tests.conftest import SUPER, UNIT_A
+from tests.test_review_support import EXPORT_URL, STAFF_URL, user
 
 FOOTER = "第 &P 页 共 &N 页"
 
@@ -76,3 +78,61 @@ def test_a_printed_list_starts_every_page_with_the_header_row(app, login, tmp_pa
             assert all(h.split()[0][:4] in head for h in (header[0], header[1], header[2], header[-1])), \
                 (columns, number, lines[:first_row + 1])
             assert re.search(rf"第\s*{number}\s*页\s*共\s*{len(pages)}\s*页", lines[-1]), (columns, number, lines[-1])
+
+
+def unit_name(phone: str) -> str:
+    return user(phone).institution.name
+
+
+@pytest.mark.parametrize("columns, ncols", [("all", len(COLUMNS)), ("common", len(COMMON_COLUMNS))])
+def test_both_column_sets_are_set_up_for_print(login, columns, ncols):
+    resp = login(UNIT_A).get(EXPORT_URL, query_string={"flt0_0": "reported", "columns": columns})
+    ws = sheet_of(resp)
+    rows = ws.max_row - 1
+    assert ws.max_column == ncols and rows > 0
+    assert_print_setup(ws, ncols, rows, unit_name(UNIT_A))
+
+
+def test_the_common_columns_are_the_grids_and_fit_a_page(login):
+    ws = sheet_of(login(UNIT_A).get(EXPORT_URL, query_string={"columns": "common"}))
+    assert [c.value for c in ws[1]] == ["姓名", "性别", "手机号", "人员性质", "所在单位", "所在地区", "科室", "状态",
+                                        "上报时间"]
+    assert len(COMMON_COLUMNS) < 20
+
+
+def test_the_old_export_url_is_all_fields(login):
+    ws = sheet_of(login(UNIT_A).get(EXPORT_URL))
+    assert ws.max_column == len(COLUMNS)
+    ws = sheet_of(login(UNIT_A).get(EXPORT_URL, query_string={"columns": "bogus"}))
+    assert ws.max_column == len(COLUMNS)
+
+
+def test_the_file_name_a_shell_can_save(login):
+    resp = login(UNIT_A).get(EXPORT_URL)
+    disposition = resp.headers["Content-Disposition"]
+    inst = user(UNIT_A).institution
+    code = inst.uscc or str(inst.id)
+    m = re.match(r"attachment; filename=(staff-list-([0-9A-Za-z]+)-\d{8}-\d{4}\.xlsx); filename\*=UTF-8''(\S+)$",
+                 disposition)
+    assert m, disposition
+    assert m.group(2) == code and m.group(1)[0].isalpha()
+    assert unquote(m.group(3)).startswith("上报人员列表-") or unquote(m.group(3)).endswith(".xlsx")
+
+
+def test_the_grid_menu_offers_all_and_common_fields(login):
+    html = login(UNIT_A).get(STAFF_URL + "?flt0_0=reported").get_data(as_text=True)
+    links = dict((text, href.replace("&amp;", "&")) for href, text in
+                 re.findall(r'<a class="dropdown-item export-xlsx[^"]*" href="([^"]+)"[^>]*>([^<]+)</a>', html))
+    assert set(links) == {"全部字段", "常用字段"}
+    assert "columns=common" in links["常用字段"] and "flt0_0=reported" in links["常用字段"]
+    assert "flt0_0=reported" in links["全部字段"]
+
+
+def test_header_text_with_an_ampersand_is_escaped(plain_app):
+    from admin_app.services.export import write_staff_xlsx
+
+    with plain_app.test_request_context("/"):
+        fh = io.BytesIO()
+        write_staff_xlsx([], fh, columns="common", scope_name="A&B 医院")
+    ws = load_workbook(io.BytesIO(fh.getvalue())).active
+    assert_print_setup(ws, len(COMMON_COLUMNS), 0, "A&B 医院")
