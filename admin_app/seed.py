@@ -13,7 +13,8 @@ from .models import AdminGrant, Institution, Region, StaffProfile, User
 from .models.profile import SAMPLING_QUESTIONS, TESTING_QUESTIONS
 from .models.types import utcnow
 from .services.accounts import hash_password
-from .services.counters import reconcile
+from .services.clock import local_day
+from .services.counters import add, bump, reconcile
 from .services.crypto import blind_index, encrypt
 from .services.identity import mask
 from .services.institutions import create_institution
@@ -108,6 +109,9 @@ def build_demo(staff_count: int = 2000) -> None:
                   rng, pw, avatars)
     generate_staff(max(0, staff_count - 2), seed=7, units=units, password_hash=pw, avatars=avatars)
     reconcile()
+    from .services import fingerprint
+
+    fingerprint.ensure()  # the fingerprint of the key the demo is sealed with (when the schema has its table)
 
 
 def fake_resident_id(rng: random.Random, region: str, birth: date | None = None, female: bool | None = None) -> str:
@@ -177,7 +181,6 @@ def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = 
         done += n
         if progress and count > batch:
             progress(done)
-    reconcile()
     return done
 
 
@@ -365,12 +368,26 @@ def _insert_staff(rows, rng: random.Random, pw: str, avatars: list[str]) -> None
         profiles.append(p)
     _bulk_insert(User.__table__, users)
     _bulk_insert(StaffProfile.__table__, profiles)
+    _count(profiles)  # the counters move in this batch's transaction: a killed bulk load leaves them exact
     if db.engine.dialect.name == "postgresql":
         # Explicit ids leave the sequences behind; move them past the new rows.
         for table in ("user", "staff_profile"):
             db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                                     f"(SELECT max(id) FROM \"{table}\"))"))
     db.session.commit()
+
+
+def _count(profiles: list[dict]) -> None:
+    """Counter deltas of freshly inserted profiles, applied in the caller's transaction."""
+    changes, types, days = {}, {}, {}
+    for p in profiles:
+        inst, status = p["institution_id"], p["status"]
+        add(changes, (inst, status), 1)
+        if status != "draft":
+            add(types, (inst, status, p["personnel_type"]), 1)
+            if p["submitted_at"] is not None:
+                add(days, (inst, local_day(p["submitted_at"])), 1)
+    bump(changes, types, days)
 
 
 def _bulk_insert(table, rows: list[dict]) -> None:

@@ -58,6 +58,7 @@ def base_config(tmp: Path, uri: str) -> dict:
         "CAPTCHA_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp / "uploads"),
+        "BACKUP_FOLDER": str(tmp / "backups"),
         "SMS_OUTBOX": str(tmp / "sms_outbox.jsonl"),
         "SERVER_NAME": None,
     }

@@ -24,7 +24,7 @@ def test_card_shows_the_profile_like_the_original(login):
     assert p.institution.name in html
     assert "岁" in html
     if p.personnel_type in ("testing", "both"):
-        assert "检测信息" in html and "是否持有 PCR 上岗证" in html
+        assert "检测信息" in html and "是否具有PCR资质证书" in html
     if p.personnel_type in ("sampling", "both"):
         assert "采样信息" in html
 

@@ -140,7 +140,7 @@ def test_filters_personnel_type_department_answer_and_dates(login):
     # Filter indexes are those of the filter definitions in StaffProfileView.column_filters.
     idx = {name: i for i, name in enumerate(("status", "personnel_type", "gender", "dept_eq", "dept_like",
                                              "submitted", "pcr_certificate"))}
-    assert "是否持有 PCR 上岗证" in html
+    assert "是否具有PCR资质证书" in html
 
     def listed(**flt):
         qs = {"page_size": 1000, "flt0_0": "reported"}

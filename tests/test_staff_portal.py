@@ -22,6 +22,7 @@ from tests.conftest import DEMO_PASSWORD, DISTRICT_A, STAFF_A, STAFF_B, SUPER, U
 from tests.test_identity_helpers import post_verify, requests_of, snapshot as identity_snapshot
 
 NEW = "13987650001"
+LOCKED_BY_UNIT = "单位审核已通过，资料已锁定；如需修改，请联系本单位管理员退审。"
 UNIT_A_NAME, UNIT_B_NAME = "北京市西城区疾病预防控制中心", "北京市朝阳区疾病预防控制中心"
 
 
@@ -314,7 +315,7 @@ def test_locked_account_and_profile_are_read_only(login):
     c = login(STAFF_A)
     for path in ("/account", "/profile"):
         html = text(c.get(path))
-        assert "已审核通过，如需修改请联系管理单位退审" in html and "<fieldset disabled>" in html
+        assert LOCKED_BY_UNIT in html and "<fieldset disabled>" in html
     html = text(c.get("/me"))
     links = re.search(r'<div class="[^"]*me-links">(.*?)</div>', html, re.S).group(1)
     assert 'data-status="unit_approved"' in html and "/profile" not in links and "/account" not in links
@@ -323,10 +324,10 @@ def test_locked_account_and_profile_are_read_only(login):
     p = profile_of(STAFF_A)
     r = c.post("/account", data={"name": "改名", "region_code": "110102", "institution_id": str(p.institution_id),
                                  "department": "改科室"})
-    assert "已审核通过，如需修改请联系管理单位退审" in text(r)
+    assert LOCKED_BY_UNIT in text(r)
     r = c.post("/profile", data=edit_form(STAFF_A, title="主任技师", version=str(p.version)),
                content_type="multipart/form-data")
-    assert "已审核通过，如需修改请联系管理单位退审" in text(r)
+    assert LOCKED_BY_UNIT in text(r)
     assert snapshot(STAFF_A) == before
 
 
@@ -378,8 +379,10 @@ WRONG_DIGIT = RID[:-1] + ("0" if RID[-1] != "0" else "1")
     ({"pcr_years": "2.5"}, "从事PCR年限"),
     ({"pcr_years": ""}, "从事PCR年限"),
     ({"pcr_years": "61"}, "从事PCR年限"),
-    ({"sampling_full_time": None}, "请选择“是”或“否”"),
-    ({"doing_pcr": "maybe"}, "请选择“是”或“否”"),
+    ({"pcr_training": None}, "请回答此问题"),  # a starred (*) item of the manual
+    ({"pcr_certificate": None}, "请回答此问题"),
+    ({"doing_pcr": "maybe"}, "请回答此问题"),
+    ({"sampling_full_time": "maybe"}, "请回答此问题"),
     ({"personnel_type": None}, "请选择人员性质"),
     ({"personnel_type": "cook"}, "请选择人员性质"),
     ({"education": ""}, "请选择学历"),
@@ -505,7 +508,7 @@ def test_an_approval_racing_the_edit_wins(login):
     approve(STAFF_A)
     before = snapshot(STAFF_A)
     r = c.post("/profile", data=form, content_type="multipart/form-data")
-    assert "已审核通过，如需修改请联系管理单位退审" in text(r)
+    assert LOCKED_BY_UNIT in text(r)
     assert snapshot(STAFF_A) == before
 
 

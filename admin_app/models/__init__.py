@@ -8,11 +8,13 @@ from .job import ExportJob
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
+from .setting import AppSetting
 from .sms import SmsCode
 from .user import User
 from .verification import IdentityVerification
 
 __all__ = [
-    "AdminGrant", "AuditLog", "ExportJob", "IdentityVerification", "Institution", "InstitutionApplication", "Region",
+    "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
+    "InstitutionApplication", "Region",
     "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
 ]

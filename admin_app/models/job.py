@@ -24,5 +24,7 @@ class ExportJob(db.Model):
     download_name: Mapped[str | None] = mapped_column(String(128))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The worker's heartbeat: a running job whose lease (JOB_LEASE_SECONDS) ran out lost its worker.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

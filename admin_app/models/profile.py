@@ -30,26 +30,45 @@ TITLE_LEVELS = {"senior": N_("Senior"), "deputy_senior": N_("Deputy senior"), "i
                 "junior": N_("Junior"), "none": N_("None")}
 GENDERS = {"male": N_("Male"), "female": N_("Female")}
 
-# yes/no questions per personnel type; field name -> label msgid. The form, the grid, the detail card
-# and the export all read these so the questionnaire has one definition.
+# yes/no questions per personnel type; field name -> label msgid, worded as the manual words them (第一章 5.).
+# The form, the grid, the detail card and the export all read these so the questionnaire has one definition.
 SAMPLING_QUESTIONS = {
-    "sampling_full_time": N_("Full-time sampling staff?"),
-    "sampling_covid_training": N_("Completed COVID-19 sampling training?"),
-    "sampling_biosafety_training": N_("Completed biosafety training?"),
-    "currently_sampling": N_("Currently doing sampling?"),
+    "sampling_full_time": N_("Works full time on sampling?"),
+    "sampling_covid_training": N_("Attended COVID-19 nucleic acid sampling training?"),
+    "sampling_biosafety_training": N_("Attended biosafety training?"),
+    "currently_sampling": N_("Currently collecting COVID-19 nucleic acid samples?"),
 }
 TESTING_QUESTIONS = {
-    "testing_full_time": N_("Full-time testing staff?"),
-    "lab_qualification": N_("Holds a laboratory qualification?"),
-    "qualification_certificate": N_("Holds a qualification certificate?"),
-    "pcr_training": N_("Completed PCR training?"),
-    "pcr_certificate": N_("Holds a PCR certificate?"),
-    "doing_pcr": N_("Currently doing PCR?"),
-    "covid_testing_training": N_("Completed COVID-19 testing training?"),
-    "covid_testing_certificate": N_("Holds a COVID-19 testing certificate?"),
-    "biosafety_post_certificate": N_("Holds a biosafety post certificate?"),
-    "currently_covid_testing": N_("Currently doing COVID-19 testing?"),
+    "testing_full_time": N_("Works full time on laboratory testing?"),
+    "lab_qualification": N_("Qualified to practise laboratory testing?"),
+    "qualification_certificate": N_("Holds a laboratory practice qualification (title) certificate?"),
+    "pcr_training": N_("Attended PCR training?"),
+    "pcr_certificate": N_("Holds a PCR qualification certificate?"),
+    "doing_pcr": N_("Works on PCR?"),
+    "covid_testing_training": N_("Attended COVID-19 nucleic acid testing training?"),
+    "covid_testing_certificate": N_("Holds a COVID-19 nucleic acid testing qualification certificate?"),
+    "biosafety_post_certificate": N_("Has a biosafety post certificate?"),
+    "currently_covid_testing": N_("Currently doing COVID-19 nucleic acid testing?"),
 }
+# The manual's starred (*) items: the answers a profile cannot be saved without. The others may stay blank.
+REQUIRED_QUESTIONS = frozenset({"pcr_training", "pcr_certificate", "doing_pcr", "biosafety_post_certificate",
+                                "currently_covid_testing"})
+# The stored codes stay yes/no (True/False); what is shown differs: certificates are answered 有/无, the rest 是/否.
+YES_NO = {"yes": N_("Yes"), "no": N_("No")}
+HAS_NONE = {"yes": N_("Holds one"), "no": N_("Holds none")}
+CERTIFICATE_QUESTIONS = frozenset({"qualification_certificate", "pcr_certificate", "covid_testing_certificate"})
+
+
+def answer_words(field: str) -> dict[str, str]:
+    """The two answer msgids a question offers, keyed by the stored code (yes/no)."""
+    return HAS_NONE if field in CERTIFICATE_QUESTIONS else YES_NO
+
+
+def answer_label(field: str, value: bool | None) -> str | None:
+    """The msgid of a stored answer (True/False) to one question; None when unanswered."""
+    if value is None:
+        return None
+    return answer_words(field)["yes" if value else "no"]
 
 
 class StaffProfile(db.Model):

@@ -1,14 +1,12 @@
 """The audit trail as a file: the audit grid's scoped, filtered rows in its order, through the staff list's
 printable writer (services.export.write_table_xlsx: print setup, text cells, formula-safe)."""
-import json
-
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
 from ..i18n import N_
 from ..models import AuditLog, Institution, User
 from . import clock
-from .audit import AUDIT_ACTIONS, TARGET_TYPES
+from .audit import AUDIT_ACTIONS, TARGET_TYPES, describe
 from .export import BATCH, write_table_xlsx
 
 # (header msgid, column width)
@@ -29,21 +27,12 @@ def audit_export_query(list_query):
             .yield_per(BATCH))
 
 
-def details_json(details) -> str:
-    """The details as compact `key: value` pairs, in full."""
-    if not details:
-        return ""
-    if isinstance(details, dict):
-        return "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in details.items())
-    return json.dumps(details, ensure_ascii=False, default=str)
-
-
 def write_audit_xlsx(rows, fh, scope_name: str | None, exported_at=None, progress=None, details_text=None) -> int:
     """Write rows of audit_export_query as a printable XLSX; returns the number of rows.
 
-    `details_text(action, details) -> str` renders the details in the reader's language (default: compact JSON).
+    `details_text(action, details) -> str` renders the details in the reader's language (default: describe).
     """
-    details_text = details_text or (lambda _action, details: details_json(details))
+    details_text = details_text or (lambda action, details: describe(action, details, full=True))
     actions = {code: _(msgid) for code, msgid in AUDIT_ACTIONS.items()}
     targets = {code: _(msgid) for code, msgid in TARGET_TYPES.items()}
 

@@ -67,3 +67,9 @@ def practice_years(start: date | None, on: date | None = None) -> int | None:
     full = years_since(start, on)
     anniversary = (on.month, on.day) == (start.month, start.day)
     return full if anniversary and full > 0 else full + 1
+
+
+def local_day_start_utc(day: date | None = None) -> datetime:
+    """The naive UTC moment the local day (today by default) began: the lower bound of "today" in queries."""
+    start = datetime.combine(day or today(), datetime.min.time())
+    return start - timedelta(minutes=utc_offset_minutes())

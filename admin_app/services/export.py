@@ -5,8 +5,11 @@
 # set up to be printed the way offices file these lists (print_setup): A4 landscape, one page wide, the header
 # row repeated on every page, the scope and export time in the page header, 第 N 页 共 M 页 in the footer.
 import re
+import shutil
 import tempfile
+from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from urllib.parse import quote
 
 from cryptography.fernet import InvalidToken
@@ -24,10 +27,11 @@ from ..models.profile import (
     STATUSES,
     TESTING_QUESTIONS,
     TITLE_LEVELS,
+    answer_label,
 )
 from ..models.types import utcnow
 from ..models.user import ID_TYPES
-from . import clock
+from . import ServiceError, clock
 from .crypto import decrypt
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,8 +57,8 @@ COLUMNS = (
     (N_("Region"), "region", "region_code"),
     (N_("Work unit"), "text", "institution_name"),
     (N_("Department"), "text", "department"),
-    *((label, "yesno", key) for key, label in SAMPLING_QUESTIONS.items()),
-    *((label, "yesno", key) for key, label in TESTING_QUESTIONS.items()),
+    *((label, f"answer:{key}", key) for key, label in SAMPLING_QUESTIONS.items()),
+    *((label, f"answer:{key}", key) for key, label in TESTING_QUESTIONS.items()),
     (N_("Years of PCR work"), "int", "pcr_years"),
     (N_("Status"), "label:status", "status"),
     (N_("Reported at"), "datetime", "submitted_at"),
@@ -100,14 +104,22 @@ def region_paths(codes=None) -> dict[str, str]:
     return out
 
 
-def safe_decrypt(token: str | None) -> str:
-    """The full document number, or "" when there is none or it cannot be decrypted with the current key."""
+class UndecryptableNumber(ServiceError):
+    """A stored document number no key of this node's PII key ring opens: never shown or exported as a blank."""
+
+    def __init__(self):
+        super().__init__(_("A document number cannot be decrypted with this server's PII key. Nothing was "
+                           "exported or shown; please tell the system administrator (PII_KEY mismatch)."))
+
+
+def reveal_number(token: str | None) -> str:
+    """The full document number ("" when none is stored); UndecryptableNumber when no key of the ring opens it."""
     if not token:
         return ""
     try:
         return decrypt(token)
     except (InvalidToken, ValueError):
-        return ""
+        raise UndecryptableNumber() from None
 
 
 def looks_like_formula(text: str) -> bool:
@@ -128,19 +140,23 @@ def export_query(list_query):
 PROGRESS_EVERY = 2000
 
 
-def _plan(columns, fields, labels, yes, no, tz, today, regions) -> list:
+def _plan(columns, fields, labels, answers, tz, today, regions) -> list:
     """(column, row index, converter) per column: the kind of each column is decided once, not once per cell.
 
     A converter takes a value that is not None and returns the cell's text, its number, or None for an empty cell.
     """
-    fixed = {"text": str, "id_number": safe_decrypt, "yesno": lambda v: yes if v else no,
+    fixed = {"text": str, "id_number": reveal_number,
              "date": lambda v: v.isoformat(), "datetime": lambda v: clock.local_text(v, "%Y-%m-%d %H:%M:%S", tz),
              "region": regions.get, "int": int,
              "years": lambda v: clock.years_since(v, today), "practice": lambda v: clock.practice_years(v, today)}
     index = {name: i for i, name in enumerate(fields)}
     plan = []
     for col, (_msgid, kind, src) in enumerate(columns):
-        if kind.startswith("label:"):
+        if kind.startswith("answer:"):
+            # 有/无 for a certificate, 是/否 for the others (the manual's answer words); stored as True/False.
+            words = answers[kind[7:]]
+            convert = lambda v, w=words: w[bool(v)]  # noqa: E731
+        elif kind.startswith("label:"):
             mapping = labels[kind[6:]]
             convert = lambda v, m=mapping: m.get(v, v)  # noqa: E731
         else:
@@ -154,13 +170,29 @@ def _plan(columns, fields, labels, yes, no, tz, today, regions) -> list:
 HEADER_TEXT_MAX = 60  # characters of the scope name in the page header (Excel allows 255 for the whole header)
 
 
-def open_workbook(fh):
+@contextmanager
+def private_tmpdir(tmpdir: Path | None = None):
+    """XlsxWriter's temp files hold the plain text of every cell: `tmpdir`, or a private folder under
+    EXPORT_FOLDER made here and removed afterwards, never the system temp directory."""
+    if tmpdir is not None:
+        yield Path(tmpdir)
+        return
+    from .jobs import export_folder
+
+    own = Path(tempfile.mkdtemp(prefix="tmp-", dir=export_folder()))
+    try:
+        yield own
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def open_workbook(fh, tmpdir: Path):
     """An XlsxWriter workbook in constant-memory mode where every string stays a string (never a formula/URL)."""
     import xlsxwriter
 
     return xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
                                     "strings_to_numbers": False, "strings_to_urls": False,
-                                    "tmpdir": tempfile.gettempdir()})
+                                    "tmpdir": str(tmpdir)})
 
 
 def _header_safe(text: str) -> str:
@@ -212,27 +244,34 @@ def _width(kind: str, src: str) -> int:
 
 
 def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None, progress=None,
-                     columns: str = "all", scope_name: str | None = None,
+                     tmpdir: Path | None = None, columns: str = "all", scope_name: str | None = None,
                      exported_at: datetime | None = None) -> int:
     """Write rows (from export_query) as an XLSX into the binary file `fh`; returns the number of rows.
 
     `columns` is a COLUMN_SETS code; `scope_name` and `exported_at` go into the printed page header.
     `progress(n)`, when given, is called every PROGRESS_EVERY rows (background export jobs report through it).
+    XlsxWriter's temp files go to `tmpdir`, or to a private folder made and removed here (private_tmpdir).
     """
+    with private_tmpdir(tmpdir) as folder:
+        return _write_staff(rows, fh, sheet_title, today, progress, folder, columns, scope_name, exported_at)
+
+
+def _write_staff(rows, fh, sheet_title, today, progress, tmpdir, columns, scope_name, exported_at) -> int:
     today = today or clock.today()
     tz = get_timezone()
     cols = COLUMN_SETS[column_set(columns)][1]
-    wb = open_workbook(fh)
+    wb = open_workbook(fh, tmpdir)
     ws = start_sheet(wb, sheet_title or _("Reported staff"), [_(msgid) for msgid, _k, _s in cols],
                      [_width(kind, src) for _m, kind, src in cols], scope_name, exported_at)
     quoted = wb.add_format({"quote_prefix": True})
     labels = {k: {code: _(msgid) for code, msgid in m.items()} for k, m in LABELS.items()}
-    yes, no = _("Yes"), _("No")
+    answers = {q: {True: _(answer_label(q, True)), False: _(answer_label(q, False))}
+               for q in (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)}
     plan = None
     n = 0
     for row in rows:
         if plan is None:  # the first row: the regions (one query for the whole file) and each column's converter
-            plan = _plan(cols, row._fields, labels, yes, no, tz, today, region_paths())
+            plan = _plan(cols, row._fields, labels, answers, tz, today, region_paths())
         n += 1
         if progress is not None and n % PROGRESS_EVERY == 0:
             progress(n)
@@ -293,23 +332,24 @@ def write_table_xlsx(rows, fh, title: str, headers: list[str], widths: list[int]
 
     The same workbook, print setup, formula-safe text cells and progress calls as the staff list.
     """
-    wb = open_workbook(fh)
-    ws = start_sheet(wb, title, headers, widths, scope_name, exported_at, freeze_cols=freeze_cols)
-    quoted = wb.add_format({"quote_prefix": True})
-    n = 0
-    for values in rows:
-        n += 1
-        if progress is not None and n % PROGRESS_EVERY == 0:
-            progress(n)
-        for col, out in enumerate(values):
-            if out is None or out == "":
-                continue
-            if isinstance(out, str):
-                ws.write_string(n, col, out, quoted if out.startswith(FORMULA_START) else None)
-            else:
-                ws.write_number(n, col, out)
-    finish_sheet(ws, n, len(headers))
-    wb.close()
+    with private_tmpdir() as folder:
+        wb = open_workbook(fh, folder)
+        ws = start_sheet(wb, title, headers, widths, scope_name, exported_at, freeze_cols=freeze_cols)
+        quoted = wb.add_format({"quote_prefix": True})
+        n = 0
+        for values in rows:
+            n += 1
+            if progress is not None and n % PROGRESS_EVERY == 0:
+                progress(n)
+            for col, out in enumerate(values):
+                if out is None or out == "":
+                    continue
+                if isinstance(out, str):
+                    ws.write_string(n, col, out, quoted if out.startswith(FORMULA_START) else None)
+                else:
+                    ws.write_number(n, col, out)
+        finish_sheet(ws, n, len(headers))
+        wb.close()
     return n
 
 

@@ -19,7 +19,15 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile, User
-from ..models.profile import EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS, TITLE_LEVELS
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    REQUIRED_QUESTIONS,
+    SAMPLING_QUESTIONS,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+)
 from ..models.user import ID_TYPES
 from . import ServiceError, clock
 from .audit import record
@@ -27,7 +35,7 @@ from .codes import normalize_code
 from .counters import bump
 from .crypto import decrypt
 from .identity import IdentityError, check_birth_date, check_resident_id, check_work_start, mask
-from .review import LOCKED, STAFF_EDITABLE, submit
+from .review import LOCKED, STAFF_EDITABLE, lock_message, submit
 from .uploads import image_path, save_image
 from .verification import taken_message, update_identity
 
@@ -44,9 +52,9 @@ class FieldErrors(ServiceError):
         self.errors = errors
 
 
-def locked_message() -> str:
-    """The words the original system shows on an approved profile."""
-    return _("Approved; to change it, ask your unit to revert the approval.")
+def locked_message(status: str | None = None) -> str:
+    """Why an approved profile is read-only, in the words of its status (unit or institution approval)."""
+    return lock_message(status)
 
 
 def is_locked(user: User) -> bool:
@@ -90,7 +98,7 @@ def save_account(user: User, *, name: str, email: str | None, region_code: str |
     """Save the account page; returns True when the change sent the profile for review again."""
     profile = user.profile
     if profile is not None and profile.status in LOCKED:
-        raise ServiceError(locked_message())
+        raise ServiceError(locked_message(profile.status))
     errors = {}
     name = (name or "").strip()
     if not name:
@@ -230,7 +238,7 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
     profile = user.profile
     if profile is not None:
         if profile.status in LOCKED:
-            raise ServiceError(locked_message())
+            raise ServiceError(locked_message(profile.status))
         if str(data.get("version") or "") != str(profile.version):
             raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
                                  "Please reload and check before saving again."))
@@ -286,7 +294,10 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
         answer = data.get(q)
         if q in wanted:
             if answer not in ("yes", "no"):
-                errors[q] = _("Please answer yes or no.")
+                if q in REQUIRED_QUESTIONS or answer:
+                    errors[q] = _("Please answer this question.")
+                new[q] = None  # an unstarred question may stay blank
+                continue
             new[q] = answer == "yes"
         else:
             new[q] = None  # the other type's answers are cleared, not kept hidden

@@ -1,6 +1,4 @@
 """The audit trail (/admin/audit/): read-only, scoped, filterable by actor, action and date."""
-import json
-
 from flask import abort, current_app
 from flask_admin import expose
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -8,9 +6,9 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from ..i18n import N_
 from ..models import AuditLog
 from ..services import jobs
-from ..services.audit import AUDIT_ACTIONS, TARGET_TYPES, record
-from ..services.audit_export import audit_export_query, details_json, write_audit_xlsx
-from ..services.export import describe_filters, download_names, filters_text, scope_names
+from ..services.audit import AUDIT_ACTIONS, TARGET_TYPES, describe, record
+from ..services.audit_export import audit_export_query, write_audit_xlsx
+from ..services.export import COLUMN_SETS, describe_filters, download_names, filters_text, scope_names
 from ..services.scope import current_scope
 from .base import SecureModelView
 from .export_pages import XlsxExportMixin
@@ -38,19 +36,20 @@ def _grid_filters(view, action: str) -> list:
     return list(getattr(grid, "_filters", None) or ())
 
 
-def details_text(view, action: str, details) -> str:
-    """The details as compact `key: value` pairs; an export's recorded filters in the reader's language."""
-    if isinstance(details, dict) and details.get("filters") and action in EXPORT_GRIDS:
-        details = {**details, "filters": filters_text(_grid_filters(view, action), details["filters"])}
-        return "; ".join(f"{k}: {v if k == 'filters' else json.dumps(v, ensure_ascii=False, default=str)}"
-                         for k, v in details.items())
-    return details_json(details)
+def details_text(view, action: str, details, full: bool = False) -> str:
+    """The details as a sentence (services.audit.describe); an export's recorded filters (stable codes) and column
+    set in the reader's language, through the labels of the grid it was made from."""
+    if isinstance(details, dict) and action in EXPORT_GRIDS:
+        details = dict(details)
+        if details.get("filters"):
+            details["filters"] = filters_text(_grid_filters(view, action), details["filters"])
+        if details.get("columns") in COLUMN_SETS:
+            details["columns"] = _(COLUMN_SETS[details["columns"]][0])
+    return describe(action, details, full)
 
 
 def _details(view, context, model, name):
-    """The details, shortened for the grid (the full JSON is on the detail page)."""
-    if not model.details:
-        return ""
+    """The details as a sentence, shortened for the grid (the detail page gives it in full)."""
     text = details_text(view, model.action, model.details)
     return text if len(text) <= 160 else text[:157] + "…"
 
@@ -86,8 +85,8 @@ class AuditLogView(XlsxExportMixin, SecureModelView):
     column_default_sort = [("created_at", True), ("id", True)]
     column_formatters = {"created_at": local_time, "action": label(AUDIT_ACTIONS, "action"),
                          "target_type": label(TARGET_TYPES, "target_type"), "actor": _actor, "details": _details}
-    column_formatters_detail = {**column_formatters, "details": lambda v, c, m, n: json.dumps(
-        m.details, ensure_ascii=False, indent=1, default=str) if m.details else ""}
+    column_formatters_detail = {**column_formatters,
+                                "details": lambda v, c, m, n: details_text(v, m.action, m.details, full=True)}
 
     def __init__(self, **kwargs):
         # Built per view: dotted-path filters bind to the model of the view that owns them.
@@ -116,7 +115,7 @@ class AuditLogView(XlsxExportMixin, SecureModelView):
 
     def _write_export(self, query, fh, exported_at, progress=None) -> int:
         return write_audit_xlsx(audit_export_query(query), fh, scope_names(current_scope())[0], exported_at,
-                                progress, details_text=lambda action, d: details_text(self, action, d))
+                                progress, details_text=lambda action, d: details_text(self, action, d, full=True))
 
     def _audit_export(self, rows, view_args, column, actor_id=None, job_id=None, ip=None) -> None:
         scope = current_scope()

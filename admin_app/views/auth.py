@@ -73,7 +73,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         # The captcha is checked first: a wrong one costs no password check and no lockout count.
-        if current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
+        if current_app.config["CAPTCHA_ENABLED"] and not (form.captcha.data or "").strip():
+            form.captcha.errors.append(_("Please enter the image captcha."))
+        elif current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
             form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
         else:
             try:
@@ -179,5 +181,7 @@ def sms_send():
     try:
         send_code(phone, purpose)
     except SmsError as e:
+        if e.captcha_required:  # the page shows the image captcha and sends its answer as sms_captcha
+            return jsonify(ok=False, error=str(e), captcha=True, captcha_url=url_for("auth.captcha_image")), e.status
         return jsonify(ok=False, error=str(e)), e.status
     return jsonify(ok=True)

@@ -10,6 +10,7 @@ from ..models import Institution
 from ..models.grant import ROLES
 from ..services import dashboard as figures
 from ..services.scope import current_scope
+from ..services.sms import budget_alarm
 from .base import SecureIndexView
 
 # Count cards: label msgid -> statuses summed.
@@ -66,4 +67,5 @@ class DashboardView(SecureIndexView):
         return self.render("admin/dashboard.html", cards=cards, roots=roots, scope=scope, roles=ROLES, node=node,
                            crumbs=figures.breadcrumb(scope, node), rows=rows, own=data["own"],
                            total=data["total"], chart=chart, home_url=self.get_url(".index"),
-                           node_grid=grid("reported", node_id) if node is not None else None)
+                           node_grid=grid("reported", node_id) if node is not None else None,
+                           sms_alarm=budget_alarm() if scope.is_superuser else None)

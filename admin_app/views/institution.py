@@ -12,14 +12,15 @@ from ..models.institution import CATEGORIES
 from ..services import ServiceError, library
 from ..services.scope import current_scope
 from .base import SecureModelView
-from .formatters import label, local_time
+from .formatters import label, local_time, yes_no
 from .registry import parent_choices
 
 
 class InstitutionView(SecureModelView):
     details_template = "admin/institution/details.html"
     column_list = ("name", "uscc", "category", "region", "parent", "created_at")
-    column_details_list = ("name", "uscc", "category", "region", "address", "parent", "path",
+    # The materialized path is internal (it is how scope works), not something an admin reads.
+    column_details_list = ("name", "uscc", "category", "region", "address", "parent",
                            "require_confirmation_code", "created_at")
     column_labels = {"name": _l("Institution name"), "uscc": _l("Unified social credit code"),
                      "category": _l("Category"), "region": _l("Region"), "parent": _l("Supervising institution"),
@@ -30,7 +31,7 @@ class InstitutionView(SecureModelView):
     column_filters = ("category",)
     column_default_sort = ("path", False)
     column_formatters = {"category": label(CATEGORIES, "category"), "created_at": local_time}
-    column_formatters_detail = column_formatters
+    column_formatters_detail = {**column_formatters, "require_confirmation_code": yes_no}
 
     # Edits go through services.library.update_institution (scope, uniqueness, audit).
     can_edit = True
