@@ -10,9 +10,10 @@ from urllib.parse import unquote
 import pytest
 from openpyxl import load_workbook
 
+from admin_app.services import jobs
 from admin_app.services.export import COLUMNS, COMMON_COLUMNS
-from tests.conftest import SUPER, UNIT_A
-from tests.test_review_support import EXPORT_URL, STAFF_URL, user
+from tests.conftest import DISTRICT_A, SUPER, UNIT_A
+from tests.test_review_support import EXPORT_URL, STAFF_URL, audit_rows, user
 
 FOOTER = "第 &P 页 共 &N 页"
 
@@ -136,3 +137,32 @@ def test_header_text_with_an_ampersand_is_escaped(plain_app):
         write_staff_xlsx([], fh, columns="common", scope_name="A&B 医院")
     ws = load_workbook(io.BytesIO(fh.getvalue())).active
     assert_print_setup(ws, len(COMMON_COLUMNS), 0, "A&B 医院")
+
+
+def test_a_job_export_keeps_its_column_set_and_the_requesters_address(app, login, tmp_path):
+    app.config.update(EXPORT_JOB_THRESHOLD=5, EXPORT_FOLDER=str(tmp_path / "exports"), JOB_BACKEND="thread")
+    c = login(DISTRICT_A)
+    resp = c.get(EXPORT_URL, query_string={"flt0_0": "reported", "columns": "common"},
+                 environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert resp.status_code == 302 and "/admin/staff/jobs/" in resp.headers["Location"]
+    job_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    jobs.wait(job_id, timeout=60)
+    resp = c.get(f"/admin/staff/jobs/{job_id}/download")
+    ws = sheet_of(resp)
+    assert ws.max_column == len(COMMON_COLUMNS)
+    assert_print_setup(ws, len(COMMON_COLUMNS), ws.max_row - 1, unit_name(DISTRICT_A))
+    assert resp.headers["Content-Disposition"].startswith("attachment; filename=staff-list-")
+    row, = audit_rows("export_staff")
+    assert row.ip == "10.9.8.7" and row.details["job"] == job_id and row.details["columns"] == "common"
+    assert row.details["filters"] == [{"column": "staff_profile.status", "op": "equals", "value": "reported"}]
+
+
+def test_recorded_filters_are_codes_shown_in_the_readers_language(login):
+    c = login(UNIT_A)
+    assert c.get(EXPORT_URL, query_string={"flt0_0": "reported", "flt1_1": "testing"}).status_code == 200
+    row, = audit_rows("export_staff")
+    assert {"column": "staff_profile.personnel_type", "op": "equals", "value": "testing"} in row.details["filters"]
+    zh = login(DISTRICT_A).get("/admin/audit/?flt0_0=export_staff").get_data(as_text=True)
+    assert "人员性质 等于 检测人员" in zh
+    en = login(DISTRICT_A).get("/admin/audit/?flt0_0=export_staff&lang=en").get_data(as_text=True)
+    assert "Personnel type equals Testing" in en

@@ -43,8 +43,9 @@ def details_text(view, action: str, details, full: bool = False) -> str:
         details = dict(details)
         if details.get("filters"):
             details["filters"] = filters_text(_grid_filters(view, action), details["filters"])
-        if details.get("columns") in COLUMN_SETS:
-            details["columns"] = _(COLUMN_SETS[details["columns"]][0])
+        code = details.get("columns")
+        if code in COLUMN_SETS:
+            details["columns"] = _(COLUMN_SETS[code][0])
     return describe(action, details, full)
 
 
