@@ -37,6 +37,7 @@ AUDIT_ACTIONS = {
     "identity.submit": N_("Identity verification submitted"),
     "identity.view_number": N_("Viewed a verification document number"),
     "identity.changed": N_("Identity changed"),
+    "rotate_pii_key": N_("PII key rotated"),
 }
 TARGET_TYPES = {
     "staff_profile": N_("Staff profile"),
@@ -46,6 +47,7 @@ TARGET_TYPES = {
     "institution_application": N_("New-institution application"),
     "admin_grant": N_("Authorization"),
     "identity_verification": N_("Identity verification"),
+    "pii_key": N_("PII key"),
 }
 
 

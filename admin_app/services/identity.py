@@ -10,7 +10,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
 from . import ServiceError, clock
-from .crypto import blind_index, encrypt
+from .crypto import blind_index, blind_indexes, encrypt
 
 # Mainland passports: E/G + 8 digits, or E + letter + 7 digits; foreign passports: 5–17 letters and digits.
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,17}$")
@@ -141,8 +141,13 @@ def mask(number: str) -> str:
 
 
 def index_for(id_type: str, number: str) -> str:
-    """Blind index of a document: the type is part of it so numbers are unique per type."""
+    """Blind index of a document under PII_KEY: the type is part of it so numbers are unique per type."""
     return blind_index(f"{id_type}:{normalize(number)}")
+
+
+def indexes_for(id_type: str, number: str) -> list[str]:
+    """The document's blind index under every key of the ring: lookups find rows not yet rotated to PII_KEY."""
+    return blind_indexes(f"{id_type}:{normalize(number)}")
 
 
 def sealed(id_type: str, number: str) -> dict:
