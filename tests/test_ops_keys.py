@@ -177,3 +177,11 @@ def test_the_help_lists_the_operator_steps(app):
 @pytest.fixture(autouse=True)
 def _profiles_exist(app):
     assert db.session.scalar(select(func.count()).select_from(StaffProfile)) > 0
+
+
+def test_a_node_with_the_wrong_key_seals_no_new_number(app):
+    requests = db.session.scalar(select(func.count()).select_from(IdentityVerification))
+    app.config["PII_KEY"] = NEW  # the data's key is not in this node's ring
+    resp = post_verify(staff_client(app, STAFF_B), number=resident_id(seq=614))
+    assert resp.status_code == 200 and "PII 密钥与数据不符" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(IdentityVerification)) == requests

@@ -1,5 +1,5 @@
 """Data safety: `flask backup` / `flask restore` round trip (SQLite online backup; pg_dump / pg_restore on
-PostgreSQL) and `flask rotate-pii-key`."""
+PostgreSQL); the rotation is in test_ops_keys.py."""
 import hashlib
 import sqlite3
 

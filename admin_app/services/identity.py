@@ -150,9 +150,20 @@ def indexes_for(id_type: str, number: str) -> list[str]:
     return blind_indexes(f"{id_type}:{normalize(number)}")
 
 
+class KeyMismatch(ServiceError):
+    """This node's PII key ring does not open the data: it must not seal numbers the other nodes cannot read."""
+
+
 def sealed(id_type: str, number: str) -> dict:
     """Column values for storing a validated document: ciphertext, blind index and mask."""
     number = check_document(id_type, number)
+    from .fingerprint import problem
+
+    found = problem()
+    if found:
+        current_app.logger.error("identity number refused: %s", found)
+        raise KeyMismatch(_("Document numbers cannot be saved on this server right now (its PII key does not "
+                            "match the data). Please try again later or tell the system administrator."))
     return {
         "id_type": id_type,
         "id_number_enc": encrypt(number),
