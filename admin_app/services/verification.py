@@ -162,7 +162,7 @@ def is_verified(user) -> bool:
 def find_verified_user(id_type: str, number: str) -> User | None:
     """The account holding this verified identity (for granting admin rights directly by ID number), or None."""
     try:
-        number = check_document(id_type, number)
+        number = check_document(id_type, number, lookup=True)
     except IdentityError:
         return None
     return db.session.scalars(select(User).where(User.id_type == id_type,
