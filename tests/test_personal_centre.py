@@ -155,6 +155,12 @@ def test_every_personal_centre_page_carries_the_same_navigation_with_the_current
     assert current == [path]
 
 
+def test_an_unverified_user_on_the_add_business_page_still_sees_where_he_is(login):
+    nav = Links(page(login(STAFF_A), "/grants/bind")).in_("nav")
+    assert nav["/grants/bind"][1].get("aria-current") == "page"
+    assert "/grants/bind" not in Links(page(login(STAFF_A), "/me")).in_("nav")
+
+
 def test_the_name_menu_of_the_portal_offers_the_manuals_entries_and_a_post_logout(login):
     html = page(login(STAFF_A), "/account")
     menu = Links(html).in_("menu")

@@ -57,10 +57,13 @@ def links(items: list[MenuItem]) -> list[Link]:
     here = request.endpoint
     out = []
     for item in items:
-        if item.endpoint not in current_app.view_functions or (item.show and not item.show(current_user)):
+        if item.endpoint not in current_app.view_functions:
             continue
-        out.append(Link(url=url_for(item.endpoint), label=_(item.label), key=item.endpoint,
-                        current=here == item.endpoint or here in item.also_current))
+        current = here == item.endpoint or here in item.also_current
+        # The page one is on always has its entry (reached from a message's link before it is offered).
+        if item.show and not current and not item.show(current_user):
+            continue
+        out.append(Link(url=url_for(item.endpoint), label=_(item.label), key=item.endpoint, current=current))
     return out
 
 
