@@ -20,7 +20,7 @@ from ..models.profile import (
     SAMPLING_QUESTIONS,
     TESTING_QUESTIONS,
 )
-from ..services import ServiceError, export, jobs, review
+from ..services import ServiceError, jobs, review, staff_export
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import current_scope
 from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, reported, scoped_region
@@ -109,7 +109,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
 
     def __init__(self, **kwargs):
         super().__init__(StaffProfile, name=_l("Staff review"), endpoint="staff", **kwargs)
-        jobs.register("staff_xlsx", export.run_staff_export_job)
+        jobs.register("staff_xlsx", staff_export.run_staff_export_job)
 
     # ---- officers: the unit picker, region options ----------------------------------------------------
 

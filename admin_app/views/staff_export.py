@@ -11,7 +11,7 @@ from flask_admin import expose
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 
-from ..services import export, jobs
+from ..services import jobs, staff_export as export
 from ..services.export import XLSX_MIMETYPE
 
 
