@@ -8,6 +8,7 @@ from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
 from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
+from .session import UserSession
 from .sms import SmsCode
 from .user import User
 from .verification import IdentityVerification
@@ -15,4 +16,5 @@ from .verification import IdentityVerification
 __all__ = [
     "AdminGrant", "AuditLog", "ExportJob", "IdentityVerification", "Institution", "InstitutionApplication", "Region",
     "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
+    "UserSession",
 ]

@@ -39,6 +39,10 @@ AUDIT_ACTIONS = {
     "identity.submit": N_("Identity verification submitted"),
     "identity.view_number": N_("Viewed a verification document number"),
     "identity.changed": N_("Identity changed"),
+    "password_change": N_("Password changed"),
+    "password_reset": N_("Password reset by SMS"),
+    "session_ended": N_("Ended a sign-in session"),
+    "sessions_ended_others": N_("Signed out all other devices"),
 }
 TARGET_TYPES = {
     "staff_profile": N_("Staff profile"),

@@ -170,4 +170,11 @@
     profile.addEventListener("change", update);
     update();
   }
+  /* Forms that end something (a session) ask first. */
+  document.addEventListener("submit", function (ev) {
+    var f = ev.target;
+    if (f.matches && f.matches("form[data-confirm]") && !window.confirm(f.getAttribute("data-confirm"))) {
+      ev.preventDefault();
+    }
+  });
 })();
