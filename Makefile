@@ -10,6 +10,10 @@ PORT   ?= 5000
 PG_PORT ?= 55432
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k scope -x"`.
 PYTEST_ARGS ?=
+# pytest-xdist workers (one per core by default; TEST_WORKERS=0 runs in one process). Whole files go to one worker,
+# so a module's shared live server and database copy are built once.
+TEST_WORKERS ?= auto
+PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .PHONY: run serve worker test pg-test install install-dev system-packages catalogs db demo-logins bench bench-pg
 
@@ -27,7 +31,7 @@ worker: install catalogs
 	FLASK_PRODUCTION=$${FLASK_PRODUCTION:-true} $(FLASK) jobs-worker
 
 test: system-packages install-dev catalogs
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # The same suite on a throwaway PostgreSQL (needs Debian's postgresql; see .ci/pg).
 pg-test: system-packages install-dev catalogs
@@ -35,7 +39,7 @@ pg-test: system-packages install-dev catalogs
 	trap 'bash .ci/pg stop "$$dir"; rm -rf "$$dir" "$$dir.initdb.log"' EXIT; \
 	url=$$(bash .ci/pg start "$$dir" $(PG_PORT)); \
 	echo "TEST_DATABASE_URL=$$url"; \
-	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # National-scale bench (bench/national, results in bench/RESULTS.md): 1,000,000 staff and 2,000 institutions built
 # once and reused, then ours against stock Flask-Admin and the bare SQL floor in one process. SQLite at

@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from admin_app.extensions import db
 from admin_app.models import AuditLog, User, UserSession
 from admin_app.models.types import utcnow
-from admin_app.services import clock, grants
-from admin_app.services import sessions as svc
+from admin_app.services import clock, grants, sessions as svc
 from admin_app.services.scope import scope_for
 from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A, outbox_code
 

@@ -26,7 +26,7 @@ def machine(tmp_path):
     log = state / "calls"
     _fake(bin_dir, "dpkg", f'''[ "$1" = -s ] || exit 2
 while read -r p; do [ "$p" = "$2" ] && {{ printf 'Package: %s\\nStatus: install ok installed\\n' "$2"; exit 0; }}; done < {state}/installed
-echo "dpkg-query: package '$2' is not installed" >&2; exit 1''')
+echo "dpkg-query: package '$2' is not installed" >&2; exit 1''')  # noqa: E501 - a shell script, its lines as the shell reads them
     _fake(bin_dir, "id", 'echo 1000')
 
     def run(*pkgs):
@@ -36,7 +36,7 @@ echo "dpkg-query: package '$2' is not installed" >&2; exit 1''')
     def apt_get():
         """A fake apt-get that logs its calls and 'installs' what it is asked to."""
         _fake(bin_dir, "apt-get", f'''echo "$(/usr/bin/printenv DEBIAN_FRONTEND) $*" >> {log}
-if [ "$1" = install ]; then for a in "$@"; do case "$a" in -*|install) ;; *) echo "$a" >> {state}/installed;; esac; done; fi''')
+if [ "$1" = install ]; then for a in "$@"; do case "$a" in -*|install) ;; *) echo "$a" >> {state}/installed;; esac; done; fi''')  # noqa: E501 - a shell script, its lines as the shell reads them
 
     run.bin, run.state, run.log, run.apt_get = bin_dir, state, log, apt_get
     return run

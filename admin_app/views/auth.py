@@ -1,8 +1,18 @@
 """Sign-in (with image captcha), sign-up, forgotten password, SMS codes, sign-out."""
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, jsonify, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -63,7 +73,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         # The captcha is checked first: a wrong one costs no password check and no lockout count.
-        if current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
+        if current_app.config["CAPTCHA_ENABLED"] and not (form.captcha.data or "").strip():
+            form.captcha.errors.append(_("Please enter the image captcha."))
+        elif current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
             form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
         else:
             try:
@@ -170,5 +182,7 @@ def sms_send():
     try:
         send_code(phone, purpose)
     except SmsError as e:
+        if e.captcha_required:  # the page shows the image captcha and sends its answer as sms_captcha
+            return jsonify(ok=False, error=str(e), captcha=True, captcha_url=url_for("auth.captcha_image")), e.status
         return jsonify(ok=False, error=str(e)), e.status
     return jsonify(ok=True)

@@ -3,8 +3,7 @@ from flask import Blueprint, Flask, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user, user_logged_in, user_logged_out
 
-from ..services import clock
-from ..services import sessions as svc
+from ..services import clock, sessions as svc
 
 bp = Blueprint("sessions", __name__)
 
@@ -40,8 +39,8 @@ def _page(status: int = 200, message: str | None = None):
         flash(message, "danger")
     rows = svc.list_for(current_user)
     current = svc.current_id()
-    return render_template("portal/sessions.html", rows=rows, current=current, describe=svc.describe_agent, local_text=clock.local_text,
-                           others=sum(1 for r in rows if r.id != current)), status
+    return render_template("portal/sessions.html", rows=rows, current=current, describe=svc.describe_agent,
+                           local_text=clock.local_text, others=sum(1 for r in rows if r.id != current)), status
 
 
 @bp.get("/sessions")

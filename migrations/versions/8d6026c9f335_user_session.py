@@ -1,18 +1,18 @@
 """user_session: sign-in sessions held on the server (logout, password changes and the session list end them)
 
 Revision ID: 8d6026c9f335
-Revises: 9d41b7e2c6a8
+Revises: b30a7e5c1f02
 Create Date: 2026-12-06 20:13:02.548193
 
 Existing signed-in cookies carry no session token, so everyone signs in once more after this upgrade.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import sqlite
 
 # revision identifiers, used by Alembic.
 revision = '8d6026c9f335'
-down_revision = '9d41b7e2c6a8'
+down_revision = 'b30a7e5c1f02'
 branch_labels = None
 depends_on = None
 

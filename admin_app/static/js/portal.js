@@ -54,6 +54,9 @@
       var body = new URLSearchParams();
       body.set("phone", phone ? phone.value : "");
       body.set("purpose", btn.getAttribute("data-purpose"));
+      var box = btn.closest(".form-group").querySelector("[data-sms-captcha]");
+      var answer = box && !box.hidden ? box.querySelector("input") : null;
+      if (answer) { body.set("sms_captcha", answer.value); }
       btn.disabled = true;
       fetch(btn.getAttribute("data-url"), {
         method: "POST", credentials: "same-origin", body: body,
@@ -61,6 +64,16 @@
       }).then(function (r) {
         return r.json().catch(function () { return {ok: false, error: r.statusText}; });
       }).then(function (data) {
+        if (box && (data.captcha || answer)) {
+          /* The answer is spent either way: show a fresh image while the captcha is needed. */
+          var img = box.querySelector("img");
+          box.hidden = !data.captcha;
+          if (data.captcha) {
+            img.src = (data.captcha_url || img.getAttribute("src") || "/captcha.png").split("?")[0] + "?t=" + Date.now();
+            box.querySelector("input").value = "";
+            box.querySelector("input").focus();
+          }
+        }
         if (data.ok) { say(btn.getAttribute("data-sent-text") || "", true); countdown(60); }
         else { say(data.error || "", false); btn.disabled = false; }
       }).catch(function () { btn.disabled = false; });
