@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import func, select, text
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from .extensions import db
 from .models import AdminGrant, Institution, Region, StaffProfile, User
@@ -50,6 +50,21 @@ STATUS_MIX = (("draft", 10), ("submitted", 30), ("unit_rejected", 5), ("unit_app
 REJECT_REASON = "证件照片不清晰，请重新上传"
 
 
+# 统一社会信用代码 (GB 32100) of the demo institutions: registration authority and entity type by category
+# (1 机构编制 + 1 机关 for a commission, + 2 事业单位 for CDCs and hospitals; 9 工商 + 1 企业 for a testing lab),
+# the region (100000: national level), an organisation code (MB for public bodies, MA for companies, then a
+# serial far from the ones tests use), and the check character from python-stdnum.
+USCC_TYPE = {"commission": "11", "third_party_lab": "91"}
+USCC_SERIAL_BASE = 5_000_000
+
+
+def demo_uscc(serial: int, category: str, region_code: str | None) -> str:
+    """A valid, deterministic unified social credit code for the serial-th demo institution."""
+    org = ("MA" if category == "third_party_lab" else "MB") + f"{USCC_SERIAL_BASE + serial:07d}"
+    body = USCC_TYPE.get(category, "12") + (region_code or "100000") + org
+    return body + uscc.calc_check_digit(body)
+
+
 def build_demo(staff_count: int = 2000) -> None:
     """Create the deterministic demo of DESIGN.md on an empty database."""
     if not db.session.scalar(select(func.count()).select_from(Region)):
@@ -57,8 +72,11 @@ def build_demo(staff_count: int = 2000) -> None:
     rng = random.Random(20261123)
     pw = hash_password(DEMO_PASSWORD)
 
+    serials = iter(range(1, 10_000))
+
     def inst(name, parent, category, region, code=None):
-        i = create_institution(name, parent=parent, category=category, region_code=region)
+        i = create_institution(name, parent=parent, category=category, region_code=region,
+                               uscc=demo_uscc(next(serials), category, region))
         i.confirmation_code = code or "".join(rng.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(8))
         return i
 
@@ -240,9 +258,14 @@ def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
         lst.sort(key=lambda r: r.code)
         rng.shuffle(lst)
 
-    nation = create_institution("国家卫生健康委员会", parent=None, category="commission")
-    prov_insts = [(p, create_institution(p.name + "卫生健康委员会", parent=nation, category="commission",
-                                         region_code=p.code)) for p in provinces]
+    serials = iter(range(1, 10_000_000))
+
+    def make(name, parent, category, region_code=None):
+        return create_institution(name, parent=parent, category=category, region_code=region_code,
+                                  uscc=demo_uscc(next(serials), category, region_code))
+
+    nation = make("国家卫生健康委员会", None, "commission")
+    prov_insts = [(p, make(p.name + "卫生健康委员会", nation, "commission", p.code)) for p in provinces]
     districts = []  # (institution, name prefix "XX市XX区", region code)
     k = 0
     while len(districts) < n_dist:
@@ -254,15 +277,14 @@ def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
             continue
         county = counties[p.code[:2]].pop()
         prefix = _city_prefix(regions.get(county.parent_code), p) + county.name
-        districts.append((create_institution(prefix + "卫生健康委员会", parent=pinst, category="commission",
-                                             region_code=county.code), prefix, county.code))
+        districts.append((make(prefix + "卫生健康委员会", pinst, "commission", county.code), prefix, county.code))
     units = []
     for k in range(n_units):
         dinst, prefix, code = districts[k % len(districts)]
         nth = k // len(districts)
         kind, category = UNIT_KINDS[nth] if nth < len(UNIT_KINDS) else (f"第{nth - len(UNIT_KINDS) + 2}人民医院",
                                                                         "general_hospital")
-        units.append(create_institution(prefix + kind, parent=dinst, category=category, region_code=code))
+        units.append(make(prefix + kind, dinst, category, code))
     db.session.commit()
     return units
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 from sqlalchemy import func, select
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from admin_app.extensions import db
 from admin_app.models import Institution, ReviewEvent, StaffProfile, StatusCounter, User
@@ -226,7 +226,8 @@ def test_institution_search_api(client):
     assert UNIT_A_NAME in names and "北京市朝阳区疾病预防控制中心" not in names
     row = rows[names.index(UNIT_A_NAME)]
     assert set(row) >= {"id", "name", "code", "parent", "category"}
-    assert row["parent"] == "北京市西城区卫生健康委员会" and row["category"] == "疾控中心" and row["code"] == ""
+    assert row["parent"] == "北京市西城区卫生健康委员会" and row["category"] == "疾控中心"
+    assert uscc.is_valid(row["code"]) and row["code"][2:8] == "110102"  # the demo's 机构编码, in the unit's region
     assert client.get("/api/institutions?q=").json == []
     assert client.get("/api/institutions?q=%25").json == []  # a LIKE wildcard is a literal
     assert UNIT_A_NAME in [r["name"] for r in client.get("/api/institutions?q=" + "西城疾控").json]

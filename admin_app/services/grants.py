@@ -355,7 +355,7 @@ def bind_code(user, code: str, password: str | None, sms_code: str | None) -> Ad
 
 def find_verified(*, phone: str | None = None, id_type: str | None = None, id_number: str | None = None) -> User:
     """A verified user by phone or by document number (blind index), or a clear refusal."""
-    from .identity import check_document, index_for
+    from .identity import check_document, indexes_for
 
     user = None
     if phone:
@@ -363,8 +363,8 @@ def find_verified(*, phone: str | None = None, id_type: str | None = None, id_nu
     elif id_number:
         number = check_document(id_type or "resident_id", id_number)  # IdentityError is a ServiceError
         user = db.session.scalar(select(User).where(User.id_type == (id_type or "resident_id"),
-                                                    User.id_number_index == index_for(id_type or "resident_id",
-                                                                                       number)))
+                                                    User.id_number_index.in_(indexes_for(id_type or "resident_id",
+                                                                                         number))))
     else:
         raise ServiceError(_("Please enter the person's mobile number or ID number."))
     if user is None or not user.is_active or not is_verified(user):

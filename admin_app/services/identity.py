@@ -4,12 +4,13 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from flask import current_app
 from flask_babel import gettext as _
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
 from . import ServiceError, clock
-from .crypto import blind_index, encrypt
+from .crypto import blind_index, blind_indexes, encrypt
 
 # Mainland passports: E/G + 8 digits, or E + letter + 7 digits; foreign passports: 5–17 letters and digits.
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,17}$")
@@ -84,13 +85,29 @@ def mask(number: str) -> str:
 
 
 def index_for(id_type: str, number: str) -> str:
-    """Blind index of a document: the type is part of it so numbers are unique per type."""
+    """Blind index of a document under PII_KEY: the type is part of it so numbers are unique per type."""
     return blind_index(f"{id_type}:{normalize(number)}")
+
+
+def indexes_for(id_type: str, number: str) -> list[str]:
+    """The document's blind index under every key of the ring: lookups find rows not yet rotated to PII_KEY."""
+    return blind_indexes(f"{id_type}:{normalize(number)}")
+
+
+class KeyMismatch(ServiceError):
+    """This node's PII key ring does not open the data: it must not seal numbers the other nodes cannot read."""
 
 
 def sealed(id_type: str, number: str) -> dict:
     """Column values for storing a validated document: ciphertext, blind index and mask."""
     number = check_document(id_type, number)
+    from .fingerprint import problem
+
+    found = problem()
+    if found:
+        current_app.logger.error("identity number refused: %s", found)
+        raise KeyMismatch(_("Document numbers cannot be saved on this server right now (its PII key does not "
+                            "match the data). Please try again later or tell the system administrator."))
     return {
         "id_type": id_type,
         "id_number_enc": encrypt(number),

@@ -39,7 +39,7 @@ from ..models.user import ID_TYPES
 from . import ServiceError, parse_ids
 from .audit import record
 from .crypto import decrypt
-from .identity import IdentityError, check_document, index_for, sealed
+from .identity import IdentityError, check_document, indexes_for, sealed
 from .scope import Scope, restrict
 from .uploads import image_path, save_image
 
@@ -166,7 +166,7 @@ def find_verified_user(id_type: str, number: str) -> User | None:
     except IdentityError:
         return None
     return db.session.scalars(select(User).where(User.id_type == id_type,
-                                                 User.id_number_index == index_for(id_type, number),
+                                                 User.id_number_index.in_(indexes_for(id_type, number)),
                                                  User.identity_status == "verified")).first()
 
 
@@ -188,12 +188,14 @@ def daily_cap() -> int:
     return int(current_app.config.get("VERIFY_DAILY_CAP", DEFAULT_DAILY_CAP))
 
 
-def identity_taken(id_index: str, user_id: int | None) -> bool:
-    """True when another account holds this identity: on the User (any status) or in a pending request."""
+def identity_taken(id_index: str | list[str], user_id: int | None) -> bool:
+    """True when another account holds this identity (its blind indexes under every key of the ring): on the User
+    (any status) or in a pending request."""
+    indexes = [id_index] if isinstance(id_index, str) else list(id_index)
     others = User.id != user_id if user_id is not None else true()
-    on_user = select(User.id).where(User.id_number_index == id_index, others)
+    on_user = select(User.id).where(User.id_number_index.in_(indexes), others)
     others_req = IdentityVerification.user_id != user_id if user_id is not None else true()
-    in_queue = select(IdentityVerification.id).where(IdentityVerification.id_number_index == id_index,
+    in_queue = select(IdentityVerification.id).where(IdentityVerification.id_number_index.in_(indexes),
                                                       IdentityVerification.status == "pending", others_req)
     return bool(db.session.scalar(select(exists(on_user)))) or bool(db.session.scalar(select(exists(in_queue))))
 
@@ -244,7 +246,7 @@ def submit(user, id_type: str, number: str, name: str, front, back) -> IdentityV
         raise VerificationError(str(e), "id_number") from e
     name = clean_name(name)
     values = sealed(id_type, number)
-    if identity_taken(values["id_number_index"], user.id):
+    if identity_taken(indexes_for(id_type, number), user.id):
         raise VerificationError(taken_message(), "id_number")
     if not _has_file(front):
         raise VerificationError(_("Please upload a scan of the front of the document."), "front_image")
@@ -496,7 +498,7 @@ def update_identity(user, id_type: str, number: str, actor_id: int | None = None
             pending is None or pending.id_type != id_type or pending.id_number_index != index):
             raise ServiceError(_("Your identity verification is under review; the document number cannot be "
                                  "changed until it has been decided."))
-    if identity_taken(index, user.id):
+    if identity_taken(indexes_for(id_type, number), user.id):
         raise ServiceError(taken_message())
     was_verified = user.identity_status == "verified"
     old_masked = user.id_number_masked

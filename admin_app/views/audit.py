@@ -41,6 +41,7 @@ AUDIT_ACTIONS = {
     "password_reset": N_("Password reset by SMS"),
     "session_ended": N_("Ended a sign-in session"),
     "sessions_ended_others": N_("Signed out all other devices"),
+    "rotate_pii_key": N_("PII key rotated"),
 }
 TARGET_TYPES = {
     "staff_profile": N_("Staff profile"),
@@ -50,6 +51,7 @@ TARGET_TYPES = {
     "institution_application": N_("New-institution application"),
     "admin_grant": N_("Authorization"),
     "identity_verification": N_("Identity verification"),
+    "pii_key": N_("PII key"),
 }
 
 

@@ -21,6 +21,7 @@ from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm
 from ..forms.validators import normalize_phone
 from ..services import ServiceError, captcha, sessions
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
+from ..services.personal import verification_prompt
 from ..services.scope import scope_for
 from ..services.sms import PURPOSES, SmsError, send_code
 
@@ -84,8 +85,16 @@ def login():
                 form.password.errors.append(str(e))
             else:
                 login_user(user)
+                _prompt_verification(user)
                 return redirect(safe_next(request.args.get("next")) or home_for(user))
     return render_template("auth/login.html", form=form)
+
+
+def _prompt_verification(user) -> None:
+    """The manual's 按提示进行实名认证: told once, on arrival; nothing is blocked."""
+    prompt = verification_prompt(user)
+    if prompt:
+        flash(prompt, "verify")
 
 
 @bp.get("/captcha.png")
@@ -136,6 +145,7 @@ def register():
         else:
             login_user(user)
             flash(_("Registration succeeded. Please complete your account information."), "success")
+            _prompt_verification(user)
             return redirect(url_for("portal.account"))
     return render_template("auth/register.html", form=form)
 

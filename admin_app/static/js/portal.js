@@ -132,8 +132,11 @@
       results.innerHTML = "";
       select.dispatchEvent(new Event("change"));
     }
+    var empty = box.querySelector("[data-unit-empty]");  // the way to register a unit (account page only)
+    function showEmpty(show) { if (empty) { empty.hidden = !show; } }
     function render(rows) {
       results.innerHTML = "";
+      showEmpty(rows.length === 0);
       rows.forEach(function (row) {
         var item = document.createElement("button");
         item.type = "button";
@@ -154,7 +157,7 @@
     }
     function search() {
       var q = input.value.trim();
-      if (!q) { results.innerHTML = ""; return; }
+      if (!q) { results.innerHTML = ""; showEmpty(false); return; }
       getJSON(url + "?q=" + encodeURIComponent(q)).then(render);
     }
     input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 250); });
@@ -182,6 +185,29 @@
     };
     profile.addEventListener("change", update);
     update();
+
+    /* 上传头像: a preview of the chosen photo before saving, and an oversize or non-image file refused on the form
+       (the server checks again; a body over its hard limit would otherwise end on a bare error page). */
+    var avatar = profile.querySelector('input[type="file"][name="avatar"]');
+    var previewBox = document.getElementById("avatar-preview-box");
+    var preview = document.getElementById("avatar-preview");
+    var avatarError = document.getElementById("avatar-client-error");
+    if (avatar && previewBox && preview && window.FileReader) {
+      avatar.addEventListener("change", function () {
+        var file = avatar.files && avatar.files[0];
+        var problem = "";
+        if (file && !/^image\/(jpeg|png)$/.test(file.type)) { problem = avatar.getAttribute("data-not-image"); }
+        else if (file && file.size > Number(avatar.getAttribute("data-max-bytes"))) { problem = avatar.getAttribute("data-too-large"); }
+        avatarError.textContent = problem;  /* shown by Bootstrap while the input is .is-invalid */
+        avatar.classList.toggle("is-invalid", !!problem);
+        if (problem) { avatar.setAttribute("aria-invalid", "true"); } else { avatar.removeAttribute("aria-invalid"); }
+        if (problem) { avatar.value = ""; }
+        if (!file || problem) { previewBox.classList.add("d-none"); preview.removeAttribute("src"); return; }
+        var reader = new FileReader();
+        reader.onload = function () { preview.src = reader.result; previewBox.classList.remove("d-none"); };
+        reader.readAsDataURL(file);
+      });
+    }
   }
   /* Forms that end something (a session) ask first. */
   document.addEventListener("submit", function (ev) {
