@@ -63,6 +63,10 @@ class DefaultConfig:
     # asked for (a unit's (unit, status) ranges otherwise); PostgreSQL's planner decides by its statistics.
     GRID_WALK_MIN_ROWS = 20_000
     GRID_WALK_SHARE = 0.02
+    # A registered worker's age in whole years today (from a resident ID or a typed birth date); a work start
+    # before the ID_MIN_AGE-th birthday is refused too (services/identity.py).
+    ID_MIN_AGE = 16
+    ID_MAX_AGE = 100
     EXPORT_JOB_THRESHOLD = 50_000  # larger exports run as background jobs with a progress page
     EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
     EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long

@@ -185,3 +185,24 @@ def test_a_node_with_the_wrong_key_seals_no_new_number(app):
     resp = post_verify(staff_client(app, STAFF_B), number=resident_id(seq=614))
     assert resp.status_code == 200 and "PII 密钥与数据不符" in resp.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(IdentityVerification)) == requests
+
+
+def test_during_a_rotation_one_number_is_still_one_account(app):
+    """A request sealed under the new key for a number another account holds under the old key is a conflict."""
+    from admin_app.services import verification as svc
+    from admin_app.services.scope import scope_for
+    from tests.conftest import SUPER
+
+    number = resident_id(seq=615)
+    assert post_verify(staff_client(app, STAFF_A), number=number).status_code == 302
+    superuser = user(SUPER)
+    first = db.session.scalar(select(IdentityVerification).order_by(IdentityVerification.id.desc()))
+    assert svc.approve([first.id], superuser.id, scope_for(superuser)).moved == 1
+    start_rotation(app)
+    b = user(STAFF_B)
+    second = IdentityVerification(user_id=b.id, name=b.name, front_image=first.front_image, status="pending",
+                                  **svc.sealed("resident_id", number))
+    db.session.add(second)
+    db.session.commit()
+    result = svc.approve([second.id], superuser.id, scope_for(superuser))
+    assert result.moved == 0 and result.conflicts == 1

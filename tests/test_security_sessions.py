@@ -110,7 +110,7 @@ def test_ending_the_other_sessions_signs_them_out_and_is_audited(login):
     for c in (there, elsewhere, thief):
         assert not signed_in(c)
     [row] = audits("sessions_ended_others")
-    assert row.details == {"count": 2} and row.actor_id == user(STAFF_A).id
+    assert row.details == {"sessions_ended": 2} and row.actor_id == user(STAFF_A).id
     # nothing left to end: the button is gone and a repeat says so
     assert "退出其他所有设备" not in here.get("/sessions").get_data(as_text=True)
     here.post("/sessions/end-others")

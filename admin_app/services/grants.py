@@ -361,7 +361,7 @@ def find_verified(*, phone: str | None = None, id_type: str | None = None, id_nu
     if phone:
         user = db.session.scalar(select(User).where(User.phone == phone))
     elif id_number:
-        number = check_document(id_type or "resident_id", id_number)  # IdentityError is a ServiceError
+        number = check_document(id_type or "resident_id", id_number, lookup=True)  # IdentityError is a ServiceError
         user = db.session.scalar(select(User).where(User.id_type == (id_type or "resident_id"),
                                                     User.id_number_index.in_(indexes_for(id_type or "resident_id",
                                                                                          number))))

@@ -34,7 +34,7 @@ from .audit import record
 from .codes import normalize_code
 from .counters import bump
 from .crypto import decrypt
-from .identity import IdentityError, check_resident_id, mask
+from .identity import IdentityError, check_birth_date, check_resident_id, check_work_start, mask
 from .review import LOCKED, STAFF_EDITABLE, lock_message, submit
 from .uploads import image_path, move_image, save_image
 from .verification import taken_message, update_identity
@@ -262,8 +262,11 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
         birth = data.get("birth_date")
         if not birth:
             errors["birth_date"] = _("Please enter the date of birth.")
-        elif birth > today:
-            errors["birth_date"] = _("The date of birth cannot be in the future.")
+        else:
+            try:
+                check_birth_date(birth, today)
+            except IdentityError as e:
+                errors["birth_date"] = str(e)
         new["gender"], new["birth_date"] = data.get("gender"), birth
 
     for key, choices, message in (("education", EDUCATIONS, _("Please choose the education.")),
@@ -282,10 +285,11 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
     start = data.get("work_start_date")
     if not start:
         errors["work_start_date"] = _("Please enter the date you started working.")
-    elif start > today:
-        errors["work_start_date"] = _("The date you started working cannot be in the future.")
-    elif new.get("birth_date") and start < new["birth_date"]:
-        errors["work_start_date"] = _("The date you started working cannot be before your date of birth.")
+    else:
+        try:  # the holder's 16th birthday, when the birth date itself is acceptable
+            check_work_start(start, None if "birth_date" in errors else new.get("birth_date"), today)
+        except IdentityError as e:
+            errors["work_start_date"] = str(e)
     new["work_start_date"] = start
 
     wanted = questions_for(ptype)

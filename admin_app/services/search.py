@@ -77,7 +77,7 @@ def _document(digits: str):
     pairs = []
     for id_type in ID_TYPES:
         try:
-            number = check_document(id_type, digits)
+            number = check_document(id_type, digits, lookup=True)
         except ServiceError:
             continue
         pairs += [(id_type, index) for index in indexes_for(id_type, number)]  # every key of the ring

@@ -176,7 +176,7 @@ def end_others(user) -> int:
     """End every session of the user but the current one; how many ended. Audited; commits."""
     n = end_all_for([user.id], keep_current=True)
     record("sessions_ended_others", target_type="user", target_id=user.id, institution_id=user.institution_id,
-           actor_id=user.id, details={"count": n})
+           actor_id=user.id, details={"sessions_ended": n})
     db.session.commit()
     return n
 

@@ -38,7 +38,7 @@ from ..models.types import utcnow
 from ..models.user import ID_TYPES
 from . import ServiceError, parse_ids
 from .audit import record
-from .crypto import decrypt
+from .crypto import decrypt, ring
 from .identity import IdentityError, check_document, indexes_for, sealed
 from .scope import Scope, restrict
 from .uploads import image_path, save_image
@@ -162,7 +162,7 @@ def is_verified(user) -> bool:
 def find_verified_user(id_type: str, number: str) -> User | None:
     """The account holding this verified identity (for granting admin rights directly by ID number), or None."""
     try:
-        number = check_document(id_type, number)
+        number = check_document(id_type, number, lookup=True)
     except IdentityError:
         return None
     return db.session.scalars(select(User).where(User.id_type == id_type,
@@ -389,18 +389,24 @@ def approve(ids, actor_id: int | None, scope: Scope, source: str | None = None) 
         return result
     cond = _reviewable(id_list, actor_id, scope)
     candidates = db.session.execute(restrict(
-        select(IdentityVerification.id, IdentityVerification.user_id, IdentityVerification.id_number_index)
+        select(IdentityVerification.id, IdentityVerification.user_id, IdentityVerification.id_number_index,
+               IdentityVerification.id_type, IdentityVerification.id_number_enc)
         .where(*cond), IdentityVerification, scope).order_by(IdentityVerification.id)).all()
     # One identity, one account: refuse rows whose number another account already holds, and within the
-    # selection let only the oldest request of one number through.
-    holders = _holders({c.id_number_index for c in candidates}) if candidates else {}
+    # selection let only the oldest request of one number through. During a key rotation one number has a
+    # blind index per key of the ring: every one of them is looked up.
+    rotating = len(ring()) > 1
+    keysets = {c.id: indexes_for(c.id_type, decrypt(c.id_number_enc)) if rotating else [c.id_number_index]
+               for c in candidates}
+    holders = _holders({i for ks in keysets.values() for i in ks}) if candidates else {}
     ok, seen = [], {}
     for c in candidates:
-        holder = holders.get(c.id_number_index, c.user_id)
-        if holder != c.user_id or seen.get(c.id_number_index, c.user_id) != c.user_id:
+        indexes = keysets[c.id]
+        holder = next((holders[i] for i in indexes if i in holders), c.user_id)
+        if holder != c.user_id or seen.get(indexes[0], c.user_id) != c.user_id:
             result.conflicts += 1
             continue
-        seen[c.id_number_index] = c.user_id
+        seen[indexes[0]] = c.user_id
         ok.append(c.id)
     if not ok:
         return result
