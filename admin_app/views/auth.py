@@ -22,7 +22,7 @@ from ..forms.validators import normalize_phone
 from ..services import ServiceError, captcha, sessions
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
 from ..services.personal import verification_prompt
-from ..services.scope import scope_for
+from ..services.scope import is_unit_admin, scope_for
 from ..services.sms import PURPOSES, SmsError, send_code
 
 bp = Blueprint("auth", __name__)
@@ -53,9 +53,11 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_for(user) -> str:
-    """Where a user lands after signing in: admins to the back office, staff to their centre."""
-    if scope_for(user).is_admin:
-        return url_for("admin.index")
+    """Where a user lands after signing in: a unit admin on 上报人员列表, other admins on the dashboard, staff
+    in their centre."""
+    scope = scope_for(user)
+    if scope.is_admin:
+        return url_for("staff.index_view") if is_unit_admin(scope) else url_for("admin.index")
     if "portal.me" in current_app.view_functions:
         return url_for("portal.me")
     return url_for("auth.login")
