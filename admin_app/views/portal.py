@@ -287,6 +287,7 @@ def password():
         except ServiceError as e:
             form.old_password.errors.append(str(e))
         else:
-            flash(_("Your password has been changed."), "success")
+            flash(_("Your password has been changed; every other device signed in to your account has been signed "
+                    "out."), "success")
             return redirect(url_for("portal.me"))
     return render_template("portal/password.html", form=form)
