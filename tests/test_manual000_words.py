@@ -170,3 +170,13 @@ def test_an_upload_over_the_hard_limit_gets_a_message_on_the_form(newcomer, app)
 def test_the_profile_form_carries_the_preview_and_the_size_limit(newcomer, app):  # noqa: F811
     html = text(newcomer.get("/profile"))
     assert 'id="avatar-preview"' in html and f'data-max-bytes="{app.config["UPLOAD_MAX_BYTES"]}"' in html
+
+
+# ---- where each admin lands -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("phone, home", [(UNIT_A, "/admin/staff/"), ("13800000002", "/admin/"), (SUPER, "/admin/"),
+                                         (STAFF_A, "/me")])
+def test_a_unit_admin_lands_on_the_list_and_an_officer_on_the_dashboard(client, phone, home):
+    r = client.post("/login", data={"phone": phone, "password": "Demo@12345"})
+    assert r.status_code == 302 and r.headers["Location"] == home
+    assert client.get("/").headers["Location"] == home

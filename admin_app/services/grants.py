@@ -27,7 +27,7 @@ from werkzeug.security import check_password_hash
 from ..extensions import db
 from ..models import AdminGrant, Institution, User
 from ..models.types import utcnow
-from . import ServiceError, row_ids
+from . import ServiceError, row_ids, sessions
 from .audit import record
 from .codes import ALPHABET, new_code, normalize_code
 from .scope import Scope
@@ -447,6 +447,7 @@ def reset(scope: Scope, actor, institution_ids, *, only_unactivated: bool = Fals
     for gid, inst_id, role, user_id in rows:
         record(action, target_type="admin_grant", target_id=gid, institution_id=inst_id, actor_id=actor.id,
                details={"role": role, "user_id": user_id})
+    sessions.end_all_for([r[3] for r in rows if r[3]])  # the former admins sign in again, as what they now are
     db.session.commit()
     db.session.expire_all()
     result.grants = len(rows)
@@ -515,6 +516,7 @@ def remove_assistant(scope: Scope, actor, grant_id, password: str | None, sms_co
         raise ServiceError(_("This assistant admin has already been removed."))
     record("assistant_removed", target_type="admin_grant", target_id=grant.id, institution_id=grant.institution_id,
            actor_id=actor.id, details={"role": "assistant", "user_id": grant.user_id})
+    sessions.end_all_for([grant.user_id])
     db.session.commit()
     db.session.expire_all()
 
@@ -546,6 +548,7 @@ def transfer_manager(scope: Scope, actor, institution_id, *, phone: str | None =
     record("manager_transferred", target_type="admin_grant", target_id=grant.id, institution_id=institution.id,
            actor_id=actor.id, details={"from_user_id": actor.id, "to_user_id": target.id,
                                        "previous_grant_id": mine[0][0]})
+    sessions.end_all_for([actor.id])  # the former manager's other sessions; the one transferring stays
     _commit_or_refuse(_("The transfer could not be completed; please reload the page and try again."))
     db.session.expire_all()
     return grant
