@@ -51,7 +51,9 @@ class DefaultConfig:
     SESSION_COOKIE_SECURE = False  # True under the production entry point (HTTPS behind nginx)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)  # a sign-in session's absolute lifetime
+    SESSION_IDLE_TIMEOUT = 1800  # seconds: a sign-in session unused this long has ended
+    SESSION_TOUCH_INTERVAL = 60  # seconds: "last seen" is written at most this often per session
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     FLASK_ADMIN_SWATCH = "cerulean"
     PAGE_SIZE = 50

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from admin_app.extensions import db
 from admin_app.models import AdminGrant, AuditLog, User
 from admin_app.models.types import utcnow
-from admin_app.services import ServiceError, grants
+from admin_app.services import ServiceError, grant_team, grants
 from admin_app.services.codes import ALPHABET
 from admin_app.services.scope import scope_for
 from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, UNIT_A
@@ -143,7 +143,11 @@ def test_issue_bind_reset_through_http(app, login, sms):
     assert resp.status_code == 302
     [g] = grants_of(hospital)
     assert g.state == "reset" and g.reset_at
-    assert c.get("/admin/").status_code == 403  # the very next request is refused
+    # the very next request is refused: the former admin's sessions ended with the grant
+    resp = c.get("/admin/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    c = login(lead.phone)
+    assert c.get("/admin/").status_code == 403
     assert c.get("/admin/grant/").status_code == 403
     assert "未生成" in officer.get("/admin/grant/").get_data(as_text=True)  # back to the original state
     for action in ("grant_code_issued", "grant_bound", "grant_reset"):
@@ -346,7 +350,7 @@ def test_superior_reset_removes_assistants_too(login, sms):
     unit_a = inst(UNIT_A_NAME)
     helper, _ = make_user("13911110071", "助理", unit_a)
     manager = db.session.scalar(select(User).where(User.phone == UNIT_A))
-    grants.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
+    grant_team.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
                          sms_code=sms.send(UNIT_A, "step_up"))
     assert login(helper.phone).get("/admin/").status_code == 200
     login(DISTRICT_A).post("/admin/grant/action/", data={"action": "reset", "rowid": str(unit_a.id)})
@@ -383,7 +387,7 @@ def test_direct_authorization_uses_the_issued_code(login, sms):
     g = issue(DISTRICT_A, hospital)
     lead, number = make_user("13911110082", "刘院长", hospital)
     issuer = db.session.scalar(select(User).where(User.phone == DISTRICT_A))
-    grants.authorize_directly(scope_for(issuer), issuer, hospital.id, "resident_id", number, PW,
+    grant_team.authorize_directly(scope_for(issuer), issuer, hospital.id, "resident_id", number, PW,
                               sms.send(DISTRICT_A, "step_up"))
     assert [(x.id, x.state, x.user_id) for x in grants_of(hospital)] == [(g.id, "active", lead.id)]
 
@@ -440,7 +444,9 @@ def test_manager_adds_and_removes_an_assistant(login, sms):
                                                               "remove-sms_code": sms.send(UNIT_A, "step_up")})
     assert resp.status_code == 302
     assert audits("assistant_removed") == 1
-    assert hc.get("/admin/").status_code == 403
+    resp = hc.get("/admin/")  # the removed assistant's sessions ended with the grant
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert login(helper.phone).get("/admin/").status_code == 403
 
 
 def test_assistant_must_be_verified_and_of_the_institution(login, sms):
@@ -487,9 +493,9 @@ def test_transfer_to_an_assistant_drops_the_assistant_grant(login, sms):
     unit_a = inst(UNIT_A_NAME)
     helper, _ = make_user("13911110111", "助理", unit_a)
     manager = db.session.scalar(select(User).where(User.phone == UNIT_A))
-    grants.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
+    grant_team.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
                          sms_code=sms.send(UNIT_A, "step_up"))
-    grants.transfer_manager(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
+    grant_team.transfer_manager(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
                             sms_code=sms.send(UNIT_A, "step_up"))
     active = [(x.role, x.user_id) for x in grants_of(unit_a) if x.state == "active"]
     assert active == [("manager", helper.id)]

@@ -38,6 +38,10 @@ AUDIT_ACTIONS = {
     "identity.view_number": N_("Viewed a verification document number"),
     "identity.changed": N_("Identity changed"),
     "rotate_pii_key": N_("PII key rotated"),
+    "password_change": N_("Password changed"),
+    "password_reset": N_("Password reset by SMS"),
+    "session_ended": N_("Ended a sign-in session"),
+    "sessions_ended_others": N_("Signed out all other devices"),
 }
 TARGET_TYPES = {
     "staff_profile": N_("Staff profile"),
@@ -84,6 +88,8 @@ DETAIL_KEYS = {
     "profile_id": N_("Profile number"), "rows": N_("Rows"), "filters": N_("Filters"), "search": N_("Search"),
     "sort": N_("Sorted by"), "desc": N_("Descending"), "job": N_("Background job"), "source": N_("Source"),
     "columns": N_("Columns"),
+    "sessions_ended": N_("Sessions ended"), "session_id": N_("Session number"), "ip": N_("IP address"),
+    "browser": N_("Browser"),
 }
 DETAIL_VALUES = {
     "unknown_phone": N_("Mobile number not registered"), "bad_password": N_("Wrong password"),

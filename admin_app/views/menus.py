@@ -36,6 +36,7 @@ PERSONAL_NAV: list[MenuItem] = [
     MenuItem("portal.profile", N_("Profile")),
     MenuItem("verify.index", N_("Real-name verification")),
     MenuItem("portal.password", N_("Change password")),
+    MenuItem("sessions.index", N_("Signed-in devices")),
     MenuItem("grants.bind", N_("Add business"), show=is_verified),
 ]
 
@@ -46,6 +47,7 @@ USER_MENU: list[MenuItem] = [
     MenuItem("portal.password", N_("Change password")),
     MenuItem("portal.account", N_("Edit account information")),
     MenuItem("portal.profile", N_("Edit profile")),
+    MenuItem("sessions.index", N_("Signed-in devices")),
     MenuItem("admin.index", N_("Back office"), show=lambda user: current_scope().is_admin),
 ]
 

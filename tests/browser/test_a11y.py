@@ -20,7 +20,7 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 AXE_PATH = "/__test-only__/axe.min.js"
 PUBLIC = ("/login", "/register", "/forgot-password", "/institutions/search", "/institutions/apply",
           "/institutions/status")
-SIGNED_IN = ("/account", "/profile", "/me", "/password", "/verify", "/grants/bind")
+SIGNED_IN = ("/account", "/profile", "/me", "/password", "/verify", "/grants/bind", "/sessions")
 
 
 @pytest.fixture(scope="module")

@@ -209,4 +209,11 @@
       });
     }
   }
+  /* Forms that end something (a session) ask first. */
+  document.addEventListener("submit", function (ev) {
+    var f = ev.target;
+    if (f.matches && f.matches("form[data-confirm]") && !window.confirm(f.getAttribute("data-confirm"))) {
+      ev.preventDefault();
+    }
+  });
 })();
