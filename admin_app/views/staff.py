@@ -109,7 +109,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
 
     def __init__(self, **kwargs):
         super().__init__(StaffProfile, name=_l("Staff review"), endpoint="staff", **kwargs)
-        jobs.register("staff_xlsx", staff_export.run_staff_export_job)
+        jobs.register(self.export_job_kind, staff_export.run_staff_export_job)
 
     # ---- officers: the unit picker, region options ----------------------------------------------------
 
@@ -270,7 +270,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
                           "url": self.get_url(".index_view", **{f"flt0_{self.get_filter_arg(idx, self._filters[idx])}":
                                                                 value})})
         self._template_args.update(
-            cards=cards, export_url=self.get_url(".export", export_type="xlsx", **kwargs),
+            cards=cards, export_links=self.export_links(kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
             reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args),
             keyset_links=self._keyset_links if keyset is not None else None)
