@@ -274,6 +274,8 @@ def build_table(ids) -> list[Row]:
     add(Row("POST", "/account", portal(), data={"action": "search", "institution_q": "zzzz"}))
     add(Row("GET", "/profile", portal(super=302)))
     add(Row("POST", "/profile", portal(super=302), data={"version": "x"}))
+    # A photo kept from one's own refused save (session-bound): nobody here has one, so a 404 for every role.
+    add(Row("GET", "/profile/avatar/pending", {"anon": LOGIN, **{r: 404 for r in ROLES[1:]}}))
     add(Row("GET", "/password", portal()))
     add(Row("POST", "/password", portal(), data={}))
     add(Row("GET", "/verify", portal()))
