@@ -6,7 +6,8 @@ bulk INSERT of review events and the counter deltas, in one transaction; it repo
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, insert, or_, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..i18n import N_
@@ -17,7 +18,7 @@ from . import ServiceError, parse_ids
 from .audit import client_ip, record
 from .clock import local_day
 from .counters import add, bump
-from .scope import Scope
+from .scope import Scope, restrict
 
 STAFF_EDITABLE = frozenset({"draft", "submitted", "unit_rejected", "rejected"})
 LOCKED = frozenset({"unit_approved", "approved"})
@@ -136,6 +137,51 @@ def available(status: str, institution_id: int | None, path: str | None, scope: 
         if t.level in levels and t.from_status == status and t.action not in seen:
             seen.add(t.action)
             out.append(t)
+    return out
+
+
+def offered_actions(rows, scope: Scope) -> list[str]:
+    """The actions this scope can take on some of these rows ((status, institution_id, user_id) each): what the
+    grid offers for the page it shows. A row of one's own institution is reviewed at level 1, a lower one at
+    level 2 (the superuser: both); one's own profile is never one's to review."""
+    own = set(scope.institution_ids)
+    pairs = set()
+    for status, institution_id, user_id in rows:
+        if user_id is not None and user_id == scope.user_id:
+            continue
+        if scope.is_superuser:
+            pairs.update({(status, 1), (status, 2)})
+        else:
+            pairs.add((status, 1 if institution_id in own else 2))
+    return [a for a in ACTIONS if any(t.action == a and (t.from_status, t.level) in pairs for t in TRANSITIONS)]
+
+
+def names_of(ids, scope: Scope, limit: int = 200) -> list[str]:
+    """The names of the selected profiles this scope may see (the 驳回 / 退审 reason page lists who is selected)."""
+    from .scope import restrict
+
+    id_list = parse_ids(ids)[:limit]
+    if not id_list:
+        return []
+    stmt = restrict(select(StaffProfile.name).where(StaffProfile.id.in_(id_list)), StaffProfile, scope)
+    return list(db.session.scalars(stmt.order_by(StaffProfile.name, StaffProfile.id)))
+
+
+def parse_row_versions(values) -> dict[int, int] | None:
+    """The grid's `rowversion` values ("<id>:<version>", one per row of the page) as {id: version}; None when
+    none came (outside callers post rowid only). Anything malformed is refused."""
+    values = [v for v in (values or []) if v != ""]
+    if not values:
+        return None
+    if len(values) > CHUNK:
+        raise ServiceError(_("Invalid selection."))
+    out = {}
+    for raw in values:
+        pid, sep, version = str(raw).partition(":")
+        if not sep or not (pid.isascii() and pid.isdigit() and version.isascii() and version.isdigit()) \
+                or len(pid) > 10 or len(version) > 9 or int(pid) > 2**31 - 1:
+            raise ServiceError(_("Invalid selection."))
+        out[int(pid)] = int(version)
     return out
 
 
@@ -300,3 +346,37 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         to_status=new_status, changes=changes or None, ip=client_ip(), created_at=now)])
     db.session.commit()
 
+
+
+def awaiting_unit_review(scope: Scope, ids) -> int:
+    """How many of these rows are pending (submitted) in a unit in scope where this admin has no level 1."""
+    id_list = list(ids or ())
+    if scope.is_superuser or not id_list:
+        return 0
+    stmt = select(func.count()).select_from(StaffProfile).where(
+        StaffProfile.id.in_(id_list[:CHUNK]), StaffProfile.status == "submitted",
+        StaffProfile.institution_id.not_in(scope.institution_ids or [0]))
+    return db.session.scalar(restrict(stmt, StaffProfile, scope)) or 0
+
+
+def history(profile_id: int, limit: int) -> list[ReviewEvent]:
+    """A profile's review events, newest first, with their actors (the staff card's 审核记录)."""
+    return db.session.scalars(
+        select(ReviewEvent).options(joinedload(ReviewEvent.actor))
+        .where(ReviewEvent.profile_id == profile_id)
+        .order_by(ReviewEvent.created_at.desc(), ReviewEvent.id.desc()).limit(limit)).all()
+
+
+def reveal_id_number(profile: StaffProfile) -> str:
+    """The profile's full document number, shown to an admin in scope; every look is audit-logged (committed).
+
+    UndecryptableNumber (nothing recorded) when no key of this node's PII key ring opens it.
+    """
+    from .export import reveal_number
+
+    user = profile.user
+    full = reveal_number(user.id_number_enc)
+    record("view_id_number", target_type="user", target_id=user.id, institution_id=profile.institution_id,
+           details={"profile_id": profile.id})
+    db.session.commit()
+    return full

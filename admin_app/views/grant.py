@@ -11,16 +11,15 @@ from flask_admin.actions import action
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func
 
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..forms.registry import AssistantForm, AuthorizeForm, RemoveAssistantForm, TransferForm
 from ..forms.validators import normalize_phone
 from ..models import Institution
 from ..models.grant import ROLES
 from ..models.institution import CATEGORIES
-from ..services import ServiceError, grants
-from ..services.scope import current_scope, restrict
+from ..services import ServiceError, grant_team, grants
+from ..services.scope import count_query, current_scope
 from .base import SecureModelView
 from .formatters import label, local_time
 from .grants_portal import send_step_up
@@ -121,8 +120,7 @@ class GrantView(SecureModelView):
         return self._issuable(super().get_query())
 
     def get_count_query(self):
-        return self._issuable(restrict(db.session.query(func.count()).select_from(Institution), Institution,
-                                       current_scope()))
+        return self._issuable(count_query(Institution, current_scope()))
 
     def get_list(self, *args, **kwargs):
         count, data = super().get_list(*args, **kwargs)
@@ -190,7 +188,7 @@ class GrantView(SecureModelView):
                 form.id_number.errors = [_("Please enter the ID number of the business manager.")]
             else:
                 try:
-                    grant = grants.authorize_directly(current_scope(), current_user, inst.id, form.id_type.data,
+                    grant = grant_team.authorize_directly(current_scope(), current_user, inst.id, form.id_type.data,
                                                       form.id_number.data, form.password.data, form.sms_code.data)
                 except grants.GrantNotFound:
                     abort(404)
@@ -242,7 +240,7 @@ class GrantView(SecureModelView):
             send_step_up(add)
         elif add.validate_on_submit():
             try:
-                grant = grants.add_assistant(current_scope(), current_user, add.institution_id.data,
+                grant = grant_team.add_assistant(current_scope(), current_user, add.institution_id.data,
                                              password=add.password.data, sms_code=add.sms_code.data,
                                              **self._person_args(add))
             except grants.GrantNotFound:
@@ -263,7 +261,7 @@ class GrantView(SecureModelView):
             send_step_up(remove)
         elif remove.validate_on_submit():
             try:
-                grants.remove_assistant(current_scope(), current_user, remove.grant_id.data, remove.password.data,
+                grant_team.remove_assistant(current_scope(), current_user, remove.grant_id.data, remove.password.data,
                                         remove.sms_code.data)
             except grants.GrantNotFound:
                 abort(404)
@@ -286,7 +284,7 @@ class GrantView(SecureModelView):
                 transfer.confirm.errors = [_("Please confirm that you hand over the business manager role.")]
             else:
                 try:
-                    grant = grants.transfer_manager(current_scope(), current_user, transfer.institution_id.data,
+                    grant = grant_team.transfer_manager(current_scope(), current_user, transfer.institution_id.data,
                                                     password=transfer.password.data, sms_code=transfer.sms_code.data,
                                                     **self._person_args(transfer))
                 except grants.GrantNotFound:
