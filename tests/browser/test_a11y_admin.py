@@ -6,7 +6,10 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
+from admin_app.extensions import db
+from admin_app.models import StaffProfile, User
 from tests.browser.test_a11y import AXE, AXE_PATH
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, STAFF_A, SUPER, UNIT_A
 
@@ -159,8 +162,14 @@ def test_a_form_with_an_error_is_announced_and_takes_focus(browser, server, arti
     context.close()
 
 
-def test_the_personal_centre_reflows_at_320_css_px(browser, server):
-    """200 % zoom on a phone: /me and the portal navbar fit 320 CSS px without sideways scrolling."""
+def test_the_personal_centre_reflows_at_320_css_px(browser, server, artifacts):
+    """200 % zoom on a phone: /me and the portal navbar fit 320 CSS px without sideways scrolling, also with the
+    longest status (单位审核未通过（已驳回）) and a long reason."""
+    with server.app.app_context():
+        profile = db.session.scalar(select(StaffProfile).join(User, StaffProfile.user_id == User.id)
+                                    .where(User.phone == STAFF_A))
+        profile.status, profile.last_reason = "unit_rejected", "请补充上传近期免冠证件照片并核对所在科室名称" * 3
+        db.session.commit()
     context = browser.new_context(viewport={"width": 320, "height": 640}, locale="zh-CN")
     page = context.new_page()
     for path in ("/login", "/register"):
@@ -173,6 +182,9 @@ def test_the_personal_centre_reflows_at_320_css_px(browser, server):
     expect(page).to_have_url(server.url + "/me")
     for path in ("/me", "/profile", "/account"):
         page.goto(server.url + path)
+        if path == "/me":
+            expect(page.locator("main")).to_contain_text("请补充上传近期免冠证件照片")
+            page.screenshot(path=str(artifacts / "a11y-me-320px.png"), full_page=True)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 320, path
     context.close()
 
