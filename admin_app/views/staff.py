@@ -110,7 +110,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
 
     def __init__(self, **kwargs):
         super().__init__(StaffProfile, name=_l("Staff review"), endpoint="staff", **kwargs)
-        jobs.register("staff_xlsx", staff_export.run_staff_export_job)
+        jobs.register(self.export_job_kind, staff_export.run_staff_export_job)
 
     # ---- officers: the unit picker, region options ----------------------------------------------------
 
@@ -275,7 +275,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
             unit_panel=library.unit_panel(scope),
             offered_for=lambda rows: review.offered_actions(((r.status, r.institution_id, r.user_id) for r in rows),
                                                             scope),
-            cards=cards, export_url=self.get_url(".export", export_type="xlsx", **kwargs),
+            cards=cards, export_links=self.export_links(kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
             reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args),
             keyset_links=self._keyset_links if keyset is not None else None)
