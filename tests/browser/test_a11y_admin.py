@@ -127,6 +127,17 @@ def test_a_unit_admin_selects_named_rows_and_approves_by_keyboard(browser, serve
     page.keyboard.press("Enter")
     status = page.locator("main [role=status]").first
     expect(status).to_contain_text("2")
+    # Adding a filter from the keyboard puts focus in the new filter's row, named by the filter.
+    tab_to(page, "li.dropdown:has(> .field-filters) > a.dropdown-toggle")
+    page.keyboard.press("Enter")
+    tab_to(page, ".field-filters a.filter")
+    filter_name = page.evaluate("document.activeElement.textContent.trim()")
+    page.keyboard.press("Enter")
+    expect(page.locator("table.filters tr")).to_have_count(2)
+    focused = page.evaluate("[!!document.activeElement.closest('table.filters'), "
+                            "document.activeElement.getAttribute('aria-label')]")
+    assert focused[0] and filter_name in (focused[1] or ""), focused
+    page.screenshot(path=str(artifacts / "a11y-focused-new-filter.png"))
     page.context.close()
 
 
@@ -164,3 +175,20 @@ def test_the_personal_centre_reflows_at_320_css_px(browser, server):
         page.goto(server.url + path)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 320, path
     context.close()
+
+
+def test_a_back_office_reason_left_blank_is_announced(browser, server):
+    """Reject with a reason of spaces only: the reason form comes back with a focused role=alert summary."""
+    page = sign_in(browser, server, UNIT_A, 390)
+    page.locator("input.action-checkbox").first.check()
+    page.once("dialog", lambda d: d.accept())
+    page.locator("button[data-action=reject]").click()
+    page.fill(".review-reason textarea[name=reason]", "   ")
+    page.locator(".review-reason button[type=submit]").click()
+    summary = page.locator(".error-summary[role=alert]")
+    expect(summary).to_contain_text("原因")
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    assert page.title().startswith("错误：")
+    violations = wcag_violations(page, server.url)
+    assert violations == [], json.dumps(violations, ensure_ascii=False)
+    page.context.close()
