@@ -25,6 +25,7 @@ def server(module_live_server):
 
 def wcag_violations(page: Page, base: str) -> list[dict]:
     """Every axe-core violation of a WCAG 2.0/2.1 A or AA rule on the current page."""
+    page.wait_for_load_state("load")  # every stylesheet applied: colours are final
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(url=base + AXE_PATH)
     return page.evaluate("""async (tags) => {
@@ -131,12 +132,14 @@ def test_a_unit_admin_selects_named_rows_and_approves_by_keyboard(browser, serve
     status = page.locator("main [role=status]").first
     expect(status).to_contain_text("2")
     # Adding a filter from the keyboard puts focus in the new filter's row, named by the filter.
+    rows = page.locator("table.filters tr").count()
     tab_to(page, "li.dropdown:has(> .field-filters) > a.dropdown-toggle")
     page.keyboard.press("Enter")
+    expect(page.locator(".field-filters")).to_be_visible()
     tab_to(page, ".field-filters a.filter")
     filter_name = page.evaluate("document.activeElement.textContent.trim()")
     page.keyboard.press("Enter")
-    expect(page.locator("table.filters tr")).to_have_count(2)
+    expect(page.locator("table.filters tr")).to_have_count(rows + 1)
     focused = page.evaluate("[!!document.activeElement.closest('table.filters'), "
                             "document.activeElement.getAttribute('aria-label')]")
     assert focused[0] and filter_name in (focused[1] or ""), focused
