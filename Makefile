@@ -10,8 +10,12 @@ PORT   ?= 5000
 PG_PORT ?= 55432
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k scope -x"`.
 PYTEST_ARGS ?=
+# pytest-xdist workers (one per core by default; TEST_WORKERS=0 runs in one process). Whole files go to one worker,
+# so a module's shared live server and database copy are built once.
+TEST_WORKERS ?= auto
+PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
-.PHONY: run serve worker test pg-test install install-dev catalogs db demo-logins bench bench-pg
+.PHONY: run serve worker test pg-test install install-dev system-packages catalogs db demo-logins bench bench-pg
 
 run: install catalogs db demo-logins
 	$(FLASK) run --host $(HOST) --port $(PORT)
@@ -26,16 +30,16 @@ serve: install catalogs
 worker: install catalogs
 	FLASK_PRODUCTION=$${FLASK_PRODUCTION:-true} $(FLASK) jobs-worker
 
-test: install-dev catalogs
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: system-packages install-dev catalogs
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # The same suite on a throwaway PostgreSQL (needs Debian's postgresql; see .ci/pg).
-pg-test: install-dev catalogs
+pg-test: system-packages install-dev catalogs
 	@set -e; dir=$$(mktemp -d /tmp/hwr-pg.XXXXXX); rmdir "$$dir"; \
 	trap 'bash .ci/pg stop "$$dir"; rm -rf "$$dir" "$$dir.initdb.log"' EXIT; \
 	url=$$(bash .ci/pg start "$$dir" $(PG_PORT)); \
 	echo "TEST_DATABASE_URL=$$url"; \
-	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # National-scale bench (bench/national, results in bench/RESULTS.md): 1,000,000 staff and 2,000 institutions built
 # once and reused, then ours against stock Flask-Admin and the bare SQL floor in one process. SQLite at
@@ -69,6 +73,11 @@ $(VENV)/.installed: requirements.txt | $(PY)
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
+
+# Debian's chromium and fonts-noto-cjk for the browser tests: installed through apt-get when missing (as root or by
+# a password-less sudo), else one line says what to install and make stops before pytest.
+system-packages:
+	@bash scripts/ensure-system-packages chromium fonts-noto-cjk
 
 catalogs: install
 	$(PY) -m admin_app.i18n

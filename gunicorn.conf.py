@@ -12,4 +12,5 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("HWR_FORWARDED_ALLOW_IPS", "127.0.0.1")
-raw_env = ["FLASK_PRODUCTION=true"]
+# The app checks its limiter storage against the worker count (admin_app/production.py).
+raw_env = ["FLASK_PRODUCTION=true", f"FLASK_WEB_WORKERS={workers}"]

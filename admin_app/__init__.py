@@ -45,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
 
-    from . import views, cli
+    from . import cli, views
 
     views.register(app)
     cli.register(app)
@@ -74,8 +74,11 @@ def _finish_config(app: Flask) -> None:
     cfg["UPLOAD_MAX_BYTES"] = int(cfg["UPLOAD_MAX_BYTES"])
     cfg.setdefault("UPLOAD_FOLDER", os.path.join(app.instance_path, "uploads"))
     cfg.setdefault("SMS_OUTBOX", os.path.join(app.instance_path, "sms_outbox.jsonl"))
-    translations = Path(app.root_path) / "translations"
-    domains = sorted(p.stem for p in (translations / "zh_Hans_CN" / "LC_MESSAGES").glob("*.po")) or ["messages"]
+    from . import i18n
+
+    # However the process was started (make, flask run, gunicorn), the Chinese catalogs are compiled or it refuses.
+    translations = i18n.TRANSLATIONS
+    domains = i18n.ensure_catalogs(translations)
     # One catalog per area (Flask-Babel merges domains listed with their directories).
     cfg["BABEL_DOMAIN"] = ";".join(domains)
     cfg["BABEL_TRANSLATION_DIRECTORIES"] = ";".join([str(translations)] * len(domains))
@@ -95,7 +98,7 @@ def select_locale() -> str:
     return session.get("lang") if session.get("lang") in langs else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _sqlite_table_hint(compiler, table, text):
+def _sqlite_table_hint(_compiler, table, text):
     """`with_hint(Model, "INDEXED BY ix_...", "sqlite")` renders after the table name, as SQLite's syntax wants.
 
     SQLAlchemy's SQLite compiler drops table hints (the base compiler's default); the staff grid names the

@@ -1,5 +1,5 @@
 """flask commands: seed-demo, create-superuser, gen-staff, load-regions, reconcile-counters, backup, restore,
-rotate-pii-key."""
+rotate-pii-key, check."""
 import click
 from flask import Flask
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(backup_cmd)
     app.cli.add_command(restore_cmd)
     app.cli.add_command(rotate_pii_key_cmd)
+    app.cli.add_command(check_cmd)
     from .services.jobs import worker_cmd  # `flask jobs-worker`: the RQ worker for export jobs (JOB_BACKEND=rq)
 
     app.cli.add_command(worker_cmd)
@@ -92,7 +93,7 @@ def gen_staff_cmd(count: int, seed: int, institutions: int | None):
             units = build_institution_tree(institutions, seed=seed)
             sizes = unit_sizes(count, len(units), seed=seed)
         except (RuntimeError, ValueError) as e:
-            raise click.ClickException(str(e))
+            raise click.ClickException(str(e)) from e
         click.echo(f"built {institutions} institutions ({len(units)} units, the biggest {max(sizes)} staff, "
                    f"{sum(1 for s in sizes if s >= UNIT_CAP)} at the cap) in {time.perf_counter() - t0:.1f}s",
                    err=True)
@@ -100,7 +101,7 @@ def gen_staff_cmd(count: int, seed: int, institutions: int | None):
         n = generate_staff(count, seed=seed, units=units, sizes=sizes,
                            progress=lambda done: click.echo(f"  {done} staff", err=True))
     except RuntimeError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     click.echo(f"generated {n} staff in {time.perf_counter() - t0:.1f}s")
 
 
@@ -115,41 +116,56 @@ def reconcile_counters_cmd():
 @click.command("backup")
 @click.argument("target", type=click.Path(dir_okay=False, writable=True))
 def backup_cmd(target: str):
-    """Write a backup of the database to TARGET (a new file).
+    """Write one backup file to TARGET (a new file): the database, the uploaded images and a manifest.
 
-    SQLite: a consistent copy through SQLite's online backup API (the app may keep running).
-    PostgreSQL: pg_dump --format=custom (pg_dump from PATH or /usr/lib/postgresql/*/bin).
-    The file holds personal data: it is created readable by its owner only; keep it like the database.
-    Uploaded images live in instance/uploads/: copy that folder alongside.
+    \b
+    The manifest holds each part's SHA-256, the database engine, the schema revision and the fingerprint of
+    the PII key the identity numbers are sealed with (never the key). SQLite: SQLite's online backup API;
+    PostgreSQL: pg_dump --format=custom. The app may keep serving meanwhile. The file holds personal data:
+    it is created readable by its owner only; keep it like the database, and keep the PII key apart from it.
     """
     from .services.backup import BackupError, backup
 
     try:
         info = backup(target)
     except BackupError as e:
-        raise click.ClickException(str(e))
-    click.echo(f"backup written: {info.path} ({info.dialect}, {info.size} bytes)")
+        raise click.ClickException(str(e)) from e
+    click.echo(f"backup written: {info.path} ({info.dialect}, {info.files} uploaded file(s), {info.size} bytes)")
 
 
 @click.command("restore")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("source", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_cmd(source: str, yes: bool):
-    """Replace the database's content with the backup in SOURCE.
+    """Replace the database and the uploaded images with the backup in SOURCE.
 
-    The file is checked first: it must be a `flask backup` file of this application for the same kind of
-    database (SQLite or PostgreSQL); anything else is refused before the database is touched.
-    Stop the application servers first. PostgreSQL restores run pg_restore --clean in a single transaction.
+    \b
+    Everything is verified before anything is touched: the archive, every part's SHA-256, the database
+    engine, the PII key fingerprint (a backup sealed with another key is refused and names the key it needs),
+    SQLite's integrity check or pg_restore --list. Then a safety backup of the current data is written under
+    instance/backups (its path is printed; `flask restore` it to undo), the database is swapped (SQLite: a
+    complete new file moved in atomically; PostgreSQL: pg_restore in one transaction) and the uploads follow.
+    Stop the application servers first.
     """
-    from .services.backup import BackupError, check_backup_file, restore
+    from .services.backup import BackupError, restore, verify
 
     try:
-        check_backup_file(source)
-        if not yes:
-            click.confirm("This replaces every row of the current database with the backup. Continue?", abort=True)
-        restore(source)
+        verified = verify(source)
     except BackupError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
+    try:
+        m = verified.manifest
+        click.echo(f"verified: {source} ({m['engine']}, made {m.get('created_at')}, schema "
+                   f"{m.get('schema_revision') or '-'}, {len(verified.uploads)} uploaded file(s))")
+        if not yes:
+            click.confirm("This replaces the current database and uploads with the backup. Continue?", abort=True)
+        kept = restore(verified)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        verified.discard()
+    if kept is not None:
+        click.echo(f"safety copy of the replaced data: {kept}")
     click.echo(f"restored from {source}")
 
 
@@ -184,8 +200,25 @@ def rotate_pii_key_cmd(new_key: str | None, key_file: str | None):
     try:
         result = rotate_pii_key(key)
     except KeyRotationError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     click.echo(f"re-encrypted {result.users} user identity number(s) and {result.verifications} verification "
                "request(s) under the new key.")
     click.echo("Set this in instance/config.py (and FLASK_PII_KEY where used), then restart the servers:")
     click.echo(f"PII_KEY = {key!r}")
+
+
+@click.command("check")
+def check_cmd():
+    """Check the data: counters, the PII key fingerprint, stuck export jobs, orphan export files and missing uploads.
+
+    Prints one line per check; exits non-zero when any of them finds a fault (run it from cron or CI).
+    """
+    from .services.checkup import run_checks
+
+    findings = run_checks()
+    for f in findings:
+        click.echo(f"{'ok  ' if f.ok else 'FAIL'}  {f.name}: {f.detail}")
+    bad = [f.name for f in findings if not f.ok]
+    if bad:
+        raise click.ClickException(f"{len(bad)} check(s) failed: {', '.join(bad)}")
+    click.echo("all checks passed")

@@ -9,6 +9,7 @@ class DefaultConfig:
 
     SECRET_KEY = None  # filled from instance/config.py, written on first start
     PII_KEY = None
+    PII_OLD_KEYS: list = []  # keys that still decrypt (and find by blind index) during a rotation; never encrypt
     SQLALCHEMY_DATABASE_URI = None  # None means sqlite:///<instance>/registry.db
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SMS_BACKEND = "console"
@@ -18,7 +19,12 @@ class DefaultConfig:
     SMS_MAX_TRIES = 5
     SMS_RESEND_COOLDOWN = 60
     SMS_DAILY_CAP_PER_PHONE = 10
-    SMS_HOURLY_CAP_PER_IP = 30
+    # Per network address and hour: past SMS_CAPTCHA_AFTER_PER_IP codes a send needs the image captcha, past
+    # SMS_HOURLY_CAP_PER_IP it is refused (a whole hospital behind one NAT address signs up on one morning).
+    SMS_CAPTCHA_AFTER_PER_IP = 30
+    SMS_HOURLY_CAP_PER_IP = 1000
+    # Codes per local day past which platform admins see an alarm on the dashboard (0: no alarm).
+    SMS_DAILY_BUDGET = 20_000
     CAPTCHA_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True  # always present: the shared Limiter would otherwise keep the previous app's setting
@@ -59,8 +65,11 @@ class DefaultConfig:
     EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
     EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long
     EXPORT_FOLDER = None  # None: instance/exports; a storage root shared by nodes in production
+    BACKUP_FOLDER = None  # None: instance/backups (restore staging and the safety copies of restores)
+    JOB_LEASE_SECONDS = 120  # a running job whose worker sent no heartbeat for this long has died: it is failed
     JOB_BACKEND = "thread"  # "thread" (in-process, embedded default), "inline"; see services/jobs.py
     PRODUCTION = False  # FLASK_PRODUCTION=true: the gunicorn entry; refuses unsafe settings (production.py)
+    WEB_WORKERS = 1  # set by gunicorn.conf.py: several workers need a shared (Redis) limiter storage
     LOG_JSON = False  # one JSON object per log line with the request id (on by default in production)
     LOG_LEVEL = "INFO"
 

@@ -20,22 +20,49 @@ KEYWORDS = {"N_": None, "_": None, "gettext": None, "lazy_gettext": None, "_l": 
             "lazy_ngettext": (1, 2)}
 
 
-def compile_catalogs() -> int:
+def compile_catalogs(translations: Path | None = None) -> int:
     """Compile every .po into a .mo next to it when the .mo is missing or older; returns how many."""
+    import os
+    import tempfile
+
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     n = 0
-    for po in TRANSLATIONS.glob("*/LC_MESSAGES/*.po"):
+    for po in (translations or TRANSLATIONS).glob("*/LC_MESSAGES/*.po"):
         mo = po.with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
         with po.open("rb") as fh:
             catalog = read_po(fh, locale=po.parent.parent.name)
-        with mo.open("wb") as fh:
-            write_mo(fh, catalog)
+        # Written aside and renamed: several workers starting at once never read a half-written .mo.
+        fd, tmp = tempfile.mkstemp(prefix=f".{mo.name}.", dir=mo.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write_mo(fh, catalog)
+            os.replace(tmp, mo)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         n += 1
     return n
+
+
+def ensure_catalogs(translations: Path | None = None, locale: str = "zh_Hans_CN") -> list[str]:
+    """At start-up: compile missing or stale catalogs and return the locale's domains; refuse when that fails."""
+    translations = translations or TRANSLATIONS
+    try:
+        compile_catalogs(translations)
+    except OSError as exc:
+        raise RuntimeError(
+            f"The translation catalogs in {translations} are missing or older than their .po files and cannot be "
+            f"written ({exc.strerror or exc}): run `python -m admin_app.i18n` as a user who may write there, "
+            "then start again. Refusing to serve English to a Chinese-first back office.") from exc
+    domains = sorted({p.stem for p in (translations / locale / "LC_MESSAGES").glob("*.mo")})
+    if not domains:
+        raise RuntimeError(f"No {locale} translation catalogs in {translations}: the .po files are missing from "
+                           "this installation. Refusing to serve English to a Chinese-first back office.")
+    return domains
 
 
 def extracted_msgids() -> set[str]:
@@ -44,7 +71,8 @@ def extracted_msgids() -> set[str]:
 
     ids = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-            str(ROOT), METHODS, keywords=KEYWORDS, options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
+            str(ROOT), METHODS, keywords=KEYWORDS,
+            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
         for m in (message if isinstance(message, tuple) else (message,)):
             if m:
                 ids.add(m)

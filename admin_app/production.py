@@ -14,6 +14,11 @@ def problems(cfg) -> list[str]:
         out.append("PII_KEY is missing (set FLASK_PII_KEY; losing it loses every identity number)")
     if str(cfg.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         out.append("the database is SQLite; production runs on PostgreSQL (set FLASK_SQLALCHEMY_DATABASE_URI)")
+    workers = int(cfg.get("WEB_WORKERS") or 1)
+    if workers > 1 and str(cfg.get("RATELIMIT_STORAGE_URI") or "memory://").startswith("memory://"):
+        # Each worker would count on its own and forget on every recycle: every limit multiplied and reset.
+        out.append(f"rate limits are kept per process (RATELIMIT_STORAGE_URI memory://) under {workers} workers; "
+                   "set FLASK_RATELIMIT_STORAGE_URI to Redis (redis://host:6379/0)")
     return out
 
 

@@ -6,14 +6,15 @@ from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import func, select, text
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from .extensions import db
 from .models import AdminGrant, Institution, Region, StaffProfile, User
 from .models.profile import SAMPLING_QUESTIONS, TESTING_QUESTIONS
 from .models.types import utcnow
 from .services.accounts import hash_password
-from .services.counters import reconcile
+from .services.clock import local_day
+from .services.counters import add, bump, reconcile
 from .services.crypto import blind_index, encrypt
 from .services.identity import mask
 from .services.institutions import create_institution
@@ -31,8 +32,10 @@ DEMO_LOGINS = (
     ("13800000011", "staff of 北京市朝阳区疾病预防控制中心, profile submitted (待审核)"),
 )
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文斌鹏辉丹萍鑫宇浩然欣怡子涵思雨俊杰晨阳雪梅海燕春花立新卫东建华"
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+            "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+GIVEN = ("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉"
+         "梅文斌鹏辉丹萍鑫宇浩然欣怡子涵思雨俊杰晨阳雪梅海燕春花立新卫东建华")
 UNIT_KINDS = (("疾病预防控制中心", "cdc"), ("人民医院", "general_hospital"), ("中医医院", "specialized_hospital"),
               ("妇幼保健院", "specialized_hospital"), ("社区卫生服务中心", "primary_care"),
               ("第二社区卫生服务中心", "primary_care"), ("口腔医院", "specialized_hospital"),
@@ -47,6 +50,21 @@ STATUS_MIX = (("draft", 10), ("submitted", 30), ("unit_rejected", 5), ("unit_app
 REJECT_REASON = "证件照片不清晰，请重新上传"
 
 
+# 统一社会信用代码 (GB 32100) of the demo institutions: registration authority and entity type by category
+# (1 机构编制 + 1 机关 for a commission, + 2 事业单位 for CDCs and hospitals; 9 工商 + 1 企业 for a testing lab),
+# the region (100000: national level), an organisation code (MB for public bodies, MA for companies, then a
+# serial far from the ones tests use), and the check character from python-stdnum.
+USCC_TYPE = {"commission": "11", "third_party_lab": "91"}
+USCC_SERIAL_BASE = 5_000_000
+
+
+def demo_uscc(serial: int, category: str, region_code: str | None) -> str:
+    """A valid, deterministic unified social credit code for the serial-th demo institution."""
+    org = ("MA" if category == "third_party_lab" else "MB") + f"{USCC_SERIAL_BASE + serial:07d}"
+    body = USCC_TYPE.get(category, "12") + (region_code or "100000") + org
+    return body + uscc.calc_check_digit(body)
+
+
 def build_demo(staff_count: int = 2000) -> None:
     """Create the deterministic demo of DESIGN.md on an empty database."""
     if not db.session.scalar(select(func.count()).select_from(Region)):
@@ -54,8 +72,11 @@ def build_demo(staff_count: int = 2000) -> None:
     rng = random.Random(20261123)
     pw = hash_password(DEMO_PASSWORD)
 
+    serials = iter(range(1, 10_000))
+
     def inst(name, parent, category, region, code=None):
-        i = create_institution(name, parent=parent, category=category, region_code=region)
+        i = create_institution(name, parent=parent, category=category, region_code=region,
+                               uscc=demo_uscc(next(serials), category, region))
         i.confirmation_code = code or "".join(rng.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(8))
         return i
 
@@ -91,7 +112,7 @@ def build_demo(staff_count: int = 2000) -> None:
         (user("13800000005", "朝阳疾控管理员", unit_b), unit_b),
     ]
     db.session.flush()
-    for n, (u, institution) in enumerate(admins):
+    for u, institution in admins:
         ident = fake_resident_id(rng, institution.region_code if institution and institution.region_code else "110101")
         u.id_type, u.id_number_enc = "resident_id", encrypt(ident)
         u.id_number_index, u.id_number_masked = blind_index(f"resident_id:{ident}"), mask(ident)
@@ -106,6 +127,9 @@ def build_demo(staff_count: int = 2000) -> None:
                   rng, pw, avatars)
     generate_staff(max(0, staff_count - 2), seed=7, units=units, password_hash=pw, avatars=avatars)
     reconcile()
+    from .services import fingerprint
+
+    fingerprint.ensure()  # the fingerprint of the key the demo is sealed with (when the schema has its table)
 
 
 def fake_resident_id(rng: random.Random, region: str, birth: date | None = None, female: bool | None = None) -> str:
@@ -160,7 +184,7 @@ def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = 
     if sizes is not None:
         if len(sizes) != len(units) or sum(sizes) != count:
             raise ValueError("sizes must give one count per unit, summing to count")
-        plan = [u for u, k in zip(units, sizes) for _ in range(k)]
+        plan = [u for u, k in zip(units, sizes, strict=True) for _ in range(k)]
         rng.shuffle(plan)  # units interleave in insertion order, as real sign-ups do
     else:
         plan = None
@@ -175,7 +199,6 @@ def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = 
         done += n
         if progress and count > batch:
             progress(done)
-    reconcile()
     return done
 
 
@@ -235,9 +258,14 @@ def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
         lst.sort(key=lambda r: r.code)
         rng.shuffle(lst)
 
-    nation = create_institution("国家卫生健康委员会", parent=None, category="commission")
-    prov_insts = [(p, create_institution(p.name + "卫生健康委员会", parent=nation, category="commission",
-                                         region_code=p.code)) for p in provinces]
+    serials = iter(range(1, 10_000_000))
+
+    def make(name, parent, category, region_code=None):
+        return create_institution(name, parent=parent, category=category, region_code=region_code,
+                                  uscc=demo_uscc(next(serials), category, region_code))
+
+    nation = make("国家卫生健康委员会", None, "commission")
+    prov_insts = [(p, make(p.name + "卫生健康委员会", nation, "commission", p.code)) for p in provinces]
     districts = []  # (institution, name prefix "XX市XX区", region code)
     k = 0
     while len(districts) < n_dist:
@@ -249,15 +277,14 @@ def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
             continue
         county = counties[p.code[:2]].pop()
         prefix = _city_prefix(regions.get(county.parent_code), p) + county.name
-        districts.append((create_institution(prefix + "卫生健康委员会", parent=pinst, category="commission",
-                                             region_code=county.code), prefix, county.code))
+        districts.append((make(prefix + "卫生健康委员会", pinst, "commission", county.code), prefix, county.code))
     units = []
     for k in range(n_units):
         dinst, prefix, code = districts[k % len(districts)]
         nth = k // len(districts)
         kind, category = UNIT_KINDS[nth] if nth < len(UNIT_KINDS) else (f"第{nth - len(UNIT_KINDS) + 2}人民医院",
                                                                         "general_hospital")
-        units.append(create_institution(prefix + kind, parent=dinst, category=category, region_code=code))
+        units.append(make(prefix + kind, dinst, category, code))
     db.session.commit()
     return units
 
@@ -363,12 +390,26 @@ def _insert_staff(rows, rng: random.Random, pw: str, avatars: list[str]) -> None
         profiles.append(p)
     _bulk_insert(User.__table__, users)
     _bulk_insert(StaffProfile.__table__, profiles)
+    _count(profiles)  # the counters move in this batch's transaction: a killed bulk load leaves them exact
     if db.engine.dialect.name == "postgresql":
         # Explicit ids leave the sequences behind; move them past the new rows.
         for table in ("user", "staff_profile"):
             db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                                     f"(SELECT max(id) FROM \"{table}\"))"))
     db.session.commit()
+
+
+def _count(profiles: list[dict]) -> None:
+    """Counter deltas of freshly inserted profiles, applied in the caller's transaction."""
+    changes, types, days = {}, {}, {}
+    for p in profiles:
+        inst, status = p["institution_id"], p["status"]
+        add(changes, (inst, status), 1)
+        if status != "draft":
+            add(types, (inst, status, p["personnel_type"]), 1)
+            if p["submitted_at"] is not None:
+                add(days, (inst, local_day(p["submitted_at"])), 1)
+    bump(changes, types, days)
 
 
 def _bulk_insert(table, rows: list[dict]) -> None:
@@ -381,7 +422,7 @@ def _bulk_insert(table, rows: list[dict]) -> None:
     dialect = conn.dialect
     keys = list(rows[0])
     procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
-    data = [tuple(v if p is None or v is None else p(v) for v, p in zip(map(row.__getitem__, keys), procs))
+    data = [tuple(v if p is None or v is None else p(v) for v, p in zip(map(row.__getitem__, keys), procs, strict=True))
             for row in rows]
     names = ", ".join(dialect.identifier_preparer.quote(k) for k in keys)
     target = dialect.identifier_preparer.format_table(table)

@@ -58,6 +58,7 @@ def base_config(tmp: Path, uri: str) -> dict:
         "CAPTCHA_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp / "uploads"),
+        "BACKUP_FOLDER": str(tmp / "backups"),
         "SMS_OUTBOX": str(tmp / "sms_outbox.jsonl"),
         "SERVER_NAME": None,
     }
@@ -86,7 +87,8 @@ def template_db(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("template")
     if PG_URL:
         base = make_url(PG_URL).database
-        name = f"{base}_tpl"
+        # One template per xdist worker: a worker recreating a shared template would drop the other's clone source.
+        name = f"{base}_tpl_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
         _pg_recreate(name)
         uri = _db_uri(name)
     else:

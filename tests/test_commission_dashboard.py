@@ -7,14 +7,14 @@ import pytest
 from sqlalchemy import func, select
 
 from admin_app.extensions import db
-from admin_app.models import Institution, StaffProfile, SubmissionCounter, TypeCounter, User
+from admin_app.models import Institution, StaffProfile, SubmissionCounter, TypeCounter
 from admin_app.models.types import utcnow
 from admin_app.services import counters
 from admin_app.services.library import move_institution
 from admin_app.services.profiles import save_account
 from admin_app.services.review import submit, transition
 from admin_app.services.scope import scope_for
-from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
+from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A
 from tests.test_review_support import counters_match_rows, make_pending, profile, user
 
 ROW_COLS = ("reported", "pending", "rejected", "unit_approved", "approved", "sampling", "testing")
@@ -31,8 +31,13 @@ def truth(root: Institution) -> dict:
         .join(Institution, Institution.id == StaffProfile.institution_id)
         .where(Institution.path.like(root.path + "%"), StaffProfile.status != "draft")
         .group_by(StaffProfile.status, StaffProfile.personnel_type)).all()
-    by = lambda *ss: sum(n for s, _t, n in rows if s in ss)
-    typed = lambda types: sum(n for _s, t, n in rows if t in types)
+
+    def by(*ss):
+        return sum(n for s, _t, n in rows if s in ss)
+
+    def typed(types):
+        return sum(n for _s, t, n in rows if t in types)
+
     return {"reported": sum(n for *_x, n in rows), "pending": by("submitted"),
             "rejected": by("unit_rejected", "rejected"), "unit_approved": by("unit_approved"),
             "approved": by("approved"), "sampling": typed(("sampling", "both")),
@@ -112,7 +117,8 @@ def test_counters_and_dashboard_equal_counted_rows_after_a_series_of_changes(app
     assert counters_equal_rows()
     # A unit moves under the sibling district: its counters go with it, the subtree sums follow the paths.
     unit = inst("北京市西城区综合医院") or db.session.scalars(select(Institution).where(
-        Institution.parent_id == inst("北京市西城区卫生健康委员会").id, Institution.id != user(UNIT_A).institution_id)).first()
+        Institution.parent_id == inst("北京市西城区卫生健康委员会").id,
+        Institution.id != user(UNIT_A).institution_id)).first()
     move_institution(scope_for(su), su, unit.id, inst("北京市朝阳区卫生健康委员会").id)
     db.session.commit()
     assert counters_equal_rows()
@@ -137,7 +143,8 @@ def test_province_sees_a_row_per_district_and_the_daily_line(login):
     assert data["labels"] == ["北京市朝阳区卫生健康委员会", "北京市西城区卫生健康委员会"]
     a = truth(inst("北京市朝阳区卫生健康委员会"))
     approved = db.session.execute(
-        select(StaffProfile.personnel_type, func.count()).join(Institution, Institution.id == StaffProfile.institution_id)
+        select(StaffProfile.personnel_type, func.count())
+        .join(Institution, Institution.id == StaffProfile.institution_id)
         .where(Institution.path.like(inst("北京市朝阳区卫生健康委员会").path + "%"), StaffProfile.status == "approved")
         .group_by(StaffProfile.personnel_type)).all()
     assert data["sampling"][0] == sum(n for t, n in approved if t in ("sampling", "both"))
@@ -169,7 +176,7 @@ def test_district_officer_sees_only_the_district_and_drills_into_a_unit(login):
     t = truth(unit)
     assert counts == [t["reported"], t["pending"], t["rejected"], t["unit_approved"], t["approved"]]
     # The cards link to the grid filtered by status and by this unit.
-    assert re.search(r'href="/admin/staff/\?flt0_0=unit_approved&amp;flt1_\d+=%d"' % unit.id, page)
+    assert re.search(rf'href="/admin/staff/\?flt0_0=unit_approved&amp;flt1_\d+={unit.id}"', page)
 
 
 @pytest.mark.parametrize("value", ["SIBLING", "PARENT", "abc", "-1", "99999999", "1.5", ""])

@@ -7,10 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from admin_app.extensions import db
-from admin_app.models import ExportJob, Institution, StaffProfile
+from admin_app.models import ExportJob, StaffProfile
 from admin_app.models.types import utcnow
 from admin_app.services import jobs
-from admin_app.services.export import PROGRESS_EVERY
 from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, SUPER, UNIT_A
 from tests.test_commission_review import INST_FLT, inst, subtree_ids
 from tests.test_review_export import read
@@ -118,7 +117,7 @@ def test_progress_is_written_while_the_file_is_written(job_app, login, monkeypat
     monkeypatch.setattr(jobs, "_set", spy)
     monkeypatch.setattr("admin_app.services.export.PROGRESS_EVERY", 10)
     c = login(PROVINCE)
-    job_id = start(c)
+    start(c)
     statuses = [v.get("status") for v in seen if "status" in v]
     assert statuses == ["running", "done"]
     dones = [v["done"] for v in seen if "done" in v and "status" not in v]

@@ -9,9 +9,19 @@ from admin_app.extensions import db
 from admin_app.models import Institution, StaffProfile
 from admin_app.services.counters import reconcile
 from admin_app.views.staff import InstitutionFilter, RegionFilter, StaffProfileView
-from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
-from tests.test_review_support import (ACTION_URL, STAFF_URL, counters_match_rows, flashes, grid_ids, make_pending,
-                                       post_action, profile, profiles_of, snapshot, user)
+from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A
+from tests.test_review_support import (
+    ACTION_URL,
+    STAFF_URL,
+    counters_match_rows,
+    flashes,
+    grid_ids,
+    make_pending,
+    post_action,
+    profile,
+    profiles_of,
+    snapshot,
+)
 
 INST_FLT = next(i for i, f in enumerate(StaffProfileView.column_filters) if isinstance(f, InstitutionFilter))
 REGION_FLT = next(i for i, f in enumerate(StaffProfileView.column_filters) if isinstance(f, RegionFilter))
@@ -131,7 +141,8 @@ def test_unit_picker_offers_only_institutions_in_scope(login):
 def test_grid_page_carries_the_picker_settings(login):
     html = login(DISTRICT_A).get(STAFF_URL).get_data(as_text=True)
     data = json.loads(re.search(r'id="institution-picker-data">(.*?)</script>', html, re.S).group(1))
-    assert data["institution"]["arg"] == str(INST_FLT) and data["institution"]["url"].startswith(STAFF_URL + "ajax/lookup/")
+    assert data["institution"]["arg"] == str(INST_FLT)
+    assert data["institution"]["url"].startswith(STAFF_URL + "ajax/lookup/")
     assert data["region"]["arg"] == str(REGION_FLT)
 
 

@@ -1,4 +1,7 @@
-"""The flask commands: seed-demo, create-superuser, gen-staff, reconcile-counters (load-regions: test_foundation_regions)."""
+"""The flask commands: seed-demo, create-superuser, gen-staff, reconcile-counters.
+
+load-regions is tested in test_foundation_regions.
+"""
 import os
 from pathlib import Path
 
@@ -14,8 +17,21 @@ from admin_app.models.profile import STATUSES
 from admin_app.seed import DEMO_LOGINS
 from admin_app.services.crypto import decrypt
 from admin_app.services.identity import index_for, mask
-from tests.conftest import (DEMO_PASSWORD, DISTRICT_A, DISTRICT_B, PG_URL, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A,
-                            UNIT_B, _db_uri, _pg_recreate, make_app)
+from tests.conftest import (
+    DEMO_PASSWORD,
+    DISTRICT_A,
+    DISTRICT_B,
+    PG_URL,
+    PROVINCE,
+    STAFF_A,
+    STAFF_B,
+    SUPER,
+    UNIT_A,
+    UNIT_B,
+    _db_uri,
+    _pg_recreate,
+    make_app,
+)
 
 DEMO_PHONES = (SUPER, PROVINCE, DISTRICT_A, UNIT_A, DISTRICT_B, UNIT_B, STAFF_A, STAFF_B)
 

@@ -10,7 +10,8 @@ from admin_app.services.review import transition
 from admin_app.services.scope import scope_for
 from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, SUPER, UNIT_A, UNIT_B
 
-HOME = {PROVINCE: "北京市卫生健康委员会", DISTRICT_A: "北京市西城区卫生健康委员会", UNIT_A: "北京市西城区疾病预防控制中心",
+HOME = {PROVINCE: "北京市卫生健康委员会", DISTRICT_A: "北京市西城区卫生健康委员会",
+        UNIT_A: "北京市西城区疾病预防控制中心",
         DISTRICT_B: "北京市朝阳区卫生健康委员会", UNIT_B: "北京市朝阳区疾病预防控制中心"}
 # card label (as shown in Chinese) -> statuses it counts
 CARDS = (("上报数", ("submitted", "unit_rejected", "unit_approved", "rejected", "approved")),
@@ -49,7 +50,7 @@ def test_each_demo_admin_sees_the_counts_of_their_own_subtree(login, phone):
 
 def test_the_cards_differ_between_sibling_districts_and_add_up_in_the_province(login):
     a, b, p = expected_cards(DISTRICT_A), expected_cards(DISTRICT_B), expected_cards(PROVINCE)
-    assert [x + y for x, y in zip(a, b)] == p
+    assert [x + y for x, y in zip(a, b, strict=True)] == p
     assert a[0] > 0 and b[0] > 0
 
 

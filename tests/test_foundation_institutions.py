@@ -124,9 +124,8 @@ def test_check_uscc_compacts_and_upper_cases(app, zh):
 
 
 def test_messages_are_english_when_english_was_chosen(app):
-    with app.test_request_context("/?lang=en"):
-        with pytest.raises(ServiceError, match="Unknown region code"):
-            create_institution("某单位", parent=inst(XICHENG), region_code="999999")
+    with app.test_request_context("/?lang=en"), pytest.raises(ServiceError, match="Unknown region code"):
+        create_institution("某单位", parent=inst(XICHENG), region_code="999999")
 
 
 def test_pinyin_initials_of_a_unit_name():

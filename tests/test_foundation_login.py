@@ -32,7 +32,7 @@ def test_a_wrong_password_is_refused_with_a_chinese_message_and_the_form_again(c
     resp = sign_in(client, DISTRICT_A, "Wrong12345")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
-    assert "手机号或密码错误。" in html
+    assert "手机号或密码错误，还可尝试 4 次" in html
     assert f'value="{DISTRICT_A}"' in html  # the phone is kept, the password is not
     assert "Wrong12345" not in html
     assert client.get("/admin/").status_code == 302
@@ -40,7 +40,7 @@ def test_a_wrong_password_is_refused_with_a_chinese_message_and_the_form_again(c
 
 def test_an_unknown_phone_gets_the_same_message_as_a_wrong_password(client):
     html = sign_in(client, "13999999999", "Whatever123").get_data(as_text=True)
-    assert "手机号或密码错误。" in html
+    assert "手机号或密码错误，还可尝试 4 次" in html
 
 
 def test_a_malformed_phone_is_refused_by_the_form(client):
@@ -54,8 +54,9 @@ def test_the_phone_may_be_typed_with_spaces_or_plus_86(client):
 
 
 def test_five_failures_lock_the_phone_for_fifteen_minutes(client):
-    for _ in range(4):
-        assert "手机号或密码错误。" in sign_in(client, DISTRICT_A, "Wrong12345").get_data(as_text=True)
+    for left in (4, 3, 2, 1):
+        html = sign_in(client, DISTRICT_A, "Wrong12345").get_data(as_text=True)
+        assert f"手机号或密码错误，还可尝试 {left} 次" in html
     fifth = sign_in(client, DISTRICT_A, "Wrong12345").get_data(as_text=True)
     assert "失败次数过多，该手机号已锁定 15 分钟。" in fifth
     locked = user(DISTRICT_A).locked_until

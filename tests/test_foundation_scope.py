@@ -11,12 +11,20 @@ from sqlalchemy import select
 from stdnum.cn import uscc
 
 from admin_app.extensions import db
-from admin_app.models import (AdminGrant, AuditLog, IdentityVerification, Institution, InstitutionApplication,
-                              Region, ReviewEvent, StaffProfile, User)
+from admin_app.models import (
+    AdminGrant,
+    AuditLog,
+    IdentityVerification,
+    Institution,
+    InstitutionApplication,
+    Region,
+    ReviewEvent,
+    StaffProfile,
+    User,
+)
 from admin_app.services.audit import record
 from admin_app.services.scope import Scope, institution_in_scope, restrict, scope_for
-from tests.conftest import (DEMO_PASSWORD, DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A,
-                            UNIT_B)
+from tests.conftest import DEMO_PASSWORD, DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
 
 NATION = "国家卫生健康委员会"
 BEIJING = "北京市卫生健康委员会"

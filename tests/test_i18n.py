@@ -25,7 +25,7 @@ def test_translations_keep_their_placeholders():
 
 def test_the_extractor_sees_the_code_and_the_templates():
     ids = i18n.extracted_msgids()
-    assert "Wrong phone number or password." in ids  # services (gettext)
+    assert "Wrong phone number or password; %(n)d tries left before the phone is locked." in ids  # services
     assert "Overview of my jurisdiction" in ids  # templates
     assert "Pending review" in ids  # N_ labels
 

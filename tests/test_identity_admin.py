@@ -6,14 +6,21 @@ import pytest
 from sqlalchemy import select
 
 from admin_app.extensions import db
-from admin_app.models import AuditLog, IdentityVerification, User
+from admin_app.models import AuditLog, IdentityVerification
 from admin_app.services import verification as svc
 from admin_app.services.crypto import decrypt
 from admin_app.services.identity import index_for
 from admin_app.services.scope import scope_for
 from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
-from tests.test_identity_helpers import (post_verify, requests_of, resident_id, snapshot, staff_client, text_of,
-                                         user_by_phone)
+from tests.test_identity_helpers import (
+    post_verify,
+    requests_of,
+    resident_id,
+    snapshot,
+    staff_client,
+    text_of,
+    user_by_phone,
+)
 
 URL = "/admin/verification/"
 
@@ -182,7 +189,7 @@ def test_approving_at_once_has_one_winner(app, pending):
             results.append(svc.approve([req_id], actor_id, scope).moved)
             db.session.remove()
 
-    threads = [threading.Thread(target=run, args=(i, s)) for i, s in zip(ids, scopes)]
+    threads = [threading.Thread(target=run, args=(i, s)) for i, s in zip(ids, scopes, strict=True)]
     for t in threads:
         t.start()
     for t in threads:

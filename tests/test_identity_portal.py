@@ -10,8 +10,19 @@ from admin_app.services import verification as svc
 from admin_app.services.crypto import decrypt
 from admin_app.services.scope import scope_for
 from tests.conftest import STAFF_A, STAFF_B, SUPER, UNIT_A, csrf_token_from
-from tests.test_identity_helpers import (form, image_bytes, post_verify, requests_of, resident_id, scan_files,
-                                         snapshot, staff_client, text_of, user_by_phone, with_check)
+from tests.test_identity_helpers import (
+    form,
+    image_bytes,
+    post_verify,
+    requests_of,
+    resident_id,
+    scan_files,
+    snapshot,
+    staff_client,
+    text_of,
+    user_by_phone,
+    with_check,
+)
 
 
 @pytest.fixture

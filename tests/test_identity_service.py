@@ -4,14 +4,20 @@ from sqlalchemy import select
 
 from admin_app.extensions import db
 from admin_app.models import AuditLog, IdentityVerification
-from admin_app.services import ServiceError
-from admin_app.services import verification as svc
+from admin_app.services import ServiceError, verification as svc
 from admin_app.services.crypto import decrypt
 from admin_app.services.identity import IdentityError, index_for
 from admin_app.services.scope import scope_for
 from tests.conftest import STAFF_A, STAFF_B, SUPER, UNIT_A
-from tests.test_identity_helpers import (post_verify, requests_of, resident_id, snapshot, staff_client, text_of,
-                                         user_by_phone)
+from tests.test_identity_helpers import (
+    post_verify,
+    requests_of,
+    resident_id,
+    snapshot,
+    staff_client,
+    text_of,
+    user_by_phone,
+)
 
 
 class AutoApprove(svc.Verifier):

@@ -87,10 +87,8 @@ def drift(conn) -> list:
             return False
         if type_ == "index" and name in search.RAW_INDEXES:
             return False
-        if type_ in ("index", "column", "unique_constraint", "foreign_key_constraint") and \
-                getattr(getattr(obj, "table", None), "name", None) in exempt:
-            return False
-        return True
+        return not (type_ in ("index", "column", "unique_constraint", "foreign_key_constraint")
+                    and getattr(getattr(obj, "table", None), "name", None) in exempt)
 
     ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object,
                                                  "render_as_batch": True})
@@ -167,7 +165,8 @@ def test_the_migrated_schema_keeps_every_search_structure_alive(migrated):
 
     conn = db.session.connection()
     if conn.dialect.name == "sqlite":
-        declared = {m for stmt in search.SQLITE_INSTALL for m in re.findall(r"CREATE TRIGGER IF NOT EXISTS (\w+)", stmt)}
+        declared = {m for stmt in search.SQLITE_INSTALL
+                    for m in re.findall(r"CREATE TRIGGER IF NOT EXISTS (\w+)", stmt)}
         present = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     else:
         declared = set(search.RAW_INDEXES)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis.exceptions
 
 from admin_app.extensions import db
 from admin_app.models import ExportJob, User
@@ -114,9 +115,8 @@ def test_the_job_function_builds_its_own_app_from_the_environment(rq_app, monkey
 def test_an_unreachable_redis_fails_the_job_instead_of_leaving_it_queued(rq_app):
     rq_app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     user = db.session.query(User).filter_by(phone=DISTRICT_A).one()
-    with rq_app.test_request_context("/admin/staff/export/xlsx/"):
-        with pytest.raises(Exception):
-            jobs.enqueue("staff_xlsx", {"args": [], "locale": "en", "total": 0}, user)
+    with rq_app.test_request_context("/admin/staff/export/xlsx/"), pytest.raises(redis.exceptions.ConnectionError):
+        jobs.enqueue("staff_xlsx", {"args": [], "locale": "en", "total": 0}, user)
     db.session.expire_all()
     job = db.session.query(ExportJob).one()
     assert job.status == "failed" and "could not queue" in job.error

@@ -4,6 +4,7 @@ Runs when TEST_DATABASE_URL is set (CI's PostgreSQL run, where nothing may be sk
 redis-server package, started here on a free loopback port. Everything runs as in production (FLASK_PRODUCTION=true:
 Secure cookies, ProxyFix, JSON logs), so the session cookie is carried by hand over plain http.
 """
+import contextlib
 import json
 import os
 import re
@@ -154,7 +155,7 @@ def cluster(tmp_path_factory):
     logs = {}
 
     def start(label, cmd):
-        logs[label] = open(tmp / f"{label}.log", "wb")
+        logs[label] = open(tmp / f"{label}.log", "wb")  # noqa: SIM115 - the server writes to it; closed in finally
         procs.append((label, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=logs[label], stderr=subprocess.STDOUT,
                                               start_new_session=True)))
 
@@ -181,10 +182,8 @@ def cluster(tmp_path_factory):
     finally:
         for _label, p in reversed(procs):
             if p.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         for _label, p in procs:
             try:
                 p.wait(timeout=20)

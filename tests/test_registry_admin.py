@@ -9,8 +9,17 @@ from admin_app.services import applications as svc
 from admin_app.services.codes import ALPHABET
 from admin_app.services.scope import scope_for
 from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, SUPER, UNIT_A
-from tests.test_registry_support import (DISTRICT_A_NAME, DISTRICT_B_NAME, HOSPITAL_A_NAME, UNIT_A_NAME, applications,
-                                         audits, count, inst, uscc_for)
+from tests.test_registry_support import (
+    DISTRICT_A_NAME,
+    DISTRICT_B_NAME,
+    HOSPITAL_A_NAME,
+    UNIT_A_NAME,
+    applications,
+    audits,
+    count,
+    inst,
+    uscc_for,
+)
 
 
 def new_application(parent: Institution, n: int = 1, name: str | None = None) -> InstitutionApplication:

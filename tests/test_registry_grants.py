@@ -13,8 +13,20 @@ from admin_app.services import ServiceError, grants
 from admin_app.services.codes import ALPHABET
 from admin_app.services.scope import scope_for
 from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, UNIT_A
-from tests.test_registry_support import (DISTRICT_A_NAME, HOSPITAL_A_NAME, HOSPITAL_B_NAME, PW, UNIT_A_NAME, audits,
-                                         count, grants_of, inst, make_user, sms, wrong)
+from tests.test_registry_support import (
+    DISTRICT_A_NAME,
+    HOSPITAL_A_NAME,
+    HOSPITAL_B_NAME,
+    PW,
+    UNIT_A_NAME,
+    audits,
+    count,
+    grants_of,
+    inst,
+    make_user,
+    sms,
+    wrong,
+)
 
 __all__ = ["sms"]
 

@@ -3,8 +3,17 @@ import pytest
 
 from admin_app.extensions import db
 from admin_app.models import AuditLog, InstitutionApplication
-from tests.test_registry_support import (DISTRICT_A_NAME, HOSPITAL_A_NAME, applications, audits, count, inst, sms,
-                                         uscc_for, wrong)
+from tests.test_registry_support import (
+    DISTRICT_A_NAME,
+    HOSPITAL_A_NAME,
+    applications,
+    audits,
+    count,
+    inst,
+    sms,
+    uscc_for,
+    wrong,
+)
 
 __all__ = ["sms"]  # the fixture, re-exported for pytest
 
@@ -61,7 +70,8 @@ def test_apply_form_has_every_field(client):
 
 def test_apply_happy_path_without_javascript(app, client, sms):
     # 1. the parent picker: search, then the select offers the matches
-    html = client.post("/institutions/apply", data={"parent_q": "西城区卫生", "find_parent": "1"}).get_data(as_text=True)
+    html = client.post("/institutions/apply",
+                       data={"parent_q": "西城区卫生", "find_parent": "1"}).get_data(as_text=True)
     district = inst(DISTRICT_A_NAME)
     assert f'value="{district.id}"' in html
     # 2. the region cascade: province → cities → counties without JS
@@ -171,7 +181,8 @@ def test_status_by_phone_needs_its_sms_code(client, sms):
     for name in ("phone", "sms_code", "parent_id", "name", "mode"):
         assert f'name="{name}"' in html
     resp = client.post("/institutions/status", data={"mode": "phone", "phone": PHONE, "sms_code": ""})
-    assert "请输入短信验证码" in resp.get_data(as_text=True) and "data-application-status" not in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert "请输入短信验证码" in page and "data-application-status" not in page
     resp = client.post("/institutions/status", data={"mode": "phone", "phone": PHONE, "send_sms": "1"})
     assert "验证码已发送" in resp.get_data(as_text=True)
     code = sms.last(PHONE, "institution")

@@ -7,8 +7,20 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import StaffProfile
 from tests.conftest import DISTRICT_A, PROVINCE, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B, csrf_token_from
-from tests.test_review_support import (ACTION_URL, STAFF_URL, audit_rows, counters_match_rows, events_for, flashes,
-                                       make_pending, post_action, profile, profiles_of, snapshot, user)
+from tests.test_review_support import (
+    ACTION_URL,
+    STAFF_URL,
+    audit_rows,
+    counters_match_rows,
+    events_for,
+    flashes,
+    make_pending,
+    post_action,
+    profile,
+    profiles_of,
+    snapshot,
+    user,
+)
 
 
 def statuses(ids) -> dict[int, str]:
@@ -70,8 +82,8 @@ def test_reject_without_reason_answers_with_a_reason_form_keeping_the_rows(login
     assert 'name="csrf_token"' in html
     assert snapshot() == before  # asked, nothing written
     # Posting the reason form completes the rejection.
-    resp = c.post(ACTION_URL, data={"action": "reject", "rowid": [str(i) for i in ids], "reason": "照片不清晰，请重新上传",
-                                    "reason_step": "1", "url": STAFF_URL})
+    resp = c.post(ACTION_URL, data={"action": "reject", "rowid": [str(i) for i in ids],
+                                    "reason": "照片不清晰，请重新上传", "reason_step": "1", "url": STAFF_URL})
     assert resp.status_code == 302
     assert set(statuses(ids).values()) == {"unit_rejected"}
     assert {p.last_reason for p in db.session.scalars(select(StaffProfile).where(StaffProfile.id.in_(ids)))} == {

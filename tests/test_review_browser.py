@@ -1,5 +1,6 @@
 """The unit admin's review journey in headless Chromium (CSP and CSRF on): approve 20, reject, revert, export."""
 import io
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -23,7 +24,7 @@ def statuses_of(app, inst_id):
     return rows
 
 
-def test_unit_admin_reviews_in_the_browser(live_server, browser):
+def test_unit_admin_reviews_in_the_browser(live_server, browser):  # noqa: F811 - the fixture imported above
     app = live_server.app
     with app.app_context():
         make_pending(UNIT_A, 25)
@@ -75,7 +76,7 @@ def test_unit_admin_reviews_in_the_browser(live_server, browser):
     # Export the listed staff.
     with page.expect_download() as download:
         page.click("a.export-xlsx")
-    data = open(download.value.path(), "rb").read()
+    data = Path(download.value.path()).read_bytes()
     rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     reported = [s for s in statuses_of(app, inst).values() if s != "draft"]
     assert rows[0][0] == "姓名" and len(rows) - 1 == len(reported)

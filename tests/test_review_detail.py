@@ -17,13 +17,14 @@ def test_card_shows_the_profile_like_the_original(login):
     assert p.phone in html and u.id_number_masked in html
     assert decrypt(u.id_number_enc) not in html  # masked until asked for
     assert "居民身份证" in html
-    for label in ("工作信息", "人员性质", "所在地区", "所在单位", "科室", "职称", "职务", "从业时间", "从业年限", "审核记录"):
+    for label in ("工作信息", "人员性质", "所在地区", "所在单位", "科室", "职称", "职务", "从业时间", "从业年限",
+                  "审核记录"):
         assert label in html, label
     assert "北京市-北京市-西城区" in html  # region path from the account's region
     assert p.institution.name in html
     assert "岁" in html
     if p.personnel_type in ("testing", "both"):
-        assert "检测信息" in html and "是否持有 PCR 上岗证" in html
+        assert "检测信息" in html and "是否具有PCR资质证书" in html
     if p.personnel_type in ("sampling", "both"):
         assert "采样信息" in html
 

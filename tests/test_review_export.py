@@ -6,8 +6,8 @@ import pytest
 from openpyxl import load_workbook
 
 from admin_app.extensions import db
-from admin_app.services.crypto import decrypt
 from admin_app.services.clock import practice_years
+from admin_app.services.crypto import decrypt
 from admin_app.services.export import COLUMNS
 from tests.conftest import STAFF_A, STAFF_B, UNIT_A, UNIT_B
 from tests.test_review_support import EXPORT_URL, STAFF_URL, audit_rows, grid_ids, profile, profiles_of, user
@@ -39,8 +39,8 @@ def test_export_matches_the_grid_and_has_chinese_headers(login):
     assert "attachment" in resp.headers["Content-Disposition"] and ".xlsx" in resp.headers["Content-Disposition"]
     assert resp.headers["Cache-Control"] == "no-store"
     ws, header, rows = read(resp)
-    for name in ("姓名", "性别", "手机号", "证件类型", "证件号码", "人员性质", "科室", "所在单位", "所在地区", "状态", "上报时间",
-                 "是否持有 PCR 上岗证", "从事PCR年限", "从业年限"):
+    for name in ("姓名", "性别", "手机号", "证件类型", "证件号码", "人员性质", "科室", "所在单位", "所在地区", "状态",
+                 "上报时间", "是否具有PCR资质证书", "从事PCR年限", "从业年限"):
         assert name in header, name
     assert len(header) == len(COLUMNS)
     ids = grid_ids(html)
@@ -59,10 +59,14 @@ def test_export_full_numbers_answers_and_labels(login):
     assert row[col(header, "所在单位")] == p.institution.name
     assert row[col(header, "所在地区")] == "北京市-北京市-西城区"
     assert row[col(header, "从业年限")] == practice_years(p.work_start_date)
-    for key, label in (("pcr_certificate", "是否持有 PCR 上岗证"), ("doing_pcr", "目前是否从事 PCR 检测")):
+    # The manual's answer words: a certificate is 有/无, the other questions 是/否 (stored as True/False).
+    for key, label, words in (("pcr_certificate", "是否具有PCR资质证书", ("有", "无")),
+                              ("doing_pcr", "是否从事PCR工作", ("是", "否"))):
         value = getattr(p, key)
-        assert row[col(header, label)] == ({True: "是", False: "否"}[value] if value is not None else None)
-    answers = {r[col(header, "是否持有 PCR 上岗证")] for r in rows}
+        assert row[col(header, label)] == ({True: words[0], False: words[1]}[value] if value is not None else None)
+    answers = {r[col(header, "是否具有PCR资质证书")] for r in rows}
+    assert answers <= {"有", "无", None} and {"有", "无"} <= answers
+    answers = {r[col(header, "是否从事PCR工作")] for r in rows}
     assert answers <= {"是", "否", None} and {"是", "否"} <= answers
 
 

@@ -98,7 +98,8 @@ def test_search_by_name_phone_fragment_and_exact_document_number(app, login):
     from admin_app.services.crypto import decrypt
 
     number = decrypt(user(STAFF_A).id_number_enc)
-    found = grid_ids(c.get(STAFF_URL, query_string={"search": number.lower(), "flt0_0": "reported"}).get_data(as_text=True))
+    found = grid_ids(c.get(STAFF_URL, query_string={"search": number.lower(), "flt0_0": "reported"})
+                     .get_data(as_text=True))
     assert found == [me.id]
     assert grid_ids(c.get(STAFF_URL, query_string={"search": number[:10], "flt0_0": "reported"})
                     .get_data(as_text=True)) == []
@@ -112,7 +113,8 @@ def test_search_by_passport_number(app, login):
     for k, v in sealed("passport", "E12345678").items():
         setattr(u, k, v)
     db.session.commit()
-    html = login(UNIT_A).get(STAFF_URL, query_string={"search": "e12345678", "flt0_0": "reported"}).get_data(as_text=True)
+    html = login(UNIT_A).get(STAFF_URL, query_string={"search": "e12345678", "flt0_0": "reported"}) \
+        .get_data(as_text=True)
     assert grid_ids(html) == [profile(STAFF_A).id]
 
 
@@ -138,7 +140,7 @@ def test_filters_personnel_type_department_answer_and_dates(login):
     # Filter indexes are those of the filter definitions in StaffProfileView.column_filters.
     idx = {name: i for i, name in enumerate(("status", "personnel_type", "gender", "dept_eq", "dept_like",
                                              "submitted", "pcr_certificate"))}
-    assert "是否持有 PCR 上岗证" in html
+    assert "是否具有PCR资质证书" in html
 
     def listed(**flt):
         qs = {"page_size": 1000, "flt0_0": "reported"}
@@ -202,7 +204,7 @@ def test_list_page_sql_is_constant_and_scoped(app, login, count_queries):
             assert "institution" in s.lower(), s
     # With a search the page query carries its own total (count(*) OVER ()): still one scoped statement.
     with count_queries() as q:
-        html = c.get(f"{STAFF_URL}?search=1&page_size=100").get_data(as_text=True)
+        c.get(f"{STAFF_URL}?search=1&page_size=100").get_data(as_text=True)
     counted = [s for s in q.statements if "count(*)" in s.lower()]
     assert len(counted) == 1 and "over ()" in counted[0].lower() and "institution" in counted[0].lower()
     # user, grants, the root institutions (is the scope everything?), the cards' counters, the page.

@@ -7,7 +7,15 @@ from admin_app.models import Institution, StaffProfile
 from admin_app.services import ServiceError, review
 from admin_app.services.scope import Scope
 from tests.conftest import DISTRICT_A, PROVINCE, STAFF_A, SUPER, UNIT_A, UNIT_B
-from tests.test_review_support import counters_match_rows, events_for, make_pending, profile, profiles_of, scope_of, user
+from tests.test_review_support import (
+    counters_match_rows,
+    events_for,
+    make_pending,
+    profile,
+    profiles_of,
+    scope_of,
+    user,
+)
 
 
 @pytest.mark.parametrize("ids, expected", [(["3", "1", "3", " 2 "], [1, 2, 3]), ([], []), ((5,), [5])])

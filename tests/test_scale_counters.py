@@ -16,18 +16,15 @@ from collections import Counter
 from datetime import date, timedelta
 from unittest.mock import patch
 
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from PIL import Image
 from sqlalchemy import delete, func, select, update
 from stdnum.cn import ric
 from werkzeug.datastructures import FileStorage
 
 from admin_app.extensions import db
-from admin_app.models import (Institution, ReviewEvent, StaffProfile, StatusCounter, SubmissionCounter, TypeCounter,
-                              User)
-from admin_app.services import ServiceError
-from admin_app.services import review as review_service
+from admin_app.models import Institution, ReviewEvent, StaffProfile, StatusCounter, SubmissionCounter, TypeCounter, User
+from admin_app.services import ServiceError, review as review_service
 from admin_app.services.counters import day_expr, reconcile
 from admin_app.services.crypto import blind_index, encrypt
 from admin_app.services.identity import mask

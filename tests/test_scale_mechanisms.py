@@ -8,8 +8,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import event, select, text, update
 
 from admin_app.extensions import db
@@ -65,7 +64,8 @@ def query_plan(statement: str, parameters) -> str:
 
 def page_statement(seen) -> tuple[str, object]:
     """The captured statement that reads the grid's rows (it joins the unit for the page)."""
-    pages = [(s, p) for s, p in seen if "from staff_profile" in s.lower() and "left outer join institution" in s.lower()]
+    pages = [(s, p) for s, p in seen
+             if "from staff_profile" in s.lower() and "left outer join institution" in s.lower()]
     assert len(pages) == 1, [s for s, _p in seen]
     return pages[0]
 

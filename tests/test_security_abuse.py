@@ -16,11 +16,10 @@ from sqlalchemy import func, select
 
 from admin_app.extensions import db
 from admin_app.models import IdentityVerification, SmsCode, StaffProfile, User
-from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A, clone_demo, make_app
+from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, clone_demo, make_app, outbox_code
 from tests.test_identity_helpers import form as verify_form
-from tests.conftest import outbox_code
-from tests.test_staff_portal import edit_form
 from tests.test_security_support import dispose, sign_in
+from tests.test_staff_portal import edit_form
 
 
 @pytest.fixture

@@ -11,15 +11,21 @@ keeps up with the code.
 """
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from admin_app.extensions import db
-from admin_app.models import (AdminGrant, AuditLog, IdentityVerification, Institution, InstitutionApplication,
-                              StaffProfile, User)
+from admin_app.models import (
+    AdminGrant,
+    IdentityVerification,
+    Institution,
+    InstitutionApplication,
+    StaffProfile,
+    User,
+)
 from admin_app.services.audit import record
 from tests.conftest import DISTRICT_A, DISTRICT_B, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
 from tests.test_identity_helpers import post_verify, resident_id, staff_client
@@ -405,10 +411,7 @@ def test_access_matrix(world, capsys):
             client = clients[role]
             if row.fresh and role != "anon":
                 client = sign_in(app, PHONES[role])
-            if row.method == "GET":
-                resp = client.get(row.url)
-            else:
-                resp = client.post(row.url, data=row.data or {})
+            resp = client.get(row.url) if row.method == "GET" else client.post(row.url, data=row.data or {})
             tried += 1
             got, want = _outcome(resp), row.expect[role]
             where = f"{row.method} {row.url} {row.data or ''} as {role}"

@@ -10,14 +10,12 @@ the form is about. The number of cases per form is printed and written to tests/
 HWR_FUZZ_SCALE (default 1.0) scales the number of cases; the default run fuzzes more than 10,000 cases.
 """
 import io
-import json
 import os
 from pathlib import Path
 
 import pytest
 from flask import current_app
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 from sqlalchemy import inspect, select
 
@@ -35,8 +33,9 @@ FIGURES: dict = {}
 
 HOSTILE = (
     "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "'", "\\", "%", "_", "--", "' OR '1'='1",
-    "'; DROP TABLE user; --", "=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(1)", "{{7*7}}", "${7*7}", "../../etc/passwd",
-    "%00", "\x00", "\r\n", "\u200b", "\u202e", "\ufeff", "１３８０００００００１", "１１０１０１１９９００５１７１２３Ｘ", "𠀀𠀁",
+    "'; DROP TABLE user; --", "=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(1)", "{{7*7}}", "${7*7}",
+    "../../etc/passwd", "%00", "\x00", "\r\n", "\u200b", "\u202e", "\ufeff", "１３８０００００００１",
+    "１１０１０１１９９００５１７１２３Ｘ", "𠀀𠀁",
     "ｘ" * 40, "9" * 40, "0", "-0", "1e309", "NaN", "2147483648", "-2147483649", "99999999999999999999", " " * 200,
     "a" * 5000, "张三", "Nguyễn", "Иван", "null", "true", "[]", "{}",
 )
@@ -139,7 +138,8 @@ def fuzz(name: str, client, url: str, strategy, *, snapshot=None, multipart=Fals
         seen["refused"] += 1
         after = inv.state()
         assert after[0] == before[0], ("row counts changed on a refused post", url, data,
-                                      {t: (before[0][t], after[0][t]) for t in before[0] if before[0][t] != after[0][t]})
+                                      {t: (before[0][t], after[0][t])
+                                       for t in before[0] if before[0][t] != after[0][t]})
         assert after[1] == before[1], ("upload files changed on a refused post", url, data)
         assert after[2] == before[2], ("the form's rows changed on a refused post", url, data)
 
@@ -218,7 +218,8 @@ def test_fuzz_profile(app):
     base.pop("avatar", None)
     keys = ["id_type", "id_number", "gender", "birth_date", "personnel_type", "education", "title_level", "title",
             "position", "work_start_date", "pcr_years", "version", "doing_pcr", "pcr_training"]
-    real = {"id_type": ("resident_id", "passport", "hk_macau_pass", "x"), "id_number": (resident_id(seq=901), "E12345678"),
+    real = {"id_type": ("resident_id", "passport", "hk_macau_pass", "x"),
+            "id_number": (resident_id(seq=901), "E12345678"),
             "birth_date": ("1990-01-01", "2990-01-01", "1990-02-30"), "work_start_date": ("2015-07-01", "1800-01-01"),
             "personnel_type": ("sampling", "testing", "both"), "version": (base["version"], "0", "-1"),
             "pcr_years": ("3", "0", "-2", "100000000"), "education": ("bachelor",), "gender": ("male", "female")}
@@ -272,7 +273,8 @@ def test_fuzz_institution_apply(app):
 def test_fuzz_institution_status(app):
     strategy = st.fixed_dictionaries({
         "mode": maybe(value("phone", "name")), "phone": maybe(value(*PHONES)), "sms_code": maybe(value("123456")),
-        "parent_q": maybe(value("bjxc")), "parent_id": maybe(value("1", "2")), "name": maybe(value("北京市西城区人民医院")),
+        "parent_q": maybe(value("bjxc")), "parent_id": maybe(value("1", "2")),
+        "name": maybe(value("北京市西城区人民医院")),
         "send_sms": maybe(st.just("1")), "find_parent": maybe(st.just("1"))})
     fuzz("institutions/status", app.test_client(), "/institutions/status", strategy,
          success=lambda r: r.status_code in (200, 302))

@@ -7,15 +7,11 @@ the other kinds of responses.
 import logging
 import re
 
-import pytest
-
-from admin_app.extensions import db
-from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A, make_app
+from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A, make_app, outbox_code
 from tests.test_identity_helpers import post_verify, resident_id, staff_client
-from tests.conftest import outbox_code
 from tests.test_review_support import profile
-from tests.test_staff_portal import edit_form
 from tests.test_security_support import dispose
+from tests.test_staff_portal import edit_form
 
 
 def assert_headers(resp, where):

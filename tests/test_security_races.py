@@ -63,7 +63,7 @@ def report(capsys) -> None:
 def test_many_reviewers_approve_and_reject_the_same_rows(app, capsys):
     admin, su = user(UNIT_A), user(SUPER)
     actors = [(admin.id, scope_of(UNIT_A)), (su.id, scope_of(SUPER))]
-    for round_ in range(ROUNDS):
+    for _round in range(ROUNDS):
         ids = make_pending(UNIT_A, 30)
         first_event = db.session.scalar(select(func.max(ReviewEvent.id))) or 0
 
@@ -145,7 +145,7 @@ def test_one_grant_code_bound_by_many_users_has_one_winner(app, capsys):
     hospital = inst(HOSPITAL_A_NAME)
     issuer = user(DISTRICT_A)
     candidates = [make_user(f"1392222{k:04d}", f"候选{k}", hospital)[0].id for k in range(WORKERS)]
-    for round_ in range(ROUNDS):
+    for _round in range(ROUNDS):
         result = grants.issue_codes(scope_for(issuer), issuer, [hospital.id])
         assert len(result.issued) == 1, result
         code = result.issued[0][1]

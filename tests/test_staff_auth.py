@@ -4,8 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
@@ -15,7 +14,15 @@ from admin_app.forms.validators import normalize_phone
 from admin_app.models import AuditLog, SmsCode, User
 from admin_app.models.types import utcnow
 from admin_app.services import captcha as captcha_mod
-from tests.conftest import outbox_code as shared_outbox_code, DEMO_PASSWORD, STAFF_A, UNIT_A, _clone, base_config, csrf_token_from
+from tests.conftest import (
+    DEMO_PASSWORD,
+    STAFF_A,
+    UNIT_A,
+    _clone,
+    base_config,
+    csrf_token_from,
+    outbox_code as shared_outbox_code,
+)
 
 NEW = "13987650001"
 PW = "Secret123"
@@ -163,7 +170,7 @@ def test_wrong_captcha_stops_before_the_password_check(client, captcha_on):
     assert r.status_code == 200 and "图形验证码错误" in text(r)
     assert get_user(STAFF_A).failed_logins == 0  # no password check, no lockout count
     r = client.post("/login", data={"phone": STAFF_A, "password": DEMO_PASSWORD, "captcha": ""})
-    assert "图形验证码错误" in text(r)
+    assert "请输入图形验证码" in text(r) and get_user(STAFF_A).failed_logins == 0
 
 
 def test_captcha_is_case_insensitive_and_single_use(client, captcha_on):
@@ -292,14 +299,17 @@ def test_change_password(login):
     c = login(STAFF_A)
     html = text(c.get("/password"))
     assert all(f'name="{n}"' in html for n in ("old_password", "password", "password_confirm"))
-    r = c.post("/password", data={"old_password": "wrong-pass1", "password": "NewPass99", "password_confirm": "NewPass99"})
+    r = c.post("/password",
+               data={"old_password": "wrong-pass1", "password": "NewPass99", "password_confirm": "NewPass99"})
     assert "原密码错误" in text(r) and check_password_hash(get_user(STAFF_A).password_hash, DEMO_PASSWORD)
     r = c.post("/password", data={"old_password": DEMO_PASSWORD, "password": "abc", "password_confirm": "abc"})
     assert "至少需要 8 位" in text(r)
-    r = c.post("/password", data={"old_password": DEMO_PASSWORD, "password": "NewPass99", "password_confirm": "NewPass98"})
+    r = c.post("/password",
+               data={"old_password": DEMO_PASSWORD, "password": "NewPass99", "password_confirm": "NewPass98"})
     assert "两次输入的密码不一致" in text(r)
     assert check_password_hash(get_user(STAFF_A).password_hash, DEMO_PASSWORD)
-    r = c.post("/password", data={"old_password": DEMO_PASSWORD, "password": "NewPass99", "password_confirm": "NewPass99"})
+    r = c.post("/password",
+               data={"old_password": DEMO_PASSWORD, "password": "NewPass99", "password_confirm": "NewPass99"})
     assert r.status_code == 302 and check_password_hash(get_user(STAFF_A).password_hash, "NewPass99")
 
 

@@ -3,26 +3,26 @@ import io
 import json
 import re
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 from sqlalchemy import func, select
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from admin_app.extensions import db
 from admin_app.models import Institution, ReviewEvent, StaffProfile, StatusCounter, User
-from admin_app.services.accounts import hash_password
 from admin_app.services import clock, verification
+from admin_app.services.accounts import hash_password
 from admin_app.services.crypto import decrypt
 from admin_app.services.review import transition
 from admin_app.services.scope import scope_for
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
-from tests.test_identity_helpers import post_verify, requests_of
-from tests.test_identity_helpers import snapshot as identity_snapshot
+from tests.test_identity_helpers import post_verify, requests_of, snapshot as identity_snapshot
 
 NEW = "13987650001"
+LOCKED_BY_UNIT = "单位审核已通过，资料已锁定；如需修改，请联系本单位管理员退审。"
 UNIT_A_NAME, UNIT_B_NAME = "北京市西城区疾病预防控制中心", "北京市朝阳区疾病预防控制中心"
 
 
@@ -143,13 +143,15 @@ def test_sign_up_to_pending_review(client, app):
     u = user_by(NEW)
     assert (u.institution_id, u.region_code, u.email, u.department) == (unit.id, "110102", "wxm@example.cn", "检验科")
     r = post_profile(client)
-    assert r.status_code == 302 and r.headers["Location"].endswith("/me"), re.findall(r"invalid-feedback[^>]*>([^<]*)", text(r))
+    assert r.status_code == 302 and r.headers["Location"].endswith("/me"), \
+        re.findall(r"invalid-feedback[^>]*>([^<]*)", text(r))
     p = profile_of(NEW)
     assert p.status == "submitted" and p.institution_id == unit.id and p.name == "王小明" and p.phone == NEW
     assert p.gender == "male" and p.birth_date == date(1990, 3, 7) and p.pcr_years == 3
     assert counter(unit.id, "submitted") == before + 1
     u = user_by(NEW)
-    assert u.id_type == "resident_id" and decrypt(u.id_number_enc) == RID and u.id_number_masked == "110102*****" + RID[-3:]
+    assert u.id_type == "resident_id" and decrypt(u.id_number_enc) == RID
+    assert u.id_number_masked == "110102*****" + RID[-3:]
     html = text(client.get("/me"))
     assert 'data-status="submitted"' in html and "待审核" in html and "王小明" in html
     assert "提交审核" in html  # the history names the event in Chinese
@@ -224,7 +226,8 @@ def test_institution_search_api(client):
     assert UNIT_A_NAME in names and "北京市朝阳区疾病预防控制中心" not in names
     row = rows[names.index(UNIT_A_NAME)]
     assert set(row) >= {"id", "name", "code", "parent", "category"}
-    assert row["parent"] == "北京市西城区卫生健康委员会" and row["category"] == "疾控中心" and row["code"] == ""
+    assert row["parent"] == "北京市西城区卫生健康委员会" and row["category"] == "疾控中心"
+    assert uscc.is_valid(row["code"]) and row["code"][2:8] == "110102"  # the demo's 机构编码, in the unit's region
     assert client.get("/api/institutions?q=").json == []
     assert client.get("/api/institutions?q=%25").json == []  # a LIKE wildcard is a literal
     assert UNIT_A_NAME in [r["name"] for r in client.get("/api/institutions?q=" + "西城疾控").json]
@@ -313,7 +316,7 @@ def test_locked_account_and_profile_are_read_only(login):
     c = login(STAFF_A)
     for path in ("/account", "/profile"):
         html = text(c.get(path))
-        assert "已审核通过，如需修改请联系管理单位退审" in html and "<fieldset disabled>" in html
+        assert LOCKED_BY_UNIT in html and "<fieldset disabled>" in html
     html = text(c.get("/me"))
     links = re.search(r'<div class="[^"]*me-links">(.*?)</div>', html, re.S).group(1)
     assert 'data-status="unit_approved"' in html and "/profile" not in links and "/account" not in links
@@ -322,10 +325,10 @@ def test_locked_account_and_profile_are_read_only(login):
     p = profile_of(STAFF_A)
     r = c.post("/account", data={"name": "改名", "region_code": "110102", "institution_id": str(p.institution_id),
                                  "department": "改科室"})
-    assert "已审核通过，如需修改请联系管理单位退审" in text(r)
+    assert LOCKED_BY_UNIT in text(r)
     r = c.post("/profile", data=edit_form(STAFF_A, title="主任技师", version=str(p.version)),
                content_type="multipart/form-data")
-    assert "已审核通过，如需修改请联系管理单位退审" in text(r)
+    assert LOCKED_BY_UNIT in text(r)
     assert snapshot(STAFF_A) == before
 
 
@@ -377,8 +380,10 @@ WRONG_DIGIT = RID[:-1] + ("0" if RID[-1] != "0" else "1")
     ({"pcr_years": "2.5"}, "从事PCR年限"),
     ({"pcr_years": ""}, "从事PCR年限"),
     ({"pcr_years": "61"}, "从事PCR年限"),
-    ({"sampling_full_time": None}, "请选择“是”或“否”"),
-    ({"doing_pcr": "maybe"}, "请选择“是”或“否”"),
+    ({"pcr_training": None}, "请回答此问题"),  # a starred (*) item of the manual
+    ({"pcr_certificate": None}, "请回答此问题"),
+    ({"doing_pcr": "maybe"}, "请回答此问题"),
+    ({"sampling_full_time": "maybe"}, "请回答此问题"),
     ({"personnel_type": None}, "请选择人员性质"),
     ({"personnel_type": "cook"}, "请选择人员性质"),
     ({"education": ""}, "请选择学历"),
@@ -442,7 +447,7 @@ def test_trailing_bytes_are_not_stored(newcomer, app):
     assert r.status_code == 302
     p = profile_of(NEW)
     stored = (app.config["UPLOAD_FOLDER"] + "/avatar/" + p.avatar)
-    data = open(stored, "rb").read()
+    data = Path(stored).read_bytes()
     assert b"SMUGGLED" not in data and data[:8] == b"\x89PNG\r\n\x1a\n"
     assert newcomer.get(f"/profile/{p.id}/avatar").data == data
 
@@ -466,7 +471,8 @@ def test_passport_holder_gives_gender_and_birth_date(newcomer):
     r = post_profile(newcomer, id_type="passport", id_number="e1234 5678", gender="female", birth_date="1992-05-06")
     assert r.status_code == 302
     p, u = profile_of(NEW), user_by(NEW)
-    assert (p.gender, p.birth_date, u.id_type, decrypt(u.id_number_enc)) == ("female", date(1992, 5, 6), "passport", "E12345678")
+    assert (p.gender, p.birth_date, u.id_type, decrypt(u.id_number_enc)) == \
+        ("female", date(1992, 5, 6), "passport", "E12345678")
 
 
 def test_editing_resubmits_with_masked_changes(login):
@@ -503,7 +509,7 @@ def test_an_approval_racing_the_edit_wins(login):
     approve(STAFF_A)
     before = snapshot(STAFF_A)
     r = c.post("/profile", data=form, content_type="multipart/form-data")
-    assert "已审核通过，如需修改请联系管理单位退审" in text(r)
+    assert LOCKED_BY_UNIT in text(r)
     assert snapshot(STAFF_A) == before
 
 
@@ -544,7 +550,8 @@ def test_the_number_cannot_change_while_a_verification_is_pending(login):
     c = login(STAFF_A)
     assert post_verify(c, number=resident_id(seq="321")).status_code == 302
     before, identity = snapshot(STAFF_A), identity_snapshot()
-    r = c.post("/profile", data=edit_form(STAFF_A, id_number=resident_id(seq="789")), content_type="multipart/form-data")
+    r = c.post("/profile", data=edit_form(STAFF_A, id_number=resident_id(seq="789")),
+               content_type="multipart/form-data")
     assert r.status_code == 200 and "审核完成前不能修改证件号码" in text(r) and 'id="id_number-error"' in text(r)
     assert snapshot(STAFF_A) == before and identity_snapshot() == identity
     # the rest of the profile can still be saved while the verification waits
@@ -601,7 +608,8 @@ def test_a_new_number_after_a_rejected_verification_starts_over(app, login):
     r = c.post("/profile", data=edit_form(STAFF_A, title="主任技师", title_level="senior"),
                content_type="multipart/form-data")
     assert r.status_code == 302 and user_by(STAFF_A).identity_status == "rejected"  # same document: unchanged
-    r = c.post("/profile", data=edit_form(STAFF_A, id_number=resident_id(seq="789")), content_type="multipart/form-data")
+    r = c.post("/profile", data=edit_form(STAFF_A, id_number=resident_id(seq="789")),
+               content_type="multipart/form-data")
     assert r.status_code == 302
     u = user_by(STAFF_A)
     assert u.identity_status == "unverified" and decrypt(u.id_number_enc) == resident_id(seq="789")
@@ -724,7 +732,8 @@ def test_every_staff_message_has_a_chinese_translation():
     files = [ROOT / f for f in ("views/portal.py", "views/auth.py", "views/api.py", "forms/auth.py", "forms/staff.py",
                                 "services/sms.py", "services/captcha.py", "services/profiles.py",
                                 "services/accounts.py")]
-    files += sorted((ROOT / "templates" / "auth").glob("*.html")) + sorted((ROOT / "templates" / "portal").glob("*.html"))
+    files += sorted((ROOT / "templates" / "auth").glob("*.html"))
+    files += sorted((ROOT / "templates" / "portal").glob("*.html"))
     have = translated_msgids()
     missing = set()
     for path in files:

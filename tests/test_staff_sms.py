@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from admin_app.extensions import db
 from admin_app.models import SmsCode, User
 from admin_app.services.sms import SmsError, check_code, send_code
-from tests.conftest import sms_outbox, STAFF_A
+from tests.conftest import STAFF_A, sms_outbox
 
 NEW = "13987650001"
 

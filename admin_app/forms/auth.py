@@ -41,7 +41,8 @@ def _confirm():
 
 def _sms_code():
     return StringField(_l("Verification code"), validators=[DataRequired(_l("Please enter the verification code.")),
-                                                           Length(max=12, message=_l("The verification code has 6 digits."))])
+
+                        Length(max=12, message=_l("The verification code has 6 digits."))])
 
 
 class LoginForm(FlaskForm):

@@ -4,8 +4,7 @@ Pages that need an SMS code carry a `send_sms` submit button (no JavaScript need
 code and re-renders the form with what was typed. Pickers (supervising institution, region) likewise have
 a `find_parent` / `refresh` button; static/js/registry.js fills them in place when JavaScript runs.
 """
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional

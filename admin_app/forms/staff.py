@@ -8,14 +8,19 @@ from wtforms import DateField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, Regexp
 
-from ..i18n import N_
-from ..services import row_id
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+    answer_words,
+)
 from ..models.user import ID_TYPES
+from ..services import row_id
 from .auth import RealName
 
-YES_NO = {"yes": N_("Yes"), "no": N_("No")}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -56,8 +61,8 @@ class ProfileForm(FlaskForm):
     birth_date = _date_field(_l("Date of birth"))
     personnel_type = RadioField(_l("Personnel type"), choices=_choices(PERSONNEL_TYPES), validate_choice=False,
                                 validators=[Optional()])
-    education = SelectField(_l("Education"), choices=[SelectChoice("", "")] + _choices(EDUCATIONS), validate_choice=False,
-                            validators=[Optional()])
+    education = SelectField(_l("Education"), choices=[SelectChoice("", "")] + _choices(EDUCATIONS),
+                            validate_choice=False, validators=[Optional()])
     title_level = SelectField(_l("Professional title level"), choices=[SelectChoice("", "")] + _choices(TITLE_LEVELS),
                               validate_choice=False, validators=[Optional()])
     title = StringField(_l("Professional title"), validators=[Optional(), _too_long(64)])
@@ -75,5 +80,5 @@ class ProfileForm(FlaskForm):
 
 QUESTION_FIELDS = (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)
 for _name, _label in {**SAMPLING_QUESTIONS, **TESTING_QUESTIONS}.items():
-    setattr(ProfileForm, _name, RadioField(_l(_label), choices=_choices(YES_NO), validate_choice=False,
+    setattr(ProfileForm, _name, RadioField(_l(_label), choices=_choices(answer_words(_name)), validate_choice=False,
                                            validators=[Optional()]))

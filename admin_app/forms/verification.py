@@ -1,6 +1,5 @@
 """Real-name verification form (/verify). The form checks shape; services.verification decides."""
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectField, StringField

@@ -1,4 +1,5 @@
 """All models, imported here so Alembic and the app see one metadata."""
+from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
 from .application import InstitutionApplication
 from .audit import AuditLog
 from .grant import AdminGrant
@@ -7,12 +8,13 @@ from .job import ExportJob
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
-from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
+from .setting import AppSetting
 from .sms import SmsCode
 from .user import User
 from .verification import IdentityVerification
 
 __all__ = [
-    "AdminGrant", "AuditLog", "ExportJob", "IdentityVerification", "Institution", "InstitutionApplication", "Region",
+    "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
+    "InstitutionApplication", "Region",
     "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
 ]

@@ -1,6 +1,5 @@
 """New-institution applications (新机构注册/补增申请)."""
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,7 +9,8 @@ from ..i18n import N_
 from .types import UTCDateTime, utcnow
 
 # 待审核 / 已拒绝 / 已收录 (the manual's words; "Rejected" alone is the staff review's 审核未通过).
-APPLICATION_STATUSES = {"pending": N_("Pending review"), "rejected": N_("Application refused"), "included": N_("Included")}
+APPLICATION_STATUSES = {"pending": N_("Pending review"), "rejected": N_("Application refused"),
+                        "included": N_("Included")}
 
 _PENDING = "status = 'pending'"
 
@@ -35,11 +35,11 @@ class InstitutionApplication(db.Model):
     contact_name: Mapped[str] = mapped_column(String(64))
     contact_phone: Mapped[str] = mapped_column(String(11), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    reason: Mapped[Optional[str]] = mapped_column(Text)
-    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
-    reviewed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    reviewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    ip: Mapped[Optional[str]] = mapped_column(String(45))
+    reason: Mapped[str | None] = mapped_column(Text)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     parent = relationship("Institution", foreign_keys=[parent_id])

@@ -1,6 +1,5 @@
 """Admin grants (授权): who administers which institution, and the codes that hand that right over."""
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -30,14 +29,14 @@ class AdminGrant(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="manager")
-    code: Mapped[Optional[str]] = mapped_column(String(16), unique=True)
+    code: Mapped[str | None] = mapped_column(String(16), unique=True)
     state: Mapped[str] = mapped_column(String(16), default="issued")
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    issued_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    activated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    reset_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     institution = relationship("Institution")
     user = relationship("User", foreign_keys=[user_id])

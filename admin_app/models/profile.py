@@ -1,6 +1,5 @@
 """Staff profiles (人员档案) and the per-institution status counters."""
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -31,26 +30,45 @@ TITLE_LEVELS = {"senior": N_("Senior"), "deputy_senior": N_("Deputy senior"), "i
                 "junior": N_("Junior"), "none": N_("None")}
 GENDERS = {"male": N_("Male"), "female": N_("Female")}
 
-# yes/no questions per personnel type; field name -> label msgid. The form, the grid, the detail card
-# and the export all read these so the questionnaire has one definition.
+# yes/no questions per personnel type; field name -> label msgid, worded as the manual words them (第一章 5.).
+# The form, the grid, the detail card and the export all read these so the questionnaire has one definition.
 SAMPLING_QUESTIONS = {
-    "sampling_full_time": N_("Full-time sampling staff?"),
-    "sampling_covid_training": N_("Completed COVID-19 sampling training?"),
-    "sampling_biosafety_training": N_("Completed biosafety training?"),
-    "currently_sampling": N_("Currently doing sampling?"),
+    "sampling_full_time": N_("Works full time on sampling?"),
+    "sampling_covid_training": N_("Attended COVID-19 nucleic acid sampling training?"),
+    "sampling_biosafety_training": N_("Attended biosafety training?"),
+    "currently_sampling": N_("Currently collecting COVID-19 nucleic acid samples?"),
 }
 TESTING_QUESTIONS = {
-    "testing_full_time": N_("Full-time testing staff?"),
-    "lab_qualification": N_("Holds a laboratory qualification?"),
-    "qualification_certificate": N_("Holds a qualification certificate?"),
-    "pcr_training": N_("Completed PCR training?"),
-    "pcr_certificate": N_("Holds a PCR certificate?"),
-    "doing_pcr": N_("Currently doing PCR?"),
-    "covid_testing_training": N_("Completed COVID-19 testing training?"),
-    "covid_testing_certificate": N_("Holds a COVID-19 testing certificate?"),
-    "biosafety_post_certificate": N_("Holds a biosafety post certificate?"),
-    "currently_covid_testing": N_("Currently doing COVID-19 testing?"),
+    "testing_full_time": N_("Works full time on laboratory testing?"),
+    "lab_qualification": N_("Qualified to practise laboratory testing?"),
+    "qualification_certificate": N_("Holds a laboratory practice qualification (title) certificate?"),
+    "pcr_training": N_("Attended PCR training?"),
+    "pcr_certificate": N_("Holds a PCR qualification certificate?"),
+    "doing_pcr": N_("Works on PCR?"),
+    "covid_testing_training": N_("Attended COVID-19 nucleic acid testing training?"),
+    "covid_testing_certificate": N_("Holds a COVID-19 nucleic acid testing qualification certificate?"),
+    "biosafety_post_certificate": N_("Has a biosafety post certificate?"),
+    "currently_covid_testing": N_("Currently doing COVID-19 nucleic acid testing?"),
 }
+# The manual's starred (*) items: the answers a profile cannot be saved without. The others may stay blank.
+REQUIRED_QUESTIONS = frozenset({"pcr_training", "pcr_certificate", "doing_pcr", "biosafety_post_certificate",
+                                "currently_covid_testing"})
+# The stored codes stay yes/no (True/False); what is shown differs: certificates are answered 有/无, the rest 是/否.
+YES_NO = {"yes": N_("Yes"), "no": N_("No")}
+HAS_NONE = {"yes": N_("Holds one"), "no": N_("Holds none")}
+CERTIFICATE_QUESTIONS = frozenset({"qualification_certificate", "pcr_certificate", "covid_testing_certificate"})
+
+
+def answer_words(field: str) -> dict[str, str]:
+    """The two answer msgids a question offers, keyed by the stored code (yes/no)."""
+    return HAS_NONE if field in CERTIFICATE_QUESTIONS else YES_NO
+
+
+def answer_label(field: str, value: bool | None) -> str | None:
+    """The msgid of a stored answer (True/False) to one question; None when unanswered."""
+    if value is None:
+        return None
+    return answer_words(field)["yes" if value else "no"]
 
 
 class StaffProfile(db.Model):
@@ -67,43 +85,43 @@ class StaffProfile(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
-    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
     name: Mapped[str] = mapped_column(String(64), default="", index=True)
     phone: Mapped[str] = mapped_column(String(11), default="", index=True)
-    department: Mapped[Optional[str]] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
 
-    personnel_type: Mapped[Optional[str]] = mapped_column(String(16))
-    gender: Mapped[Optional[str]] = mapped_column(String(8))
-    birth_date: Mapped[Optional[date]] = mapped_column(Date)
-    education: Mapped[Optional[str]] = mapped_column(String(16))
-    title_level: Mapped[Optional[str]] = mapped_column(String(16))
-    title: Mapped[Optional[str]] = mapped_column(String(64))
-    position: Mapped[Optional[str]] = mapped_column(String(64))
-    work_start_date: Mapped[Optional[date]] = mapped_column(Date)
-    avatar: Mapped[Optional[str]] = mapped_column(String(64))
+    personnel_type: Mapped[str | None] = mapped_column(String(16))
+    gender: Mapped[str | None] = mapped_column(String(8))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    education: Mapped[str | None] = mapped_column(String(16))
+    title_level: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(64))
+    position: Mapped[str | None] = mapped_column(String(64))
+    work_start_date: Mapped[date | None] = mapped_column(Date)
+    avatar: Mapped[str | None] = mapped_column(String(64))
 
-    sampling_full_time: Mapped[Optional[bool]] = mapped_column(Boolean)
-    sampling_covid_training: Mapped[Optional[bool]] = mapped_column(Boolean)
-    sampling_biosafety_training: Mapped[Optional[bool]] = mapped_column(Boolean)
-    currently_sampling: Mapped[Optional[bool]] = mapped_column(Boolean)
-    testing_full_time: Mapped[Optional[bool]] = mapped_column(Boolean)
-    lab_qualification: Mapped[Optional[bool]] = mapped_column(Boolean)
-    qualification_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
-    pcr_training: Mapped[Optional[bool]] = mapped_column(Boolean)
-    pcr_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
-    doing_pcr: Mapped[Optional[bool]] = mapped_column(Boolean)
-    pcr_years: Mapped[Optional[int]] = mapped_column(Integer)
-    covid_testing_training: Mapped[Optional[bool]] = mapped_column(Boolean)
-    covid_testing_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
-    biosafety_post_certificate: Mapped[Optional[bool]] = mapped_column(Boolean)
-    currently_covid_testing: Mapped[Optional[bool]] = mapped_column(Boolean)
+    sampling_full_time: Mapped[bool | None] = mapped_column(Boolean)
+    sampling_covid_training: Mapped[bool | None] = mapped_column(Boolean)
+    sampling_biosafety_training: Mapped[bool | None] = mapped_column(Boolean)
+    currently_sampling: Mapped[bool | None] = mapped_column(Boolean)
+    testing_full_time: Mapped[bool | None] = mapped_column(Boolean)
+    lab_qualification: Mapped[bool | None] = mapped_column(Boolean)
+    qualification_certificate: Mapped[bool | None] = mapped_column(Boolean)
+    pcr_training: Mapped[bool | None] = mapped_column(Boolean)
+    pcr_certificate: Mapped[bool | None] = mapped_column(Boolean)
+    doing_pcr: Mapped[bool | None] = mapped_column(Boolean)
+    pcr_years: Mapped[int | None] = mapped_column(Integer)
+    covid_testing_training: Mapped[bool | None] = mapped_column(Boolean)
+    covid_testing_certificate: Mapped[bool | None] = mapped_column(Boolean)
+    biosafety_post_certificate: Mapped[bool | None] = mapped_column(Boolean)
+    currently_covid_testing: Mapped[bool | None] = mapped_column(Boolean)
 
     status: Mapped[str] = mapped_column(String(16), default="draft")
     version: Mapped[int] = mapped_column(Integer, default=1)
-    submitted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    reviewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    last_reviewer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    last_reason: Mapped[Optional[str]] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    last_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,5 +1,4 @@
 """Administrative regions (GB/T 2260)."""
-from typing import Optional
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,7 +14,7 @@ class Region(db.Model):
     code: Mapped[str] = mapped_column(String(6), primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(10))
-    parent_code: Mapped[Optional[str]] = mapped_column(ForeignKey("region.code"), index=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
 
     def __str__(self) -> str:  # how grids and pickers show a region
         return self.name

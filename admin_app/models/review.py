@@ -1,6 +1,5 @@
 """Append-only review events: one row per profile per transition or edit."""
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,14 +13,14 @@ class ReviewEvent(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     profile_id: Mapped[int] = mapped_column(ForeignKey("staff_profile.id"), index=True)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     action: Mapped[str] = mapped_column(String(32))
-    level: Mapped[Optional[int]] = mapped_column(Integer)
-    from_status: Mapped[Optional[str]] = mapped_column(String(16))
-    to_status: Mapped[Optional[str]] = mapped_column(String(16))
-    reason: Mapped[Optional[str]] = mapped_column(Text)
-    changes: Mapped[Optional[dict]] = mapped_column(JSON)
-    ip: Mapped[Optional[str]] = mapped_column(String(45))
+    level: Mapped[int | None] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changes: Mapped[dict | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     actor = relationship("User")

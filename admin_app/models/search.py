@@ -109,10 +109,10 @@ def uninstall(conn) -> None:
 
 
 @event.listens_for(StaffProfile.__table__, "after_create")
-def _after_create(target, connection, **kw):
+def _after_create(target, connection, **_kw):
     install(connection)
 
 
 @event.listens_for(StaffProfile.__table__, "before_drop")
-def _before_drop(target, connection, **kw):
+def _before_drop(target, connection, **_kw):
     uninstall(connection)

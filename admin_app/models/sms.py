@@ -1,6 +1,5 @@
 """SMS verification codes, stored hashed."""
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +20,7 @@ class SmsCode(db.Model):
     purpose: Mapped[str] = mapped_column(String(16))
     code_hash: Mapped[str] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    ip: Mapped[Optional[str]] = mapped_column(String(45))
+    ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,5 @@
 """Column types shared by the models."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import sqlite
@@ -15,4 +15,4 @@ UTCDateTime = DateTime().with_variant(SQLITE_DT, "sqlite")
 
 def utcnow() -> datetime:
     """Naive UTC now: every timestamp in the database is naive UTC."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

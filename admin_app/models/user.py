@@ -1,6 +1,5 @@
 """Accounts: staff, admins and superusers alike."""
 from datetime import datetime
-from typing import Optional
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -27,21 +26,21 @@ class User(UserMixin, db.Model):
     phone: Mapped[str] = mapped_column(String(11), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(64), default="")
-    email: Mapped[Optional[str]] = mapped_column(String(120))
-    region_code: Mapped[Optional[str]] = mapped_column(ForeignKey("region.code"))
-    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"), index=True)
-    department: Mapped[Optional[str]] = mapped_column(String(64))
-    id_type: Mapped[Optional[str]] = mapped_column(String(16))
-    id_number_enc: Mapped[Optional[str]] = mapped_column(Text)
-    id_number_index: Mapped[Optional[str]] = mapped_column(String(64))
-    id_number_masked: Mapped[Optional[str]] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(120))
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"), index=True)
+    department: Mapped[str | None] = mapped_column(String(64))
+    id_type: Mapped[str | None] = mapped_column(String(16))
+    id_number_enc: Mapped[str | None] = mapped_column(Text)
+    id_number_index: Mapped[str | None] = mapped_column(String(64))
+    id_number_masked: Mapped[str | None] = mapped_column(String(32))
     identity_status: Mapped[str] = mapped_column(String(16), default="unverified")
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     institution = relationship("Institution", lazy="joined")
     region = relationship("Region")

@@ -1,6 +1,5 @@
 """Real-name identity verification requests and their review."""
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,7 +8,8 @@ from ..extensions import db
 from ..i18n import N_
 from .types import UTCDateTime, utcnow
 
-VERIFICATION_STATUSES = {"pending": N_("Pending review"), "verified": N_("Verified"), "rejected": N_("Verification failed")}
+VERIFICATION_STATUSES = {"pending": N_("Pending review"), "verified": N_("Verified"),
+                         "rejected": N_("Verification failed")}
 
 
 class IdentityVerification(db.Model):
@@ -23,11 +23,11 @@ class IdentityVerification(db.Model):
     id_number_masked: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64))
     front_image: Mapped[str] = mapped_column(String(64))
-    back_image: Mapped[Optional[str]] = mapped_column(String(64))
+    back_image: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    reason: Mapped[Optional[str]] = mapped_column(Text)
-    reviewer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    reviewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user = relationship("User", foreign_keys=[user_id])

@@ -47,7 +47,13 @@ def authenticate(phone: str, password: str) -> User:
         check_password_hash(_DUMMY_HASH, password or "")
         record("login_failed", target_type="phone", target_id=phone, details={"reason": "unknown_phone"})
         db.session.commit()
-        raise ServiceError(_("Wrong phone number or password."))
+        # The same words as for a known phone, tries counted alike, so the answer does not tell which phones exist.
+        n = _unknown_phone_failures(phone, now - timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"]))
+        if n >= cfg["LOGIN_MAX_FAILURES"]:
+            raise ServiceError(_("Too many failed attempts; this phone is locked for %(n)d minutes.",
+                                 n=cfg["LOGIN_LOCK_MINUTES"]))
+        raise ServiceError(_("Wrong phone number or password; %(n)d tries left before the phone is locked.",
+                             n=cfg["LOGIN_MAX_FAILURES"] - n))
     if not check_password_hash(user.password_hash, password or ""):
         # One UPDATE, so concurrent failures all count.
         db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
@@ -62,7 +68,9 @@ def authenticate(phone: str, password: str) -> User:
         if locked:
             raise ServiceError(_("Too many failed attempts; this phone is locked for %(n)d minutes.",
                                  n=cfg["LOGIN_LOCK_MINUTES"]))
-        raise ServiceError(_("Wrong phone number or password."))
+        # Warn before the lock, as people expect: how many tries are left on this phone.
+        raise ServiceError(_("Wrong phone number or password; %(n)d tries left before the phone is locked.",
+                             n=cfg["LOGIN_MAX_FAILURES"] - user.failed_logins))
     if not user.is_active:
         raise ServiceError(_("This account has been disabled."))
     user.failed_logins = 0
@@ -70,6 +78,17 @@ def authenticate(phone: str, password: str) -> User:
     user.last_login_at = now
     db.session.commit()
     return user
+
+
+def _unknown_phone_failures(phone: str, since) -> int:
+    """Failed sign-ins on a phone with no account within the lock window, read from the audit log."""
+    from sqlalchemy import func
+
+    from ..models import AuditLog
+
+    return db.session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.created_at > since, AuditLog.action == "login_failed", AuditLog.target_type == "phone",
+        AuditLog.target_id == phone)) or 0
 
 
 def create_account(name: str, phone: str, password: str) -> User:
@@ -85,9 +104,10 @@ def create_account(name: str, phone: str, password: str) -> User:
     db.session.add(user)
     try:
         db.session.flush()
-    except IntegrityError:  # a concurrent sign-up with the same phone won
+    except IntegrityError as exc:  # a concurrent sign-up with the same phone won
         db.session.rollback()
-        raise ServiceError(_("This mobile number is already registered; please sign in or reset the password."))
+        raise ServiceError(
+            _("This mobile number is already registered; please sign in or reset the password.")) from exc
     record("register", target_type="user", target_id=user.id, actor_id=user.id)
     return user
 
@@ -143,11 +163,12 @@ def reset_password_by_sms(phone: str, sms_code: str, password: str) -> User:
     problem = password_problem(password)
     if problem:
         raise ServiceError(problem)
-    check_code(phone, "reset_password", sms_code, commit=False)
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
-        # Only a guessed code of a never-delivered message gets here: answer as for any spent code.
-        db.session.commit()
-        raise SmsError(_("The verification code is not valid or has already been used; please get a new one."))
+        # No code was ever delivered to an unknown phone, so "expired" or "wrong, N tries left" would mislead;
+        # the answer points to sign-up without saying more than the sign-up form itself says.
+        raise SmsError(_("The verification code is not right. If this mobile number has no account yet, "
+                         "please register first."))
+    check_code(phone, "reset_password", sms_code, commit=False)
     set_password(user, password, "password_reset")
     return user

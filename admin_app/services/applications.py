@@ -140,9 +140,9 @@ def submit(data: ApplicationData, sms_code: str | None) -> InstitutionApplicatio
     db.session.add(app)
     try:
         db.session.flush()
-    except IntegrityError:  # a twin submitted at the same moment (partial unique indexes on pending rows)
+    except IntegrityError as exc:  # a twin submitted at the same moment (partial unique indexes on pending rows)
         db.session.rollback()
-        raise ServiceError(_("An application for this institution is already pending review."))
+        raise ServiceError(_("An application for this institution is already pending review.")) from exc
     record("application_submitted", target_type="institution_application", target_id=app.id,
            institution_id=app.parent_id, details={"name": app.name, "uscc": app.uscc})
     db.session.commit()

@@ -1,32 +1,40 @@
-"""Database backup and restore: SQLite through its online backup API, PostgreSQL through pg_dump / pg_restore.
+"""Backup and restore: one file holding the database, the uploaded images and a manifest.
 
-A backup is one file. SQLite: a consistent copy of the database file taken while the app may keep running
-(sqlite3's online backup API). PostgreSQL: `pg_dump -Fc` (custom format, compressed). A restore first checks
-that the file is a backup of this application's schema made for the same kind of database, and refuses
-anything else with a clear message before touching the database.
+A backup is a tar archive: `database.sqlite` (SQLite's online backup API: a consistent copy taken while the app
+serves) or `database.pgdump` (`pg_dump -Fc`), every file under UPLOAD_FOLDER as `uploads/...`, and
+`manifest.json` with each part's SHA-256 and size, the database engine, the schema revision and the
+fingerprints of the PII keys the data is sealed with (never a key).
 
-Uploaded images (instance/uploads/) are files, not rows: copy that folder alongside the backup file.
+A restore verifies everything before it touches anything (the archive, every hash, the engine, the PII key,
+`PRAGMA integrity_check` or `pg_restore --list`), keeps a safety backup of what it replaces (under
+BACKUP_FOLDER, default instance/backups, mode 600), then swaps: SQLite by os.replace of a complete new file,
+PostgreSQL by pg_restore in one transaction; the uploads folder is swapped in afterwards.
 """
-import glob
+import hashlib
+import json
 import os
+import secrets
 import shutil
 import sqlite3
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
+import tarfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 
-from sqlalchemy.engine import make_url
+from flask import current_app
+from sqlalchemy import inspect, text
 
 from ..extensions import db
+from . import fingerprint as fp
+from .crypto import fingerprint as key_fingerprint, ring
+from .pgtools import BackupError, pg_backup, pg_listed_tables, pg_restore, pg_tool  # noqa: F401 (pg_tool: tests)
 
 # Tables every backup of this application holds; a file without them is not one of ours.
 REQUIRED_TABLES = ("user", "institution", "staff_profile", "review_event", "audit_log")
-SQLITE_MAGIC = b"SQLite format 3\x00"
-PG_MAGIC = b"PGDMP"
-
-
-class BackupError(Exception):
-    """A backup or restore that cannot be done; the message says why and what to do."""
+FORMAT, VERSION = "hwr-backup", 1
+MANIFEST = "manifest.json"
+DB_MEMBER = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}
+CHUNK = 1 << 20
 
 
 @dataclass
@@ -34,14 +42,36 @@ class BackupInfo:
     path: Path
     dialect: str
     size: int
+    files: int = 0
 
 
-def _url():
-    return make_url(db.engine.url.render_as_string(hide_password=False))
+@dataclass
+class Verified:
+    """A backup file checked in full and unpacked into `staging` (removed by `discard`)."""
+    source: Path
+    manifest: dict
+    staging: Path
+    database: Path
+    uploads: list[str] = field(default_factory=list)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def dialect() -> str:
     return db.engine.dialect.name
+
+
+def backup_folder() -> Path:
+    """Where safety copies and restore staging live (BACKUP_FOLDER, default instance/backups), mode 700."""
+    folder = Path(current_app.config.get("BACKUP_FOLDER") or os.path.join(current_app.instance_path, "backups"))
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
+def _upload_folder() -> Path:
+    return Path(current_app.config["UPLOAD_FOLDER"])
 
 
 def _release_connections() -> None:
@@ -50,179 +80,297 @@ def _release_connections() -> None:
     db.engine.dispose()
 
 
-# ------------------------------------------------------------------------------------------------- sqlite
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _private_dir(parent: Path, prefix: str) -> Path:
+    path = parent / f"{prefix}-{secrets.token_hex(6)}"
+    path.mkdir(mode=0o700)
+    return path
+
 
 def _sqlite_path() -> Path:
-    database = _url().database
+    database = db.engine.url.database
     if not database or database == ":memory:":
         raise BackupError("an in-memory SQLite database cannot be backed up or restored")
     return Path(database)
 
 
-def _sqlite_tables(path: Path) -> set[str]:
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as e:
-        raise BackupError(f"{path} is not a readable SQLite database ({e})")
+def _schema_revision() -> str | None:
+    if not inspect(db.engine).has_table("alembic_version"):
+        return None
+    return db.session.scalar(text("SELECT version_num FROM alembic_version"))
 
 
-def _sqlite_backup(target: Path) -> None:
-    src = sqlite3.connect(str(_sqlite_path()))
+# ------------------------------------------------------------------------------------------------- backup
+
+def _dump_sqlite(target: Path, source: Path | None = None) -> None:
+    src = sqlite3.connect(str(source or _sqlite_path()))
     dst = sqlite3.connect(str(target))
     try:
         with dst:
             src.backup(dst)  # pages are copied under a read lock: a consistent snapshot, writers wait briefly
-        # WAL mode belongs to the live database; the backup file is a plain single file.
-        dst.execute("PRAGMA journal_mode=DELETE")
+        dst.execute("PRAGMA journal_mode=DELETE")  # WAL belongs to the live database; the copy is one file
     finally:
         dst.close()
         src.close()
 
 
-def _sqlite_restore(source: Path) -> None:
-    target = _sqlite_path()
-    _release_connections()
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(str(target), timeout=30)
-    try:
-        with dst:
-            src.backup(dst)  # replaces every page of the live database in one step
-    finally:
-        dst.close()
-        src.close()
+def _upload_files() -> list[Path]:
+    root = _upload_folder()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-# --------------------------------------------------------------------------------------------- postgresql
-
-def pg_tool(name: str) -> str:
-    """pg_dump / pg_restore: from PATH, or the newest Debian server installation."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
-    if candidates:
-        return candidates[-1]
-    raise BackupError(f"{name} not found: install the PostgreSQL client tools (apt-get install postgresql-client)")
-
-
-def _pg_args() -> tuple[list[str], dict]:
-    """Connection arguments for libpq tools; the password travels in the environment, never in argv."""
-    url = _url()
-    args = ["--dbname", url.database or "postgres"]
-    if url.host:
-        args += ["--host", url.host]
-    if url.port:
-        args += ["--port", str(url.port)]
-    if url.username:
-        args += ["--username", url.username]
-    env = dict(os.environ)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    return args, env
-
-
-def _run(cmd: list[str], env: dict, what: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BackupError(f"{what} failed: {proc.stderr.strip()[-2000:]}")
-    return proc
-
-
-def _pg_listed_tables(path: Path) -> set[str]:
-    proc = subprocess.run([pg_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BackupError(f"{path} is not a pg_dump custom-format archive ({proc.stderr.strip()[:300]})")
-    tables = set()
-    for line in proc.stdout.splitlines():
-        # e.g. "215; 1259 16390 TABLE public user postgres"
-        parts = line.split()
-        if ";" in line and "TABLE" in parts and "DATA" not in parts:
-            i = parts.index("TABLE")
-            if len(parts) > i + 2:
-                tables.add(parts[i + 2].strip('"'))
-    return tables
-
-
-def _pg_backup(target: Path) -> None:
-    args, env = _pg_args()
-    _run([pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "--file", str(target), *args],
-         env, "pg_dump")
-
-
-def _pg_restore(source: Path) -> None:
-    args, env = _pg_args()
-    _release_connections()
-    # One transaction: a failure leaves the database as it was. --clean drops what the archive re-creates.
-    _run([pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-          "--exit-on-error", *args, str(source)], env, "pg_restore")
-
-
-# --------------------------------------------------------------------------------------------------- api
-
-def kind_of_file(path: Path) -> str | None:
-    """'sqlite', 'postgresql' or None, from the file's first bytes."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as e:
-        raise BackupError(f"cannot read {path}: {e.strerror}")
-    if head.startswith(SQLITE_MAGIC):
-        return "sqlite"
-    if head.startswith(PG_MAGIC):
-        return "postgresql"
-    return None
-
-
-def check_backup_file(path: Path) -> None:
-    """Refuse a file that is not a backup of this application's schema for this kind of database."""
-    path = Path(path)
-    if not path.is_file():
-        raise BackupError(f"{path} does not exist")
-    kind = kind_of_file(path)
-    if kind is None:
-        raise BackupError(f"{path} is not a backup made by `flask backup` (neither a SQLite database nor a "
-                          "pg_dump custom-format archive)")
-    if kind != dialect():
-        raise BackupError(f"{path} is a {kind} backup, but this application's database is {dialect()}; "
-                          "restore it into a database of the same kind")
-    tables = _sqlite_tables(path) if kind == "sqlite" else _pg_listed_tables(path)
-    missing = [t for t in REQUIRED_TABLES if t not in tables]
-    if missing:
-        raise BackupError(f"{path} is not a backup of this application: it lacks the tables {', '.join(missing)}")
-
-
-def backup(target) -> BackupInfo:
-    """Write a backup of the configured database to `target` (refuses to overwrite an existing file)."""
+def backup(target, fingerprints: list[str] | None = None) -> BackupInfo:
+    """Write one backup file (database, uploads, manifest) to `target`, a new file created with mode 600."""
     target = Path(target)
     if target.exists():
         raise BackupError(f"{target} already exists; choose a new file name")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".partial")
-    tmp.unlink(missing_ok=True)
+    engine = dialect()
+    if engine not in DB_MEMBER:
+        raise BackupError(f"backups of {engine} databases are not supported")
+    if fingerprints is None:
+        fingerprints = fp.stored() or fp.ensure() or []
+    revision = _schema_revision()
+    db.session.rollback()
+    work = _private_dir(backup_folder(), "backup")
+    partial = target.with_name(target.name + ".partial")
     try:
-        if dialect() == "sqlite":
-            _sqlite_backup(tmp)
-        elif dialect() == "postgresql":
-            _pg_backup(tmp)
-        else:
-            raise BackupError(f"backups of {dialect()} databases are not supported")
-        os.chmod(tmp, 0o600)  # it holds personal data (encrypted ID numbers, phones, names)
-        os.replace(tmp, target)
+        dump = work / DB_MEMBER[engine]
+        _dump_sqlite(dump) if engine == "sqlite" else pg_backup(dump)
+        files = {DB_MEMBER[engine]: {"sha256": _sha256(dump), "size": dump.stat().st_size}}
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data: owner only
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(dump, arcname=DB_MEMBER[engine], recursive=False)
+            root = _upload_folder()
+            for path in _upload_files():
+                data = path.read_bytes()  # images of at most UPLOAD_MAX_BYTES: hash exactly what is archived
+                name = "uploads/" + path.relative_to(root).as_posix()
+                files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                _add_bytes(tar, name, data)
+            manifest = {"format": FORMAT, "version": VERSION, "engine": engine, "schema_revision": revision,
+                        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "pii_key_fingerprints": fingerprints, "files": files}
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(partial, target)
     finally:
-        tmp.unlink(missing_ok=True)
-    return BackupInfo(path=target, dialect=dialect(), size=target.stat().st_size)
+        partial.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return BackupInfo(path=target, dialect=engine, size=target.stat().st_size, files=len(files) - 1)
 
 
-def restore(source) -> None:
-    """Replace the configured database's content with the backup in `source` (checked first)."""
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    import io
+
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o600
+    tar.addfile(info, io.BytesIO(data))
+
+
+# ------------------------------------------------------------------------------------------------ verify
+
+def _damaged(source: Path, why: str) -> BackupError:
+    return BackupError(f"{source} is damaged or incomplete ({why}); the database was not touched. "
+                       "Use another copy of the backup.")
+
+
+def _safe_name(name: str) -> bool:
+    p = PurePosixPath(name)
+    return bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name
+
+
+def verify(source) -> Verified:
+    """Check a backup file in full and unpack it into a private staging folder; BackupError if anything is off."""
     source = Path(source)
-    check_backup_file(source)
-    if dialect() == "sqlite":
-        _sqlite_restore(source)
+    if not source.is_file():
+        raise BackupError(f"{source} does not exist")
+    with open(source, "rb") as fh:
+        head = fh.read(512)
+    if len(head) < 512 or head[257:262] != b"ustar":
+        raise BackupError(f"{source} is not a backup made by `flask backup` (not one archive with a manifest)")
+    staging = _private_dir(backup_folder(), "restore")
+    try:
+        return _unpack(source, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _unpack(source: Path, staging: Path) -> Verified:
+    try:
+        tar = tarfile.open(source, mode="r:")  # noqa: SIM115 - closed by the with below
+        members = tar.getmembers()
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise _damaged(source, f"the archive cannot be read: {e}") from e
+    with tar:
+        by_name = {m.name: m for m in members}
+        if MANIFEST not in by_name:
+            raise _damaged(source, "it has no manifest")
+        try:
+            manifest = json.loads(tar.extractfile(by_name[MANIFEST]).read())
+        except (ValueError, tarfile.TarError, OSError, EOFError) as e:
+            raise _damaged(source, f"the manifest cannot be read: {e}") from e
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(
+                manifest.get("files"), dict):
+            raise BackupError(f"{source} is not a backup made by `flask backup` (unknown manifest)")
+        if manifest.get("version") != VERSION:
+            raise BackupError(f"{source} has backup format version {manifest.get('version')}; this version of the "
+                              f"application reads version {VERSION}")
+        engine = manifest.get("engine")
+        if engine != dialect():
+            raise BackupError(f"{source} is a {engine} backup, but this application's database is {dialect()}; "
+                              "restore it into a database of the same kind")
+        _check_key(manifest)
+        _check_revision(source, manifest.get("schema_revision"))
+        files = manifest["files"]
+        extra = sorted(set(by_name) - set(files) - {MANIFEST})
+        missing = sorted(set(files) - set(by_name))
+        if extra or missing:
+            raise _damaged(source, f"the archive and its manifest disagree: {', '.join((extra + missing)[:5])}")
+        if DB_MEMBER[engine] not in files:
+            raise _damaged(source, "it holds no database")
+        for name, expect in files.items():
+            member = by_name[name]
+            if not member.isfile() or not _safe_name(name) or not (name == DB_MEMBER[engine]
+                                                                   or name.startswith("uploads/")):
+                raise BackupError(f"{source} holds an entry it should not ({name!r}); refused")
+            out = staging / name
+            out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            h, size = hashlib.sha256(), 0
+            try:
+                with tar.extractfile(member) as src, open(out, "xb") as dst:
+                    for chunk in iter(lambda: src.read(CHUNK), b""):
+                        h.update(chunk)
+                        size += len(chunk)
+                        dst.write(chunk)
+            except (tarfile.TarError, OSError, EOFError) as e:
+                raise _damaged(source, f"{name} cannot be read: {e}") from e
+            if h.hexdigest() != expect.get("sha256") or size != expect.get("size"):
+                raise _damaged(source, f"{name} does not match its SHA-256 in the manifest")
+    database = staging / DB_MEMBER[engine]
+    _check_database(source, database, engine)
+    uploads = sorted(n[len("uploads/"):] for n in files if n.startswith("uploads/"))
+    return Verified(source=source, manifest=manifest, staging=staging, database=database, uploads=uploads)
+
+
+def _check_key(manifest: dict) -> None:
+    needed = [f for f in manifest.get("pii_key_fingerprints") or [] if isinstance(f, str)]
+    mine = [key_fingerprint(k) for k in ring()]
+    missing = [f for f in needed if f not in mine]
+    if missing:
+        raise BackupError(f"this backup's identity numbers are sealed with the PII key whose fingerprint is "
+                          f"{', '.join(missing)}; this node's PII_KEY / PII_OLD_KEYS have {', '.join(mine)}. "
+                          "Configure that key (as PII_KEY, or in PII_OLD_KEYS) and run the restore again; "
+                          "nothing was changed.")
+
+
+def _check_revision(source: Path, revision: str | None) -> None:
+    if not revision:
+        return
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(Path(current_app.root_path).parent / "migrations"))
+    try:
+        scripts.get_revision(revision)
+    except Exception:
+        raise BackupError(f"{source} was made by a newer version of the application (schema {revision}); "
+                          "restore it with that version") from None
+
+
+def _check_database(source: Path, database: Path, engine: str) -> None:
+    if engine == "sqlite":
+        try:
+            con = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+            try:
+                result = [r[0] for r in con.execute("PRAGMA integrity_check")]
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as e:
+            raise _damaged(source, f"its database is not readable: {e}") from e
+        if result != ["ok"]:
+            raise _damaged(source, f"its database fails SQLite's integrity check: {'; '.join(result[:3])}")
     else:
-        _pg_restore(source)
+        try:
+            tables = pg_listed_tables(database)
+        except BackupError as e:
+            raise _damaged(source, str(e)) from e
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        raise BackupError(f"{source} is not a backup of this application: it lacks the tables {', '.join(missing)}")
+
+
+# ------------------------------------------------------------------------------------------------ restore
+
+def safety_copy() -> Path | None:
+    """A backup of the current database and uploads under BACKUP_FOLDER (mode 600); None when there is none."""
+    if dialect() == "sqlite" and not _sqlite_path().exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = backup_folder() / f"before-restore-{stamp}-{secrets.token_hex(3)}.backup"
+    # The current data's own fingerprints (whatever they are): this copy must restore what was there.
+    backup(target, fingerprints=fp.stored() or [])
+    return target
+
+
+def restore(verified: Verified) -> Path | None:
+    """Put a verified backup in place of the database and the uploads; returns the safety copy's path."""
+    kept = safety_copy()
+    engine = verified.manifest["engine"]
+    if engine == "sqlite":
+        _swap_sqlite(verified.database)
+    else:
+        _release_connections()
+        pg_restore(verified.database)
+    _swap_uploads(verified.staging / "uploads")
+    _release_connections()
+    return kept
+
+
+def _swap_sqlite(new_db: Path) -> None:
+    target = _sqlite_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    incoming = target.with_name(f".{target.name}.restoring-{secrets.token_hex(4)}")
+    try:
+        shutil.copyfile(new_db, incoming)
+        os.chmod(incoming, 0o600)
+        with open(incoming, "rb+") as fh:
+            os.fsync(fh.fileno())
+        _release_connections()
+        if target.exists():
+            # Empty the live database's write-ahead log first: a stale WAL beside the new file would be replayed.
+            con = sqlite3.connect(str(target), timeout=30)
+            try:
+                con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                con.close()
+        os.replace(incoming, target)  # atomic: readers see the old file or the new one, never a mix
+        for suffix in ("-wal", "-shm"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+    finally:
+        incoming.unlink(missing_ok=True)
+
+
+def _swap_uploads(staged: Path) -> None:
+    root = _upload_folder()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    incoming = root.with_name(f"{root.name}.restoring-{secrets.token_hex(4)}")
+    if staged.is_dir():
+        shutil.copytree(staged, incoming)
+    else:
+        incoming.mkdir()
+    old = root.with_name(f"{root.name}.replaced-{secrets.token_hex(4)}")
+    if root.exists():
+        os.rename(root, old)  # the safety copy holds these files
+    os.rename(incoming, root)
+    shutil.rmtree(old, ignore_errors=True)

@@ -4,7 +4,7 @@ Users are in China (BABEL_DEFAULT_TIMEZONE, Asia/Shanghai) while servers usually
 Beijing time the server's date.today() is still yesterday, so a date entered as "today" would be refused as lying
 in the future. Every rule that compares with today asks this module.
 """
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_app_context, has_request_context
@@ -46,7 +46,7 @@ def local_text(utc_naive, fmt: str = "%Y-%m-%d %H:%M", tz=None) -> str:
             tz = g.hwr_tz
         else:
             tz = g.hwr_tz = get_timezone()
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(tz).strftime(fmt)
+    return utc_naive.replace(tzinfo=UTC).astimezone(tz).strftime(fmt)
 
 
 def years_since(start: date | None, on: date | None = None) -> int | None:
@@ -67,3 +67,9 @@ def practice_years(start: date | None, on: date | None = None) -> int | None:
     full = years_since(start, on)
     anniversary = (on.month, on.day) == (start.month, start.day)
     return full if anniversary and full > 0 else full + 1
+
+
+def local_day_start_utc(day: date | None = None) -> datetime:
+    """The naive UTC moment the local day (today by default) began: the lower bound of "today" in queries."""
+    start = datetime.combine(day or today(), datetime.min.time())
+    return start - timedelta(minutes=utc_offset_minutes())

@@ -69,8 +69,8 @@ def day_expr(column):
     return cast(column + literal(timedelta(minutes=minutes)), Date)
 
 
-def reconcile() -> int:
-    """Rebuild every counter from the profiles table; returns the number of status counter rows."""
+def _truth() -> tuple[list, list, list]:
+    """(status rows, type rows, day rows) as GROUP BYs over the profiles: what the counters must hold."""
     has_inst = StaffProfile.institution_id.is_not(None)
     reported = StaffProfile.status != "draft"
     rows = db.session.execute(
@@ -85,6 +85,29 @@ def reconcile() -> int:
         select(StaffProfile.institution_id, day, func.count())
         .where(has_inst, reported, StaffProfile.submitted_at.is_not(None))
         .group_by(StaffProfile.institution_id, day)).all()
+    day_rows = [(i, d if isinstance(d, date) else date.fromisoformat(d), n) for i, d, n in day_rows]
+    return rows, type_rows, day_rows
+
+
+def drift() -> dict[str, int]:
+    """Counter rows that differ from a fresh GROUP BY, per counter table (empty when every counter is exact)."""
+    rows, type_rows, day_rows = _truth()
+    out = {}
+    for model, keys, expected in ((StatusCounter, ("institution_id", "status"), rows),
+                                  (TypeCounter, ("institution_id", "status", "personnel_type"), type_rows),
+                                  (SubmissionCounter, ("institution_id", "day"), day_rows)):
+        want = {tuple(r[:-1]): r[-1] for r in expected}
+        have = {tuple(r[:-1]): r[-1] for r in db.session.execute(
+            select(*[getattr(model, k) for k in keys], model.n).where(model.n != 0))}
+        wrong = sum(1 for k in want.keys() | have.keys() if want.get(k, 0) != have.get(k, 0))
+        if wrong:
+            out[model.__tablename__] = wrong
+    return out
+
+
+def reconcile() -> int:
+    """Rebuild every counter from the profiles table; returns the number of status counter rows."""
+    rows, type_rows, day_rows = _truth()
     db.session.execute(delete(StatusCounter))
     db.session.execute(delete(TypeCounter))
     db.session.execute(delete(SubmissionCounter))
@@ -96,8 +119,7 @@ def reconcile() -> int:
             {"institution_id": i, "status": s, "personnel_type": t, "n": n} for i, s, t, n in type_rows])
     if day_rows:
         db.session.execute(insert(SubmissionCounter), [
-            {"institution_id": i, "day": d if isinstance(d, date) else date.fromisoformat(d), "n": n}
-            for i, d, n in day_rows])
+            {"institution_id": i, "day": d, "n": n} for i, d, n in day_rows])
     db.session.commit()
     return len(rows)
 

@@ -1,13 +1,21 @@
-"""PII at rest: Fernet encryption and an HMAC blind index, both keyed from PII_KEY."""
+"""PII at rest: Fernet encryption and an HMAC blind index, keyed from a key ring.
+
+`PII_KEY` encrypts; the keys in `PII_OLD_KEYS` (a list; env FLASK_PII_OLD_KEYS as JSON) still decrypt and still
+find rows by blind index, so a key can be rotated while the application serves (services.keys). A key's
+fingerprint (a keyed hash, never the key) ties the data, and every backup, to the key that opens it.
+"""
 import base64
 import hashlib
 import hmac
+import json
 from functools import lru_cache
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+
+__all__ = ["InvalidToken", "blind_index", "blind_indexes", "decrypt", "encrypt", "fingerprint", "ring"]
 
 
 def _key_bytes(key: str | None = None) -> bytes:
@@ -17,8 +25,33 @@ def _key_bytes(key: str | None = None) -> bytes:
     return key.encode()
 
 
+def old_keys(config=None) -> list[str]:
+    """PII_OLD_KEYS as a list (a JSON list or one key when it arrives as text from the environment)."""
+    value = (config if config is not None else current_app.config).get("PII_OLD_KEYS") or []
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text) if text.startswith("[") else [text] if text else []
+        except ValueError:
+            raise RuntimeError("PII_OLD_KEYS must be a JSON list of keys") from None
+    return [str(k) for k in value if k]
+
+
+def ring(config=None) -> list[str]:
+    """The key ring: PII_KEY first (it encrypts), then PII_OLD_KEYS (decrypt only), without repeats."""
+    cfg = config if config is not None else current_app.config
+    first = cfg.get("PII_KEY")
+    if not first:
+        raise RuntimeError("PII_KEY is not configured")
+    keys = [first]
+    for key in old_keys(cfg):
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
 def _subkey(purpose: bytes, key: str | None = None) -> bytes:
-    # Separate keys for encryption and indexing, so one leaking does not give the other.
+    # Separate keys for encryption, indexing and the fingerprint, so one leaking does not give another.
     return _derive(purpose, _key_bytes(key))
 
 
@@ -37,16 +70,44 @@ def _fernet(subkey: bytes) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(subkey))
 
 
+@lru_cache(maxsize=8)
+def _multi(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([fernet(k) for k in keys])
+
+
 def encrypt(value: str, key: str | None = None) -> str:
-    """Encrypt a PII string for storage."""
+    """Encrypt a PII string for storage (under PII_KEY unless a key is given)."""
     return fernet(key).encrypt(value.encode()).decode()
 
 
 def decrypt(token: str, key: str | None = None) -> str:
-    """Decrypt a stored PII string."""
-    return fernet(key).decrypt(token.encode()).decode()
+    """Decrypt a stored PII string with the given key, or with any key of the ring; InvalidToken otherwise."""
+    if key is not None:
+        return fernet(key).decrypt(token.encode()).decode()
+    return _multi(tuple(ring())).decrypt(token.encode()).decode()
+
+
+def opening_key(token: str, keys: list[str]) -> str | None:
+    """The first of `keys` that decrypts this token, or None."""
+    for key in keys:
+        try:
+            fernet(key).decrypt(token.encode())
+            return key
+        except InvalidToken:
+            continue
+    return None
 
 
 def blind_index(value: str, key: str | None = None) -> str:
     """Deterministic HMAC-SHA256 of a normalized value: equality lookups without decrypting."""
     return hmac.new(_subkey(b"hwr-pii-blind-index", key), value.encode(), hashlib.sha256).hexdigest()
+
+
+def blind_indexes(value: str) -> list[str]:
+    """The value's blind index under every key of the ring (PII_KEY's first): lookups find rows under any."""
+    return [blind_index(value, k) for k in ring()]
+
+
+def fingerprint(key: str | None = None) -> str:
+    """A short public name of a key (16 hex digits of a keyed hash): safe to store and print, useless to decrypt."""
+    return hmac.new(_subkey(b"hwr-pii-fingerprint", key), b"hwr-pii-key", hashlib.sha256).hexdigest()[:16]

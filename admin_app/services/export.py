@@ -2,20 +2,30 @@
 # Rows are read in batches from the grid's own query (same scope, filters, search and order) and written as
 # they come, so memory stays flat however many rows there are. Every string goes in as a text cell; one that
 # starts like a formula also carries Excel's quote prefix so editing it cannot turn it into one.
+import shutil
 import tempfile
 from datetime import date
+from pathlib import Path
 
 from cryptography.fernet import InvalidToken
 from flask_babel import get_timezone, gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Institution, Region, StaffProfile, User
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
-from ..models.user import ID_TYPES
 from ..i18n import N_
-from . import clock
+from ..models import Institution, Region, StaffProfile, User
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+    answer_label,
+)
+from ..models.user import ID_TYPES
+from . import ServiceError, clock
 from .crypto import decrypt
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,8 +51,8 @@ COLUMNS = (
     (N_("Region"), "region", "region_code"),
     (N_("Work unit"), "text", "institution_name"),
     (N_("Department"), "text", "department"),
-    *((label, "yesno", key) for key, label in SAMPLING_QUESTIONS.items()),
-    *((label, "yesno", key) for key, label in TESTING_QUESTIONS.items()),
+    *((label, f"answer:{key}", key) for key, label in SAMPLING_QUESTIONS.items()),
+    *((label, f"answer:{key}", key) for key, label in TESTING_QUESTIONS.items()),
     (N_("Years of PCR work"), "int", "pcr_years"),
     (N_("Status"), "label:status", "status"),
     (N_("Reported at"), "datetime", "submitted_at"),
@@ -77,14 +87,22 @@ def region_paths(codes=None) -> dict[str, str]:
     return out
 
 
-def safe_decrypt(token: str | None) -> str:
-    """The full document number, or "" when there is none or it cannot be decrypted with the current key."""
+class UndecryptableNumber(ServiceError):
+    """A stored document number no key of this node's PII key ring opens: never shown or exported as a blank."""
+
+    def __init__(self):
+        super().__init__(_("A document number cannot be decrypted with this server's PII key. Nothing was "
+                           "exported or shown; please tell the system administrator (PII_KEY mismatch)."))
+
+
+def reveal_number(token: str | None) -> str:
+    """The full document number ("" when none is stored); UndecryptableNumber when no key of the ring opens it."""
     if not token:
         return ""
     try:
         return decrypt(token)
     except (InvalidToken, ValueError):
-        return ""
+        raise UndecryptableNumber() from None
 
 
 def looks_like_formula(text: str) -> bool:
@@ -105,19 +123,23 @@ def export_query(list_query):
 PROGRESS_EVERY = 2000
 
 
-def _plan(fields, labels, yes, no, tz, today, regions) -> list:
+def _plan(fields, labels, answers, tz, today, regions) -> list:
     """(column, row index, converter) per column: the kind of each column is decided once, not once per cell.
 
     A converter takes a value that is not None and returns the cell's text, its number, or None for an empty cell.
     """
-    fixed = {"text": str, "id_number": safe_decrypt, "yesno": lambda v: yes if v else no,
+    fixed = {"text": str, "id_number": reveal_number,
              "date": lambda v: v.isoformat(), "datetime": lambda v: clock.local_text(v, "%Y-%m-%d %H:%M:%S", tz),
              "region": regions.get, "int": int,
              "years": lambda v: clock.years_since(v, today), "practice": lambda v: clock.practice_years(v, today)}
     index = {name: i for i, name in enumerate(fields)}
     plan = []
     for col, (_msgid, kind, src) in enumerate(COLUMNS):
-        if kind.startswith("label:"):
+        if kind.startswith("answer:"):
+            # 有/无 for a certificate, 是/否 for the others (the manual's answer words); stored as True/False.
+            words = answers[kind[7:]]
+            convert = lambda v, w=words: w[bool(v)]  # noqa: E731
+        elif kind.startswith("label:"):
             mapping = labels[kind[6:]]
             convert = lambda v, m=mapping: m.get(v, v)  # noqa: E731
         else:
@@ -126,24 +148,35 @@ def _plan(fields, labels, yes, no, tz, today, regions) -> list:
     return plan
 
 
-def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None, progress=None) -> int:
+def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | None = None, progress=None,
+                     tmpdir: Path | None = None) -> int:
     """Write rows (from export_query) as an XLSX into the binary file `fh`; returns the number of rows.
 
     `progress(n)`, when given, is called every PROGRESS_EVERY rows (background export jobs report through it).
+    XlsxWriter's temp files (plain text of every cell) go to `tmpdir`, or to a private folder made and removed here.
     """
     import xlsxwriter
 
     today = today or clock.today()
     tz = get_timezone()
+    if tmpdir is None:  # each export its own private folder under EXPORT_FOLDER, never the system temp directory
+        from .jobs import export_folder
+
+        own = Path(tempfile.mkdtemp(prefix="tmp-", dir=export_folder()))
+        try:
+            return write_staff_xlsx(rows, fh, sheet_title, today, progress, tmpdir=own)
+        finally:
+            shutil.rmtree(own, ignore_errors=True)
     wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
                                   "strings_to_numbers": False, "strings_to_urls": False,
-                                  "tmpdir": tempfile.gettempdir()})
+                                  "tmpdir": str(tmpdir)})
     ws = wb.add_worksheet((sheet_title or _("Reported staff"))[:31])
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                           "valign": "vcenter"})
     quoted = wb.add_format({"quote_prefix": True})
     labels = {k: {code: _(msgid) for code, msgid in m.items()} for k, m in LABELS.items()}
-    yes, no = _("Yes"), _("No")
+    answers = {q: {True: _(answer_label(q, True)), False: _(answer_label(q, False))}
+               for q in (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)}
     for col, (msgid, kind, src) in enumerate(COLUMNS):
         width = 30 if src in ("institution_name", "last_reason") else 22 if kind in (
             "id_number", "datetime", "region") else 12
@@ -155,7 +188,7 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
     n = 0
     for row in rows:
         if plan is None:  # the first row: the regions (one query for the whole file) and each column's converter
-            plan = _plan(row._fields, labels, yes, no, tz, today, region_paths())
+            plan = _plan(row._fields, labels, answers, tz, today, region_paths())
         n += 1
         if progress is not None and n % PROGRESS_EVERY == 0:
             progress(n)

@@ -290,7 +290,7 @@ def lookup_code(code: str) -> AdminGrant:
     return grant
 
 
-def _activate(grant_id: int, code: str | None, user: User, now: datetime, *, require_issued: bool = True) -> bool:
+def _activate(grant_id: int, code: str | None, user: User, now: datetime) -> bool:
     """The one conditional UPDATE that turns an issued code into an active manager grant."""
     conds = [AdminGrant.id == grant_id, AdminGrant.state == "issued", _not_expired(now)]
     if code is not None:
@@ -299,9 +299,9 @@ def _activate(grant_id: int, code: str | None, user: User, now: datetime, *, req
         res = db.session.execute(update(AdminGrant).where(and_(*conds))
                                  .values(state="active", user_id=user.id, activated_at=now)
                                  .execution_options(synchronize_session=False))
-    except IntegrityError:  # the one-active-manager index: someone else became manager meanwhile
+    except IntegrityError as exc:  # the one-active-manager index: someone else became manager meanwhile
         db.session.rollback()
-        raise ServiceError(_("This institution already has a business manager."))
+        raise ServiceError(_("This institution already has a business manager.")) from exc
     return res.rowcount == 1
 
 
@@ -321,9 +321,9 @@ def _has_active_manager(institution_id: int) -> bool:
 def _commit_or_refuse(message: str) -> None:
     try:
         db.session.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
-        raise ServiceError(message)
+        raise ServiceError(message) from exc
 
 
 def bind_code(user, code: str, password: str | None, sms_code: str | None) -> AdminGrant:
@@ -399,9 +399,9 @@ def authorize_directly(scope: Scope, actor, institution_id, id_type: str, id_num
         db.session.add(grant)
         try:
             db.session.flush()
-        except IntegrityError:
+        except IntegrityError as exc:
             db.session.rollback()
-            raise ServiceError(_("This institution already has a business manager."))
+            raise ServiceError(_("This institution already has a business manager.")) from exc
         grant_id = grant.id
     record("grant_authorized_directly", target_type="admin_grant", target_id=grant_id,
            institution_id=institution.id, actor_id=actor.id, details={"role": "manager", "user_id": target.id})
@@ -489,9 +489,9 @@ def add_assistant(scope: Scope, actor, institution_id, *, phone: str | None = No
     db.session.add(grant)
     try:
         db.session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
-        raise ServiceError(_("This person is already an admin of this institution."))
+        raise ServiceError(_("This person is already an admin of this institution.")) from exc
     record("assistant_added", target_type="admin_grant", target_id=grant.id, institution_id=institution.id,
            actor_id=actor.id, details={"role": "assistant", "user_id": target.id})
     _commit_or_refuse(_("This person is already an admin of this institution."))
@@ -540,9 +540,9 @@ def transfer_manager(scope: Scope, actor, institution_id, *, phone: str | None =
     db.session.add(grant)
     try:
         db.session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
-        raise ServiceError(_("The transfer could not be completed; please reload the page and try again."))
+        raise ServiceError(_("The transfer could not be completed; please reload the page and try again.")) from exc
     record("manager_transferred", target_type="admin_grant", target_id=grant.id, institution_id=institution.id,
            actor_id=actor.id, details={"from_user_id": actor.id, "to_user_id": target.id,
                                        "previous_grant_id": mine[0][0]})

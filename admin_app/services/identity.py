@@ -44,14 +44,14 @@ def check_resident_id(number: str, today: date | None = None) -> ResidentIdFacts
         if len(number) != 18:
             raise InvalidLength()
         number = ric.validate(number)
-    except InvalidChecksum:
-        raise IdentityError(_("The ID number's check digit is wrong; please check the number."))
-    except InvalidLength:
-        raise IdentityError(_("A resident ID number has 18 characters."))
-    except InvalidComponent:
-        raise IdentityError(_("The ID number's birth date or region code is not valid."))
-    except (InvalidFormat, ValidationError):
-        raise IdentityError(_("The ID number is not in a valid format."))
+    except InvalidChecksum as exc:
+        raise IdentityError(_("The ID number's check digit is wrong; please check the number.")) from exc
+    except InvalidLength as exc:
+        raise IdentityError(_("A resident ID number has 18 characters.")) from exc
+    except InvalidComponent as exc:
+        raise IdentityError(_("The ID number's birth date or region code is not valid.")) from exc
+    except (InvalidFormat, ValidationError) as exc:
+        raise IdentityError(_("The ID number is not in a valid format.")) from exc
     birth = ric.get_birth_date(number)
     if birth > (today or clock.today()):
         raise IdentityError(_("The ID number's birth date is in the future."))

@@ -22,8 +22,8 @@ def check_uscc(code: str) -> str:
     """Validate a unified social credit code; return it compact and upper-case."""
     try:
         return uscc_mod.validate(code)
-    except ValidationError:
-        raise ServiceError(_("The unified social credit code is not valid."))
+    except ValidationError as exc:
+        raise ServiceError(_("The unified social credit code is not valid.")) from exc
 
 
 def create_institution(name: str, *, parent: Institution | None, category: str = "other",

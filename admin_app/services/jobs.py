@@ -20,15 +20,17 @@ the job carries everything it needs (requester id, request arguments, locale) in
 progress are read from the database by the web processes. Files go to ``EXPORT_FOLDER`` (default
 ``instance/exports``), which must then be storage shared by the web nodes and the workers.
 """
+import contextlib
 import os
 import secrets
+import shutil
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import click
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
 from ..models import ExportJob
@@ -129,10 +131,71 @@ def _thread_main(app, job_id: str) -> None:
             db.session.remove()
 
 
-def _set(job_id: str, **values) -> None:
+def _set(job_id: str, only_if: str | None = None, **values) -> int:
     # Its own connection and transaction: the handler may be streaming rows through the session meanwhile.
+    stmt = update(ExportJob).where(ExportJob.id == job_id)
+    if only_if is not None:  # e.g. "done" only for a job still running (not failed by the reaper meanwhile)
+        stmt = stmt.where(ExportJob.status == only_if)
     with db.engine.begin() as conn:
-        conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
+        return conn.execute(stmt.values(**values)).rowcount
+
+
+def _retention() -> timedelta:
+    return timedelta(hours=float(current_app.config.get("EXPORT_RETENTION_HOURS", 24)))
+
+
+def lease() -> timedelta:
+    """How long a running job may go without a heartbeat before its worker counts as dead."""
+    return timedelta(seconds=float(current_app.config.get("JOB_LEASE_SECONDS", 120)))
+
+
+def output_path(job_id: str) -> Path:
+    """Where a job writes its file: EXPORT_FOLDER/<job id>.xlsx."""
+    return export_folder() / f"{job_id}.xlsx"
+
+
+def temp_dir(job_id: str) -> Path:
+    """A private folder (mode 700) for the job's temp files (XlsxWriter's tmpdir), inside EXPORT_FOLDER."""
+    path = export_folder() / f"{job_id}.tmp"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def open_private(path: Path):
+    """Open a new file for writing, readable by its owner only (it holds decrypted personal data)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
+def remove_files(job_id: str) -> None:
+    """Delete whatever a job left in EXPORT_FOLDER (its file, its temp folder)."""
+    for path in export_folder().glob(f"{job_id}.*"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+class _Heartbeat:
+    """Renews the job's lease every quarter lease while the handler runs (a killed worker stops renewing it)."""
+
+    def __init__(self, app, job_id: str):
+        self.app, self.job_id, self.stop = app, job_id, threading.Event()
+        self.every = max(lease().total_seconds() / 4, 0.05)
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{job_id[:8]}", daemon=True)
+
+    def _beat(self) -> None:
+        with self.app.app_context():
+            while not self.stop.wait(self.every):
+                with contextlib.suppress(Exception):  # a missed beat is retried; the lease is several beats long
+                    _set(self.job_id, heartbeat_at=utcnow())
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def run(job_id: str) -> None:
@@ -140,25 +203,58 @@ def run(job_id: str) -> None:
     job = db.session.get(ExportJob, job_id)
     if job is None or job.status != "queued":
         return
-    _set(job_id, status="running")
+    _set(job_id, status="running", heartbeat_at=utcnow())
 
     def progress(done: int, total: int | None = None) -> None:
-        values = {"done": done}
+        values = {"done": done, "heartbeat_at": utcnow()}
         if total is not None:
             values["total"] = total
         _set(job_id, **values)
 
     try:
-        path, name = HANDLERS[job.kind](job, progress)
-    except Exception as e:  # the job fails, the worker lives on
+        with _Heartbeat(current_app._get_current_object(), job_id):
+            path, name = HANDLERS[job.kind](job, progress)
+    except Exception as e:  # the job fails, the worker lives on, and nothing of it stays on disk
         db.session.rollback()
         current_app.logger.exception("job %s failed", job_id)
-        _set(job_id, status="failed", error=str(e)[:500], finished_at=utcnow())
+        remove_files(job_id)
+        now = utcnow()
+        _set(job_id, status="failed", error=str(e)[:500], finished_at=now, expires_at=now + _retention())
         return
+    finally:
+        shutil.rmtree(export_folder() / f"{job_id}.tmp", ignore_errors=True)
     now = utcnow()
-    hours = float(current_app.config.get("EXPORT_RETENTION_HOURS", 24))
-    _set(job_id, status="done", file_path=str(path), download_name=name, finished_at=now,
-         expires_at=now + timedelta(hours=hours))
+    if not _set(job_id, only_if="running", status="done", file_path=str(path), download_name=name,
+                finished_at=now, expires_at=now + _retention()):
+        remove_files(job_id)  # the reaper failed it meanwhile: its file must not outlive it
+
+
+WORKER_LOST = "worker_lost"
+
+
+def reap(now=None, job_id: str | None = None) -> int:
+    """Fail running jobs whose lease ran out (their worker died: kill -9, OOM, a lost node) and queued jobs no
+    worker took within JOB_TIMEOUT, and delete what they left behind; returns how many."""
+    now = now or utcnow()
+    stale_running = (ExportJob.status == "running") & (
+        func.coalesce(ExportJob.heartbeat_at, ExportJob.created_at) < now - lease())
+    waited = timedelta(seconds=float(current_app.config.get("JOB_TIMEOUT", 3600)))
+    stale_queued = (ExportJob.status == "queued") & (ExportJob.created_at < now - waited)
+    stmt = select(ExportJob.id).where(stale_running | stale_queued)
+    if job_id is not None:
+        stmt = stmt.where(ExportJob.id == job_id)
+    dead = list(db.session.scalars(stmt))
+    for jid in dead:
+        with db.engine.begin() as conn:  # conditional: a heartbeat that lands first keeps the job alive
+            res = conn.execute(update(ExportJob).where(ExportJob.id == jid, stale_running | stale_queued).values(
+                status="failed", error=f"{WORKER_LOST}: the worker stopped (no heartbeat within the lease)",
+                finished_at=now, expires_at=now + _retention()))
+        if res.rowcount:
+            current_app.logger.warning("job %s failed: its worker stopped without finishing it", jid)
+            remove_files(jid)
+    if dead:
+        db.session.expire_all()
+    return len(dead)
 
 
 _worker_app = None  # set by `flask jobs-worker` before forking: its work horses reuse that app
@@ -217,22 +313,53 @@ def get_for(job_id: str, user) -> ExportJob | None:
     job = db.session.get(ExportJob, text)
     if job is None or not (job.owner_id == user.id or user.is_superuser):
         return None
+    if job.status in ("queued", "running") and reap(job_id=job.id):
+        db.session.refresh(job)
     if job.expires_at is not None and job.expires_at <= utcnow():
         return None
     return job
 
 
 def cleanup(now=None) -> int:
-    """Delete jobs past their expiry and their files; returns how many."""
+    """Delete jobs past their expiry and their files, fail dead ones, remove orphan files; returns how many jobs."""
     now = now or utcnow()
+    reap(now)
+    remove_orphans(now)
     expired = db.session.execute(select(ExportJob.id, ExportJob.file_path).where(ExportJob.expires_at <= now)).all()
     for _id, path in expired:
         if path:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
-            except FileNotFoundError:
-                pass
     if expired:
         db.session.execute(delete(ExportJob).where(ExportJob.id.in_([i for i, _p in expired])))
         db.session.commit()
     return len(expired)
+
+
+def orphans(now=None) -> list[Path]:
+    """Files in EXPORT_FOLDER no live job owns: a dead or deleted job's leftovers, a killed request's temp folder
+    (tmp-*, older than an hour)."""
+    now = now or utcnow()
+    folder = export_folder()
+    live = {i: p for i, p in db.session.execute(select(ExportJob.id, ExportJob.file_path).where(
+        ExportJob.status.in_(("queued", "running", "done"))))}
+    out = []
+    for path in folder.iterdir():
+        stem = path.name.split(".", 1)[0]
+        if stem in live and (path.is_dir() or live[stem] in (None, str(path))):
+            continue  # a live job's file or temp folder
+        if path.name.startswith("tmp-") and now.replace(tzinfo=UTC).timestamp() - path.stat().st_mtime < 3600:
+            continue  # an export streaming in a request right now
+        out.append(path)
+    return sorted(out)
+
+
+def remove_orphans(now=None) -> int:
+    """Delete orphans(); returns how many."""
+    found = orphans(now)
+    for path in found:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return len(found)

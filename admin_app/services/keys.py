@@ -48,9 +48,9 @@ def _rotate_table(model, old_key: str, new_key_: str) -> int:
         for row_id, id_type, token in rows:
             try:
                 number = decrypt(token, old_key)
-            except InvalidToken:
+            except InvalidToken as exc:
                 raise KeyRotationError(f"{table.name} row {row_id}: the current PII_KEY cannot decrypt its identity "
-                                       "number; is PII_KEY the key the data was written with?")
+                                       "number; is PII_KEY the key the data was written with?") from exc
             batch.append({"row_id": row_id, "enc": encrypt(number, new_key_),
                           "idx": blind_index(f"{id_type}:{normalize(number)}", new_key_)})
         db.session.execute(stmt, batch)

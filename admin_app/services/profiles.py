@@ -19,8 +19,15 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile, User
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    REQUIRED_QUESTIONS,
+    SAMPLING_QUESTIONS,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+)
 from ..models.user import ID_TYPES
 from . import ServiceError, clock
 from .audit import record
@@ -28,7 +35,7 @@ from .codes import normalize_code
 from .counters import bump
 from .crypto import decrypt
 from .identity import IdentityError, check_resident_id, mask
-from .review import LOCKED, STAFF_EDITABLE, submit
+from .review import LOCKED, STAFF_EDITABLE, lock_message, submit
 from .uploads import image_path, save_image
 from .verification import taken_message, update_identity
 
@@ -45,9 +52,9 @@ class FieldErrors(ServiceError):
         self.errors = errors
 
 
-def locked_message() -> str:
-    """The words the original system shows on an approved profile."""
-    return _("Approved; to change it, ask your unit to revert the approval.")
+def locked_message(status: str | None = None) -> str:
+    """Why an approved profile is read-only, in the words of its status (unit or institution approval)."""
+    return lock_message(status)
 
 
 def is_locked(user: User) -> bool:
@@ -91,7 +98,7 @@ def save_account(user: User, *, name: str, email: str | None, region_code: str |
     """Save the account page; returns True when the change sent the profile for review again."""
     profile = user.profile
     if profile is not None and profile.status in LOCKED:
-        raise ServiceError(locked_message())
+        raise ServiceError(locked_message(profile.status))
     errors = {}
     name = (name or "").strip()
     if not name:
@@ -107,7 +114,8 @@ def save_account(user: User, *, name: str, email: str | None, region_code: str |
     elif inst.id != user.institution_id and inst.require_confirmation_code:
         given = normalize_code(confirmation_code or "")
         if not given:
-            errors["confirmation_code"] = _("This unit requires its unit confirmation code; ask your unit's administrator.")
+            errors["confirmation_code"] = _(
+                "This unit requires its unit confirmation code; ask your unit's administrator.")
         elif given != normalize_code(inst.confirmation_code):
             errors["confirmation_code"] = _("The unit confirmation code is wrong.")
     if errors:
@@ -230,7 +238,7 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
     profile = user.profile
     if profile is not None:
         if profile.status in LOCKED:
-            raise ServiceError(locked_message())
+            raise ServiceError(locked_message(profile.status))
         if str(data.get("version") or "") != str(profile.version):
             raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
                                  "Please reload and check before saving again."))
@@ -282,7 +290,10 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
         answer = data.get(q)
         if q in wanted:
             if answer not in ("yes", "no"):
-                errors[q] = _("Please answer yes or no.")
+                if q in REQUIRED_QUESTIONS or answer:
+                    errors[q] = _("Please answer this question.")
+                new[q] = None  # an unstarred question may stay blank
+                continue
             new[q] = answer == "yes"
         else:
             new[q] = None  # the other type's answers are cleared, not kept hidden
@@ -310,7 +321,7 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
             new["avatar"] = save_image(avatar_file, "avatar")
         except ServiceError as e:
             db.session.rollback()
-            raise FieldErrors({"avatar": str(e)})
+            raise FieldErrors({"avatar": str(e)}) from e
     return _write(user, profile, new, id_change, old_avatar)
 
 
@@ -330,10 +341,10 @@ def _write(user: User, profile: StaffProfile | None, new: dict, id_change: list 
         setattr(profile, k, v)
     try:
         submit(profile, user.id, changes)  # commits the identity change with the profile, or nothing
-    except IntegrityError:  # uq_user_identity: another account took the number at the same moment
+    except IntegrityError as exc:  # uq_user_identity: another account took the number at the same moment
         db.session.rollback()
         _discard(new.get("avatar"), old_avatar)
-        raise FieldErrors({"id_number": taken_message()})
+        raise FieldErrors({"id_number": taken_message()}) from exc
     except ServiceError:
         db.session.rollback()
         _discard(new.get("avatar"), old_avatar)

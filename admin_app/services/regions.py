@@ -50,6 +50,10 @@ def current_regions() -> list[tuple[str, str, str, str | None]]:
         province = _current_name(prov_props.get("province", ""))
         if not province:
             continue
+        # The data spells 香港/澳门 in traditional characters at the province line (香港特別行政區) and in
+        # simplified ones at its "0000" line: the simplified name is the one the UI and the standard use.
+        own = next((_current_name(props.get("county", "")) for suffix, props in children if suffix == "0000"), None)
+        province = own or province
         pcode = prov_prefix + "0000"
         out[pcode] = (province, "province", None)
         for suffix, props in children:

@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, insert, or_, select, tuple_, update
 
 from ..extensions import db
+from ..i18n import N_
 from ..models import Institution, ReviewEvent, StaffProfile
+from ..models.profile import STATUSES
 from ..models.types import utcnow
 from . import ServiceError, parse_ids
 from .audit import client_ip, record
@@ -43,6 +45,13 @@ TRANSITIONS = (
     Transition("revert", 2, "approved", "unit_rejected", True),
 )
 ACTIONS = ("approve", "reject", "revert")
+# What a history line calls each event: a review says the status it gave (the badge's words), so a unit
+# approval reads 单位审核已通过 and never the commission's 审核已通过.
+EVENT_LABELS = {"submit": N_("Submitted for review"), "revert": N_("Approval reverted")}
+LOCK_MESSAGES = {
+    "unit_approved": N_("Approved by your unit; to change it, ask your unit's administrator to revert the approval."),
+    "approved": N_("Approved by the institution; to change it, ask your unit to have the approval reverted."),
+}
 
 
 @dataclass
@@ -51,10 +60,24 @@ class TransitionResult:
     requested: int
     moved: int = 0
     by_level: dict = field(default_factory=dict)  # level -> moved
+    own: int = 0  # the reviewer's own profile among the rows: refused, left to another admin or the level above
+    changed: int = 0  # rows whose version moved since the admin's page showed them: skipped
 
     @property
     def skipped(self) -> int:
         return self.requested - self.moved
+
+
+def event_label(action: str, to_status: str | None) -> str:
+    """The msgid a review history shows for an event: the status a review gave, else the action's name."""
+    if action in ("approve", "reject") and to_status in STATUSES:
+        return STATUSES[to_status]
+    return EVENT_LABELS.get(action, action)
+
+
+def lock_message(status: str | None) -> str:
+    """Why a locked profile cannot be edited, in the words of the status it is locked in."""
+    return _(LOCK_MESSAGES.get(status, LOCK_MESSAGES["approved"]))
 
 
 def needs_reason(action: str) -> bool:
@@ -102,8 +125,11 @@ def levels_for(institution_id: int | None, path: str | None, scope: Scope) -> tu
     return tuple(out)
 
 
-def available(status: str, institution_id: int | None, path: str | None, scope: Scope) -> list[Transition]:
+def available(status: str, institution_id: int | None, path: str | None, scope: Scope,
+              owner_id: int | None = None) -> list[Transition]:
     """Transitions this scope may apply to one profile now (the buttons of the detail page)."""
+    if owner_id is not None and owner_id == scope.user_id:
+        return []  # no one reviews himself
     levels = levels_for(institution_id, path, scope)
     seen, out = set(), []
     for t in TRANSITIONS:
@@ -116,8 +142,9 @@ def available(status: str, institution_id: int | None, path: str | None, scope: 
 def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None = None,
                levels: tuple[int, ...] = (1, 2), versions: dict | None = None) -> TransitionResult:
     """Apply `action` to the profiles with these ids that the scope may move; skip and count the rest."""
-    # `versions` ({id: version}, optional) also holds each row to the version the admin looked at, so a staff
-    # edit saved after the admin opened the card is skipped instead of approved unseen.
+    # `versions` ({id: version}, optional) holds each row to the version the admin looked at (the card's form,
+    # the grid's page), so a row another reviewer or a staff edit moved since is skipped instead of acted on
+    # unseen. The actor's own profile is never moved: no one reviews himself.
     if action not in ACTIONS:
         raise ServiceError(_("Unknown action."))
     id_list = parse_ids(ids)
@@ -127,6 +154,10 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
     reason = check_reason(reason, any(t.needs_reason for t in steps))
     if not id_list:
         return result
+    own_id = db.session.scalar(select(StaffProfile.id).where(StaffProfile.user_id == actor_id))
+    if own_id is not None and own_id in id_list:
+        result.own = 1
+        id_list = [i for i in id_list if i != own_id]
     now = utcnow()
     ip = client_ip()
     deltas: dict = {}
@@ -169,16 +200,30 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
             result.moved += len(moved_ids)
             result.by_level[t.level] = result.by_level.get(t.level, 0) + len(moved_ids)
             id_list = [i for i in id_list if i not in moved_ids]
+    if versions is not None and id_list:
+        result.changed = _changed_since(id_list, versions)
     if result.moved:
         # Counter rows in one fixed order, so two concurrent transitions cannot lock them crosswise.
         bump({k: deltas[k] for k in sorted(deltas, key=lambda k: (k[0] is None, k[0] or 0, k[1]))}, types=type_deltas)
         record(f"review_{action}", target_type="staff_profile", actor_id=actor_id,
                institution_id=scope.institution_ids[0] if scope.institution_ids else None,
-               details={"moved": result.moved, "skipped": result.skipped,
+               details={"moved": result.moved, "skipped": result.skipped, "own": result.own,
+                        "changed": result.changed,
                         "levels": {str(k): v for k, v in sorted(result.by_level.items())},
                         "reason": reason, "first_ids": requested[:50]})
     db.session.commit()
     return result
+
+
+def _changed_since(id_list: list[int], versions: dict) -> int:
+    """How many of these rows no longer have the version the admin's page showed (or no longer exist)."""
+    seen = {i: int(versions[i]) for i in id_list if i in versions}
+    now = {}
+    keys = list(seen)
+    for start in range(0, len(keys), CHUNK):
+        now.update(db.session.execute(select(StaffProfile.id, StaffProfile.version)
+                                      .where(StaffProfile.id.in_(keys[start:start + CHUNK]))).all())
+    return sum(1 for i, v in seen.items() if now.get(i) != v)
 
 
 def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) -> None:
@@ -201,7 +246,7 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
     loaded_version = original("version")
     loaded_status = original("status")
     if loaded_status in LOCKED:
-        raise ServiceError(_("Approved; to change it, ask your unit to revert the approval."))
+        raise ServiceError(lock_message(loaded_status))
     now = utcnow()
     new_status = "submitted"
     from_status = loaded_status if profile.id is not None else None

@@ -5,8 +5,16 @@ from flask import g, has_request_context
 from sqlalchemy import false, or_, select
 
 from ..extensions import db
-from ..models import (AdminGrant, AuditLog, IdentityVerification, Institution, InstitutionApplication,
-                      ReviewEvent, StaffProfile, User)
+from ..models import (
+    AdminGrant,
+    AuditLog,
+    IdentityVerification,
+    Institution,
+    InstitutionApplication,
+    ReviewEvent,
+    StaffProfile,
+    User,
+)
 
 
 @dataclass(frozen=True)

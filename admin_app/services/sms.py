@@ -10,9 +10,9 @@ import secrets
 import unicodedata
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from flask import current_app
+from flask import current_app, g, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
@@ -20,7 +20,7 @@ from ..extensions import db
 from ..i18n import N_
 from ..models import SmsCode, User
 from ..models.types import utcnow
-from . import ServiceError
+from . import ServiceError, captcha
 from .audit import client_ip
 
 PURPOSES = ("register", "reset_password", "step_up", "institution")
@@ -37,9 +37,20 @@ log = logging.getLogger(__name__)
 class SmsError(ServiceError):
     """A refused send or check; `status` is the HTTP status an API answers with."""
 
+    captcha_required = False
+
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+
+
+class SmsCaptchaRequired(SmsError):
+    """Many codes went to one network address this hour: the next send needs the image captcha answered."""
+
+    captcha_required = True
+
+    def __init__(self, message: str):
+        super().__init__(message, 428)
 
 
 def _digest(phone: str, purpose: str, code: str) -> str:
@@ -59,18 +70,21 @@ def normalize_code(code: str) -> str:
     return "".join(ch for ch in text if not ch.isspace())
 
 
-def send_code(phone: str, purpose: str, ip: str | None = None) -> None:
+def send_code(phone: str, purpose: str, ip: str | None = None, captcha_answer: str | None = None) -> None:
     """Issue and deliver a code for an 11-digit phone + purpose; raise SmsError when a limit or the gateway refuses."""
     # For reset_password an unknown phone gets a row that is never delivered: the answer and the limits look
     # the same whether or not the phone has an account.
     _check_purpose(purpose)
     cfg = current_app.config
     ip = ip if ip is not None else client_ip()
+    if captcha_answer is None and has_request_context():
+        # Every sending door (the JSON endpoint and each form's 获取验证码 button) posts the answer as sms_captcha.
+        captcha_answer = request.form.get("sms_captcha")
     now = utcnow()
     exists = db.session.scalar(select(User.id).where(User.phone == phone)) is not None
     if purpose == "register" and exists:
         raise SmsError(_("This mobile number is already registered; please sign in or reset the password."), 409)
-    _check_limits(phone, purpose, ip, now)
+    _check_limits(phone, purpose, ip, now, captcha_answer)
     code = f"{secrets.randbelow(10 ** 6):06d}"
     # Inserted unusable (expires at creation) so the cooldown covers a concurrent second send while the
     # gateway is being called; it becomes usable only after delivery succeeded.
@@ -103,7 +117,7 @@ def send_code(phone: str, purpose: str, ip: str | None = None) -> None:
     db.session.commit()
 
 
-def _check_limits(phone: str, purpose: str, ip: str | None, now: datetime) -> None:
+def _check_limits(phone: str, purpose: str, ip: str | None, now: datetime, captcha_answer: str | None = None) -> None:
     cfg = current_app.config
     last = db.session.scalar(select(func.max(SmsCode.created_at)).where(
         SmsCode.phone == phone, SmsCode.purpose == purpose))
@@ -116,10 +130,48 @@ def _check_limits(phone: str, purpose: str, ip: str | None, now: datetime) -> No
     if today >= cfg["SMS_DAILY_CAP_PER_PHONE"]:
         raise SmsError(_("Too many codes were sent to this mobile number today; please try again tomorrow."), 429)
     if ip:
-        hour = db.session.scalar(select(func.count()).select_from(SmsCode).where(
-            SmsCode.ip == ip, SmsCode.created_at > now - timedelta(hours=1)))
-        if hour >= cfg["SMS_HOURLY_CAP_PER_IP"]:
-            raise SmsError(_("Too many codes were requested from your network; please try again later."), 429)
+        _check_address(purpose, ip, now, captcha_answer)
+
+
+def _check_address(purpose: str, ip: str, now: datetime, captcha_answer: str | None) -> None:
+    """Escalate per network address: a hospital behind one NAT address signs up freely, a pump is stopped."""
+    # The per-phone cooldown and daily cap are the defence against pumping one number; against pumping many numbers
+    # from one address a low cap would also stop a whole hospital's sign-up day, so past a generous count the send
+    # needs the image captcha (a person answers it in seconds, a script cannot), and only past a very high one is
+    # it refused until the hour has passed.
+    cfg = current_app.config
+    since = now - timedelta(hours=1)
+    hour = db.session.scalar(select(func.count()).select_from(SmsCode).where(
+        SmsCode.ip == ip, SmsCode.created_at > since))
+    if hour >= cfg["SMS_HOURLY_CAP_PER_IP"]:
+        oldest = db.session.scalar(select(func.min(SmsCode.created_at)).where(
+            SmsCode.ip == ip, SmsCode.created_at > since))
+        minutes = max(1, int(((oldest + timedelta(hours=1)) - now).total_seconds() // 60) + 1) if oldest else 60
+        raise SmsError(_("Too many codes were requested from your network; please try again in %(n)d minutes.",
+                         n=minutes), 429)
+    if (purpose != "step_up" and cfg["CAPTCHA_ENABLED"] and hour >= cfg["SMS_CAPTCHA_AFTER_PER_IP"]
+            and not captcha.check(captcha_answer or "")):
+        if has_request_context():
+            g.sms_captcha_needed = True  # the re-rendered form shows the image captcha beside the button
+        raise SmsCaptchaRequired(_("Many codes were requested from your network; please enter the characters in "
+                                   "the image, then get the code again."))
+
+
+def sent_today() -> int:
+    """Codes issued since the start of the local (Beijing) day: what the SMS budget is measured against."""
+    from .clock import local_day_start_utc
+
+    return db.session.scalar(select(func.count()).select_from(SmsCode).where(
+        SmsCode.created_at >= local_day_start_utc()))
+
+
+def budget_alarm() -> tuple[int, int] | None:
+    """(sent today, budget) when today's codes passed SMS_DAILY_BUDGET, else None (0 turns the alarm off)."""
+    budget = int(current_app.config.get("SMS_DAILY_BUDGET") or 0)
+    if budget <= 0:
+        return None
+    sent = sent_today()
+    return (sent, budget) if sent > budget else None
 
 
 def check_code(phone: str, purpose: str, code: str, *, commit: bool = True) -> None:
@@ -170,8 +222,8 @@ def _message(purpose: str, code: str) -> str:
 def _backend(name: str):
     try:
         return {"console": _console, "http": _http}[name]
-    except KeyError:
-        raise RuntimeError(f"unknown SMS_BACKEND {name!r}")
+    except KeyError as exc:
+        raise RuntimeError(f"unknown SMS_BACKEND {name!r}") from exc
 
 
 def _console(phone: str, purpose: str, code: str) -> None:
@@ -179,7 +231,7 @@ def _console(phone: str, purpose: str, code: str) -> None:
     text = _message(purpose, code)
     log.info("SMS to %s: %s", phone, text)
     line = {"phone": phone, "purpose": purpose, "code": code, "text": text,
-            "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "sent_at": datetime.now(UTC).isoformat(timespec="seconds")}
     with open(current_app.config["SMS_OUTBOX"], "a", encoding="utf-8") as fh:
         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
@@ -198,10 +250,10 @@ def _http(phone: str, purpose: str, code: str) -> None:
     except urllib.error.HTTPError as e:
         # Never log the request body: it holds the code.
         log.warning("SMS gateway answered %s for purpose %s", e.code, purpose)
-        raise SmsError(failed, 503)
+        raise SmsError(failed, 503) from e
     except (urllib.error.URLError, OSError, ValueError) as e:
         log.warning("SMS gateway unreachable for purpose %s: %s", purpose, type(e).__name__)
-        raise SmsError(failed, 503)
+        raise SmsError(failed, 503) from e
     if not 200 <= status < 300:
         log.warning("SMS gateway answered %s for purpose %s", status, purpose)
         raise SmsError(failed, 503)

@@ -55,8 +55,8 @@ def save_image(file_storage, kind: str) -> str:
             img.save(out, fmt, **({"quality": 85, "optimize": True} if fmt == "JPEG" else {"optimize": True}))
     except ServiceError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ServiceError(_("The file is not a valid JPEG or PNG image."))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ServiceError(_("The file is not a valid JPEG or PNG image.")) from exc
     name = f"{secrets.token_hex(16)}.{_FORMATS[fmt]}"
     (_folder(kind) / name).write_bytes(out.getvalue())
     return name
@@ -67,7 +67,8 @@ def image_path(kind: str, name: str | None) -> Path | None:
     if kind not in KINDS or not name:
         return None
     stem, _dot, ext = name.partition(".")
-    if ext not in _FORMATS.values() or not stem or not all(c in "0123456789abcdef-" for c in stem.replace("demo-avatar-", "")):
+    hex_stem = all(c in "0123456789abcdef-" for c in stem.replace("demo-avatar-", ""))
+    if ext not in _FORMATS.values() or not stem or not hex_stem:
         return None
     path = _folder(kind) / name
     return path if path.is_file() else None

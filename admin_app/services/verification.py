@@ -34,8 +34,8 @@ from werkzeug.utils import import_string
 from ..extensions import db
 from ..i18n import N_
 from ..models import IdentityVerification, User
-from ..models.user import ID_TYPES
 from ..models.types import utcnow
+from ..models.user import ID_TYPES
 from . import ServiceError, parse_ids
 from .audit import record
 from .crypto import decrypt
@@ -241,7 +241,7 @@ def submit(user, id_type: str, number: str, name: str, front, back) -> IdentityV
     try:
         number = check_document(id_type, number)
     except IdentityError as e:
-        raise VerificationError(str(e), "id_number")
+        raise VerificationError(str(e), "id_number") from e
     name = clean_name(name)
     values = sealed(id_type, number)
     if identity_taken(values["id_number_index"], user.id):
@@ -256,12 +256,12 @@ def submit(user, id_type: str, number: str, name: str, front, back) -> IdentityV
         try:
             stored.append(save_image(front, "scan"))
         except ServiceError as e:
-            raise VerificationError(str(e), "front_image")
+            raise VerificationError(str(e), "front_image") from e
         if _has_file(back):
             try:
                 stored.append(save_image(back, "scan"))
             except ServiceError as e:
-                raise VerificationError(str(e), "back_image")
+                raise VerificationError(str(e), "back_image") from e
         # Claim the user's state atomically: of two submissions racing, only one moves it to pending.
         claimed = db.session.execute(
             update(User).where(User.id == user.id, User.identity_status.in_(("unverified", "rejected")))
@@ -320,7 +320,7 @@ def _ask_verifier(req: IdentityVerification) -> None:
             log.warning("verifier decision on request %s could not be applied; left for manual review", req.id)
 
 
-def apply_decision(request_id: int, decision: Decision, source: str | None = None) -> "ReviewResult":
+def apply_decision(request_id: int, decision: Decision, source: str | None = None) -> ReviewResult:
     """Settle one request by an automatic verifier's decision (no human actor; platform-wide scope)."""
     source = source or (current_app.config.get("IDENTITY_VERIFIER") or DEFAULT_VERIFIER)
     if decision.approved:
@@ -419,9 +419,10 @@ def approve(ids, actor_id: int | None, scope: Scope, source: str | None = None) 
                      identity_status="verified") for r in moved])
             _audit_moved("identity.approve", moved, actor_id, {"source": source} if source else {})
         db.session.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
-        raise ServiceError(_("The document number is already verified on another account; nothing was changed."))
+        raise ServiceError(
+            _("The document number is already verified on another account; nothing was changed.")) from exc
     result.moved = len(moved)
     result.moved_ids = [r.id for r in moved]
     db.session.expire_all()
@@ -491,8 +492,8 @@ def update_identity(user, id_type: str, number: str, actor_id: int | None = None
     if user.id_type == id_type and user.id_number_index == index:
         return "unchanged"
     pending = _pending_of(user.id)
-    if user.identity_status == "pending" or pending is not None:
-        if pending is None or pending.id_type != id_type or pending.id_number_index != index:
+    if (user.identity_status == "pending" or pending is not None) and (
+            pending is None or pending.id_type != id_type or pending.id_number_index != index):
             raise ServiceError(_("Your identity verification is under review; the document number cannot be "
                                  "changed until it has been decided."))
     if identity_taken(index, user.id):

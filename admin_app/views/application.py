@@ -1,16 +1,14 @@
 """/admin/application/ — new-institution applications (补增申请) under the admin's scope: include or refuse."""
 from flask import flash, request
 from flask_admin.actions import action
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from ..forms.registry import ReasonForm
 from ..models import InstitutionApplication
 from ..models.application import APPLICATION_STATUSES
 from ..models.institution import CATEGORIES
-from ..services import ServiceError
-from ..services import applications
+from ..services import ServiceError, applications
 from ..services.scope import current_scope
 from .base import SecureModelView
 from .formatters import label, local_time

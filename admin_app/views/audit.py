@@ -1,11 +1,9 @@
 """The audit trail (/admin/audit/): read-only, scoped, filterable by actor, action and date."""
-import json
-
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..i18n import N_
 from ..models import AuditLog
+from ..services.audit import describe
 from .base import SecureModelView
 from .formatters import label, local_time
 from .staff import LocalDateBetweenFilter, TextContainsFilter, TextEqualFilter
@@ -60,14 +58,8 @@ class ActionFilter(TextEqualFilter):
 
 
 def _details(view, context, model, name):
-    """The details as compact `key: value` pairs (the full JSON is on the detail page)."""
-    value = model.details
-    if not value:
-        return ""
-    if isinstance(value, dict):
-        text = "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in value.items())
-    else:
-        text = json.dumps(value, ensure_ascii=False, default=str)
+    """The details as a sentence (the detail page gives it in full)."""
+    text = describe(model.action, model.details)
     return text if len(text) <= 160 else text[:157] + "…"
 
 
@@ -87,8 +79,8 @@ class AuditLogView(SecureModelView):
     column_default_sort = [("created_at", True), ("id", True)]
     column_formatters = {"created_at": local_time, "action": label(AUDIT_ACTIONS, "action"),
                          "target_type": label(TARGET_TYPES, "target_type"), "actor": _actor, "details": _details}
-    column_formatters_detail = {**column_formatters, "details": lambda v, c, m, n: json.dumps(
-        m.details, ensure_ascii=False, indent=1, default=str) if m.details else ""}
+    column_formatters_detail = {**column_formatters,
+                                "details": lambda v, c, m, n: describe(m.action, m.details, full=True)}
 
     def __init__(self, **kwargs):
         # Built per view: dotted-path filters bind to the model of the view that owns them.

@@ -1,7 +1,17 @@
 """Sign-in (with image captcha), sign-up, forgotten password, SMS codes, sign-out."""
 
-from flask import (Blueprint, Flask, current_app, flash, jsonify, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -11,6 +21,7 @@ from ..forms.validators import normalize_phone
 from ..models import User
 from ..services import ServiceError, bounds, captcha
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
+from ..services.personal import verification_prompt
 from ..services.scope import scope_for
 from ..services.sms import PURPOSES, SmsError, send_code
 
@@ -57,7 +68,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         # The captcha is checked first: a wrong one costs no password check and no lockout count.
-        if current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
+        if current_app.config["CAPTCHA_ENABLED"] and not (form.captcha.data or "").strip():
+            form.captcha.errors.append(_("Please enter the image captcha."))
+        elif current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
             form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
         else:
             try:
@@ -66,8 +79,16 @@ def login():
                 form.password.errors.append(str(e))
             else:
                 login_user(user)
+                _prompt_verification(user)
                 return redirect(safe_next(request.args.get("next")) or home_for(user))
     return render_template("auth/login.html", form=form)
+
+
+def _prompt_verification(user) -> None:
+    """The manual's 按提示进行实名认证: told once, on arrival; nothing is blocked."""
+    prompt = verification_prompt(user)
+    if prompt:
+        flash(prompt, "verify")
 
 
 @bp.get("/captcha.png")
@@ -118,6 +139,7 @@ def register():
         else:
             login_user(user)
             flash(_("Registration succeeded. Please complete your account information."), "success")
+            _prompt_verification(user)
             return redirect(url_for("portal.account"))
     return render_template("auth/register.html", form=form)
 
@@ -163,5 +185,7 @@ def sms_send():
     try:
         send_code(phone, purpose)
     except SmsError as e:
+        if e.captcha_required:  # the page shows the image captcha and sends its answer as sms_captcha
+            return jsonify(ok=False, error=str(e), captcha=True, captcha_url=url_for("auth.captcha_image")), e.status
         return jsonify(ok=False, error=str(e)), e.status
     return jsonify(ok=True)

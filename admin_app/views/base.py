@@ -128,6 +128,19 @@ class SecureModelView(SecureViewMixin, ModelView):
         """count(*) (the stock count(?) with '*' bound misses SQLite's fast path), scoped."""
         return restrict(db.session.query(func.count()).select_from(self.model), self.model, current_scope())
 
+    def _get_filter_groups(self):
+        """The filter menu's data with every filter's options read now, so their labels are in the user's language.
+
+        Flask-Admin reads the options once, when the view is built outside any request: options given as a
+        callable (labels translated when called) would stay in the default, untranslated English for good.
+        """
+        groups = super()._get_filter_groups()
+        for items in (groups or {}).values():
+            for item in items:  # copies Flask-Admin made for this page
+                options = self._filters[item["index"]].get_options(self)
+                item["options"] = [(key, str(text)) for key, text in options] if options else None
+        return groups
+
     def get_one(self, id):
         """A record by id inside the scope; anything else is a 404."""
         pk = row_id(id)

@@ -6,10 +6,11 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..i18n import N_
-from ..models.grant import ROLES
 from ..models import Institution
+from ..models.grant import ROLES
 from ..services import dashboard as figures
 from ..services.scope import current_scope
+from ..services.sms import budget_alarm
 from .base import SecureIndexView
 
 # Count cards: label msgid -> statuses summed.
@@ -47,7 +48,7 @@ class DashboardView(SecureIndexView):
 
         node_id = node.id if node is not None else None
         cards = [(label, totals.count(*statuses), grid(value, node_id))
-                 for (label, statuses), value in zip(CARDS, CARD_FILTERS)]
+                 for (label, statuses), value in zip(CARDS, CARD_FILTERS, strict=True)]
         rows = [{"inst": inst, "fig": fig, "drill": self.get_url(".index", institution=inst.id),
                  "grid": grid("reported", inst.id)} for inst, fig in data["children"]]
         chart = {
@@ -66,4 +67,5 @@ class DashboardView(SecureIndexView):
         return self.render("admin/dashboard.html", cards=cards, roots=roots, scope=scope, roles=ROLES, node=node,
                            crumbs=figures.breadcrumb(scope, node), rows=rows, own=data["own"],
                            total=data["total"], chart=chart, home_url=self.get_url(".index"),
-                           node_grid=grid("reported", node_id) if node is not None else None)
+                           node_grid=grid("reported", node_id) if node is not None else None,
+                           sms_alarm=budget_alarm() if scope.is_superuser else None)

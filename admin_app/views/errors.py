@@ -25,7 +25,8 @@ def init_app(app: Flask) -> None:
         def handle(e):
             message = _(MESSAGES[code])
             if isinstance(e, CSRFError):
-                message = _("The form has expired or is missing its security token; please reload the page and try again.")
+                message = _(
+                    "The form has expired or is missing its security token; please reload the page and try again.")
             if _wants_json():
                 return jsonify(ok=False, error=message), code
             return render_template("errors/error.html", code=code, message=message), code

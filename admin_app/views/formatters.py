@@ -28,6 +28,12 @@ def label(mapping: dict, attr: str):
     return fmt
 
 
+def yes_no(view, context, model, name):
+    """A boolean as 是/否 (Flask-Admin's detail page would print True/False)."""
+    value = getattr(model, name)
+    return "" if value is None else (_("Yes") if value else _("No"))
+
+
 def local_time(view, context, model, name):
     """A UTC timestamp shown in the configured timezone, as yyyy-MM-dd HH:mm (the same in every language)."""
     return clock.local_text(getattr(model, name))

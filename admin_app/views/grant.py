@@ -8,8 +8,7 @@ manager manages the admins of their own institution: add / remove assistants, tr
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func
@@ -20,8 +19,7 @@ from ..forms.validators import normalize_phone
 from ..models import Institution
 from ..models.grant import ROLES
 from ..models.institution import CATEGORIES
-from ..services import ServiceError
-from ..services import grants
+from ..services import ServiceError, grants
 from ..services.scope import current_scope, restrict
 from .base import SecureModelView
 from .formatters import label, local_time

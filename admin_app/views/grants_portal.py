@@ -5,8 +5,7 @@ from flask_login import current_user, login_required
 
 from ..extensions import limiter
 from ..forms.registry import BindForm
-from ..services import ServiceError
-from ..services import grants
+from ..services import ServiceError, grants
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
 

@@ -1,8 +1,7 @@
 """The institution library, scoped: edit (through services.library), confirmation codes, superuser moves."""
 from flask import abort, flash, redirect, request
 from flask_admin import expose
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectField
 from wtforms.fields import SelectChoice
@@ -10,18 +9,18 @@ from wtforms.fields import SelectChoice
 from ..forms.registry import InstitutionMoveForm
 from ..models import Institution
 from ..models.institution import CATEGORIES
-from ..services import ServiceError
-from ..services import library
+from ..services import ServiceError, library
 from ..services.scope import current_scope
 from .base import SecureModelView
-from .formatters import label, local_time
+from .formatters import label, local_time, yes_no
 from .registry import parent_choices
 
 
 class InstitutionView(SecureModelView):
     details_template = "admin/institution/details.html"
     column_list = ("name", "uscc", "category", "region", "parent", "created_at")
-    column_details_list = ("name", "uscc", "category", "region", "address", "parent", "path",
+    # The materialized path is internal (it is how scope works), not something an admin reads.
+    column_details_list = ("name", "uscc", "category", "region", "address", "parent",
                            "require_confirmation_code", "created_at")
     column_labels = {"name": _l("Institution name"), "uscc": _l("Unified social credit code"),
                      "category": _l("Category"), "region": _l("Region"), "parent": _l("Supervising institution"),
@@ -32,7 +31,7 @@ class InstitutionView(SecureModelView):
     column_filters = ("category",)
     column_default_sort = ("path", False)
     column_formatters = {"category": label(CATEGORIES, "category"), "created_at": local_time}
-    column_formatters_detail = column_formatters
+    column_formatters_detail = {**column_formatters, "require_confirmation_code": yes_no}
 
     # Edits go through services.library.update_institution (scope, uniqueness, audit).
     can_edit = True

@@ -11,21 +11,29 @@ from ..forms.staff import QUESTION_FIELDS, AccountForm, ProfileForm
 from ..i18n import N_
 from ..models import Institution, Region, ReviewEvent, StaffProfile
 from ..models.institution import CATEGORIES
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES,
-                              TESTING_QUESTIONS, TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    REQUIRED_QUESTIONS,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+    answer_label,
+)
 from ..models.user import ID_TYPES
-from ..services import ServiceError, clock
-from ..services import profiles as svc
+from ..services import ServiceError, clock, profiles as svc
 from ..services.accounts import change_password
 from ..services.institutions import search_institutions
+from ..services.personal import centre_for
 from ..services.regions import region_path
+from ..services.review import event_label
 from ..services.scope import scope_for
 from ..services.uploads import image_path
 
 bp = Blueprint("portal", __name__)
 
-ACTION_LABELS = {"submit": N_("Submitted for review"), "approve": N_("Approved"), "reject": N_("Rejected"),
-                 "revert": N_("Approval reverted")}
 # Names of the fields a review event may list as changed.
 FIELD_LABELS = {
     "name": N_("Real name"), "phone": N_("Mobile phone"), "department": N_("Department"),
@@ -65,12 +73,18 @@ def me():
                                     .order_by(ReviewEvent.created_at.desc(), ReviewEvent.id.desc()).limit(100)).all()
     return render_template(
         "portal/me.html", user=user, profile=profile, events=events, region=_region_label(user.region_code),
-        editable=svc.can_edit(user), locked=svc.is_locked(user), id_masked=svc.identity_masked(user),
+        editable=svc.can_edit(user), locked=svc.is_locked(user), lock_text=_lock_text(user),
+        id_masked=svc.identity_masked(user),
         years_since=clock.years_since, practice_years=clock.practice_years, statuses=STATUSES,
-        action_labels=ACTION_LABELS, id_types=ID_TYPES,
+        event_label=event_label, id_types=ID_TYPES,
         ptypes=PERSONNEL_TYPES, educations=EDUCATIONS, title_levels=TITLE_LEVELS, genders=GENDERS,
         sampling=SAMPLING_QUESTIONS, testing=TESTING_QUESTIONS, questions_for=svc.questions_for,
-        field_labels=FIELD_LABELS)
+        field_labels=FIELD_LABELS, answer_label=answer_label, centre=centre_for(user))
+
+
+def _lock_text(user) -> str:
+    """The lock notice of an approved profile, naming who approved it; empty while it is editable."""
+    return svc.locked_message(user.profile.status) if svc.is_locked(user) else ""
 
 
 def _region_label(code: str | None) -> str:
@@ -145,7 +159,7 @@ def account():
     action = request.form.get("action", "save")
     if request.method == "POST" and action == "save":
         if locked:
-            flash(svc.locked_message(), "danger")
+            flash(svc.locked_message(user.profile.status), "danger")
         elif form.validate_on_submit():
             try:
                 resubmitted = svc.save_account(
@@ -161,11 +175,13 @@ def account():
                 if resubmitted:
                     flash(_("Your profile has been sent for review again with the new information."), "info")
                 return redirect(url_for("portal.profile" if current_user.profile is None else "portal.me"))
-    elif request.method == "POST" and action == "search" and form.institution_q.data and not found \
-            and not form.institution_q.errors:
+    no_match = (request.method == "POST" and action == "search" and bool(form.institution_q.data) and not found
+                and not form.institution_q.errors)
+    if no_match:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
-    return render_template("portal/account.html", form=form, locked=locked,
-                           picked=db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None)
+    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    return render_template("portal/account.html", form=form, locked=locked, lock_text=_lock_text(user), picked=picked,
+                           no_match=no_match)
 
 
 # ---- profile --------------------------------------------------------------------------------------------
@@ -196,7 +212,7 @@ def profile():
     if request.method == "GET":
         _fill_profile_form(form, user, prof)
     elif locked:
-        flash(svc.locked_message(), "danger")
+        flash(svc.locked_message(user.profile.status), "danger")
         _fill_profile_form(form, user, prof)
     elif form.validate_on_submit():
         try:
@@ -208,8 +224,9 @@ def profile():
         else:
             flash(_("Your profile has been submitted and is waiting for your unit's review."), "success")
             return redirect(url_for("portal.me"))
-    return render_template("portal/profile.html", form=form, profile=prof, locked=locked,
-                           id_masked=svc.identity_masked(user), sampling=SAMPLING_QUESTIONS, testing=TESTING_QUESTIONS)
+    return render_template("portal/profile.html", form=form, profile=prof, locked=locked, lock_text=_lock_text(user),
+                           id_masked=svc.identity_masked(user), sampling=SAMPLING_QUESTIONS, testing=TESTING_QUESTIONS,
+                           required_questions=REQUIRED_QUESTIONS)
 
 
 @bp.get("/profile/<int:profile_id>/avatar")

@@ -14,8 +14,7 @@ from ..forms.validators import normalize_phone
 from ..models import Institution, Region
 from ..models.application import APPLICATION_STATUSES
 from ..models.institution import CATEGORIES
-from ..services import ServiceError, row_id
-from ..services import applications
+from ..services import ServiceError, applications, row_id
 
 bp = Blueprint("registry", __name__, url_prefix="/institutions")
 

@@ -2,8 +2,8 @@
 import os
 import re
 import tempfile
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
-from datetime import datetime, time, timedelta, timezone
 
 from flask import abort, current_app, flash, g, jsonify, make_response, redirect, request, send_file
 from flask_admin import expose
@@ -22,20 +22,33 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..i18n import N_
 from ..models import Institution, Region, ReviewEvent, StaffProfile, User
-from ..models.profile import (EDUCATIONS, GENDERS, PERSONNEL_TYPES, SAMPLING_QUESTIONS, STATUSES, TESTING_QUESTIONS,
-                              TITLE_LEVELS)
+from ..models.profile import (
+    EDUCATIONS,
+    GENDERS,
+    PERSONNEL_TYPES,
+    SAMPLING_QUESTIONS,
+    STATUSES,
+    TESTING_QUESTIONS,
+    TITLE_LEVELS,
+    answer_label,
+)
 from ..models.user import ID_TYPES
-from ..services import ServiceError, jobs, review
+from ..services import ServiceError, jobs, like_escape, review
 from ..services.audit import record
-from ..services.export import COLUMNS as EXPORT_COLUMNS
 from ..services.clock import local_text, practice_years, years_since
-from ..services.export import XLSX_MIMETYPE, export_query, region_paths, safe_decrypt, write_staff_xlsx
-from ..services import like_escape
-from ..services.search import TermTooShort, term_condition
-from ..services.search import split_terms as search_terms
 from ..services.counters import reported_total, status_counts
+from ..services.export import (
+    COLUMNS as EXPORT_COLUMNS,
+    XLSX_MIMETYPE,
+    UndecryptableNumber,
+    export_query,
+    region_paths,
+    reveal_number,
+    write_staff_xlsx,
+)
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import Scope, covers_everything, current_scope, restrict, scope_for
+from ..services.search import TermTooShort, split_terms as search_terms, term_condition
 from .base import SecureModelView
 from .dashboard import CARDS
 from .formatters import STATUS_BADGES, label, local_time, status_badge
@@ -55,8 +68,6 @@ KEY_ANSWERS = ("pcr_certificate", "pcr_training", "doing_pcr", "biosafety_post_c
 HISTORY_MAX = 100
 KEYSET_ARGS = ("after", "before", "pn")
 CARD_ID = "0000000000"  # stands for the row's id in the one card URL a page builds
-EVENT_NAMES = {"submit": N_("Submitted for review"), "approve": N_("Approve"), "reject": N_("Reject"),
-               "revert": N_("Revert approval")}
 # Profile field -> label msgid, for the changed fields of a staff edit in the review history.
 FIELD_LABELS = {src: msgid for msgid, _kind, src in EXPORT_COLUMNS if src not in ("id_type", "id_number_enc")}
 FIELD_LABELS.update(id_number=N_("Document number"), avatar=N_("Avatar"), institution_id=N_("Institution"),
@@ -137,7 +148,7 @@ class LocalDateBetweenFilter(BaseSQLAFilter, BaseDateBetweenFilter):
             local = datetime.combine(day, time.min)
             # pytz zones need localize(); attaching them with tzinfo= picks the zone's historic LMT offset.
             local = tz.localize(local) if hasattr(tz, "localize") else local.replace(tzinfo=tz)
-            return local.astimezone(timezone.utc).replace(tzinfo=None)
+            return local.astimezone(UTC).replace(tzinfo=None)
 
         column = self.get_column(alias)
         return query.filter(column >= utc(start), column < utc(end + timedelta(days=1)))
@@ -846,7 +857,11 @@ class StaffProfileView(SecureModelView):
         """Show the full document number to an admin in scope; every look is audit-logged."""
         profile = self.get_one(request.form.get("id"))
         user = profile.user
-        full = safe_decrypt(user.id_number_enc)
+        try:
+            full = reveal_number(user.id_number_enc)
+        except UndecryptableNumber as e:
+            flash(str(e), "error")
+            return self._card(profile, self._return_url())
         record("view_id_number", target_type="user", target_id=user.id, institution_id=profile.institution_id,
                details={"profile_id": profile.id})
         db.session.commit()
@@ -880,7 +895,7 @@ class StaffProfileView(SecureModelView):
             labels={"gender": GENDERS, "education": EDUCATIONS, "personnel_type": PERSONNEL_TYPES,
                     "title_level": TITLE_LEVELS, "status": STATUSES, "id_type": ID_TYPES},
             level_names=LEVEL_NAMES, reason_max=review.REASON_MAX, local=local_text, badges=STATUS_BADGES,
-            event_names={k: _(v) for k, v in EVENT_NAMES.items()}, change_summary=_change_summary)
+            event_label=review.event_label, answer_label=answer_label, change_summary=_change_summary)
 
     # ---- export --------------------------------------------------------------------------------------
 
@@ -928,12 +943,17 @@ class StaffProfileView(SecureModelView):
             job_id = jobs.enqueue("staff_xlsx", {"args": list(request.args.items(multi=True)),
                                                  "locale": str(get_locale()), "total": total}, current_user)
             return redirect(self.get_url(".job_view", job_id=job_id))
-        fh = tempfile.TemporaryFile()
+        fh = tempfile.TemporaryFile(dir=jobs.export_folder())  # noqa: SIM115 - decrypted numbers: under instance/, mode 600; send_file closes it
         try:
             rows = write_staff_xlsx(export_query(query), fh)
             self._audit_export(rows, view_args, column)
             db.session.commit()
             fh.seek(0)
+        except UndecryptableNumber as e:
+            fh.close()
+            db.session.rollback()
+            flash(str(e), "error")
+            return redirect(self.get_url(".index_view", **self._list_kwargs(view_args)))
         except Exception:
             fh.close()
             raise
@@ -952,9 +972,9 @@ class StaffProfileView(SecureModelView):
             g.hwr_scope = scope_for(user)
             view_args, column, query, total = self._export_plan()
             progress(0, total)
-            path = jobs.export_folder() / f"{job.id}.xlsx"
-            with open(path, "wb") as fh:
-                rows = write_staff_xlsx(export_query(query), fh, progress=progress)
+            path = jobs.output_path(job.id)
+            with jobs.open_private(path) as fh:  # decrypted numbers: owner only; removed if the job fails
+                rows = write_staff_xlsx(export_query(query), fh, progress=progress, tmpdir=jobs.temp_dir(job.id))
             self._audit_export(rows, view_args, column, actor_id=user.id, job_id=job.id)
             db.session.commit()
             progress(rows, rows)
@@ -975,7 +995,15 @@ class StaffProfileView(SecureModelView):
         return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
                 "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
                 "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
-                "error": _("The export failed. Please try again.") if job.status == "failed" else None}
+                "error": self._job_error(job)}
+
+    @staticmethod
+    def _job_error(job) -> str | None:
+        if job.status != "failed":
+            return None
+        if (job.error or "").startswith(jobs.WORKER_LOST):
+            return _("The export was interrupted: the server running it stopped. Please export again.")
+        return _("The export failed. Please try again.")
 
     @expose("/jobs/<string(length=32):job_id>")
     def job_view(self, job_id):

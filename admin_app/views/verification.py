@@ -3,8 +3,7 @@ from flask import abort, flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 

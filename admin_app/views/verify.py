@@ -10,8 +10,14 @@ from ..models import IdentityVerification
 from ..models.user import ID_TYPES
 from ..services import ServiceError, row_id
 from ..services.crypto import decrypt
-from ..services.verification import (DEFAULT_DAILY_CAP, DEFAULT_VERIFIER, VerificationError,
-                                     scan_path, submit, verification_status)
+from ..services.verification import (
+    DEFAULT_DAILY_CAP,
+    DEFAULT_VERIFIER,
+    VerificationError,
+    scan_path,
+    submit,
+    verification_status,
+)
 
 bp = Blueprint("verify", __name__)
 

@@ -51,7 +51,7 @@ class LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):
     """The server runs its production entry (Secure cookies, behind nginx's TLS); on loopback this client plays
     nginx's part, so it returns Secure cookies over plain http to 127.0.0.1."""
 
-    def return_ok_secure(self, cookie, request):
+    def return_ok_secure(self, _cookie, _request):
         return True
 
 

@@ -3,7 +3,7 @@ import argparse
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -16,7 +16,7 @@ def main():
     args = ap.parse_args()
     r = json.loads(Path(args.result).read_text(encoding="utf-8"))
     lines = [
-        f"## Load run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"## Load run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"- machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
         f"- settings: {args.settings}",
@@ -28,7 +28,8 @@ def main():
         "|---|---|---|---|---|---|",
     ]
     for name, s in r["requests"].items():
-        lines.append(f"| {name} | {s['n']} | {s['p50_ms']} | {s['p95_ms']} | {s['max_ms']} | {r['errors'].get(name, 0)} |")
+        lines.append(f"| {name} | {s['n']} | {s['p50_ms']} | {s['p95_ms']} | {s['max_ms']} "
+                     f"| {r['errors'].get(name, 0)} |")
     if r.get("error_samples"):
         lines += ["", "Error samples:", ""] + [f"- `{e}`" for e in r["error_samples"]]
     out = Path(args.out)

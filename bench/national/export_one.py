@@ -1,4 +1,4 @@
-"""One XLSX export in this fresh process; prints {"ms", "peak_mb", "export_peak_mb", "base_mb", "rows", "bytes"} as JSON.
+"""One XLSX export in this fresh process; prints {"ms", "peak_mb", "export_peak_mb", "base_mb", "rows", "bytes"}.
 
 peak_mb is ru_maxrss of the whole process (imports included); export_peak_mb the peak RSS from just before the
 export to its end (VmHWM after resetting it through /proc/self/clear_refs); base_mb the RSS just before.
@@ -15,10 +15,9 @@ import sys
 import tempfile
 import time
 import zipfile
-from datetime import date, timezone
+from datetime import UTC, date
 
 from common import NATIONAL_PHONE, database_url, make_app
-
 from run import add_stock_admin, login, stock_filter_arg
 
 STATUSES = ("unit_rejected", "rejected")
@@ -70,7 +69,7 @@ def floor_export(app, fh) -> None:
         tz = get_timezone()
         regions = region_paths()
         fields = []
-        for _msgid, kind, src in COLUMNS:
+        for _msgid, _kind, src in COLUMNS:
             fields.append({"id_type": "u.id_type", "id_number_enc": "u.id_number_enc", "region_code": "u.region_code",
                            "institution_name": "i.name"}.get(src, f"sp.{src}"))
         sql = (f"SELECT {', '.join(fields)} FROM staff_profile sp JOIN \"user\" u ON u.id = sp.user_id "
@@ -108,7 +107,7 @@ def floor_export(app, fh) -> None:
                     if isinstance(v, str):
                         from datetime import datetime
                         v = datetime.fromisoformat(v)
-                    ws.write_string(r, col, v.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"))
+                    ws.write_string(r, col, v.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"))
                 elif kind == "region":
                     ws.write_string(r, col, regions.get(v, ""))
                 elif kind == "int":
@@ -126,7 +125,7 @@ def main() -> None:
     url = database_url()
     app = make_app(url, EXPORT_JOB_THRESHOLD=10_000_000)
     stock = add_stock_admin(app)
-    out = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)
+    out = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - kept (delete=False), written by path
     if who == "ours":
         client = login(app, NATIONAL_PHONE)
         target = grid_url.replace("/admin/staff/", "/admin/staff/export/xlsx/", 1)

@@ -13,8 +13,19 @@ import subprocess
 import sys
 import time
 
-from common import (DISTRICT_PHONE, INSTITUTIONS, NATIONAL_PHONE, PASSWORD, ROOT, STAFF, UNIT_PHONE, database_url,
-                    flask_env, make_app, meta_path)
+from common import (
+    DISTRICT_PHONE,
+    INSTITUTIONS,
+    NATIONAL_PHONE,
+    PASSWORD,
+    ROOT,
+    STAFF,
+    UNIT_PHONE,
+    database_url,
+    flask_env,
+    make_app,
+    meta_path,
+)
 
 
 def flask(url: str, *args: str) -> float:
@@ -82,7 +93,8 @@ def bench_admins(url: str) -> dict:
         out = {"nation_id": nation.id, "nation_path": nation.path, "district_id": district.id,
                "district_path": district.path, "unit_id": unit.id, "unit_path": unit.path, "unit_staff": unit_n,
                "unit_name": unit.name, "district_name": district.name}
-        for phone, name, inst in ((NATIONAL_PHONE, "国家卫健委专员", nation), (DISTRICT_PHONE, "区卫健委专员", district),
+        for phone, name, inst in ((NATIONAL_PHONE, "国家卫健委专员", nation),
+                                  (DISTRICT_PHONE, "区卫健委专员", district),
                                   (UNIT_PHONE, "单位管理员", unit)):
             user = db.session.scalar(select(User).where(User.phone == phone))
             if user is None:

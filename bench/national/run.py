@@ -24,9 +24,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import (DISTRICT_PHONE, NATIONAL_PHONE, PASSWORD, UNIT_PHONE, database_url, engine_name, make_app,
-                    meta_path)
-
+from common import DISTRICT_PHONE, NATIONAL_PHONE, PASSWORD, UNIT_PHONE, database_url, engine_name, make_app, meta_path
 from sqlalchemy import func, select, text
 from werkzeug.security import check_password_hash
 
@@ -46,8 +44,8 @@ DEEP_PAGE = int(os.environ.get("BENCH_DEEP_PAGE", "20000"))  # 1-based page numb
 REPORTED_SQL = "status <> 'draft'"
 ROWID = re.compile(r'name="rowid"[^>]*value="(\d+)"')
 PAGE_COLS = ("SELECT sp.id, sp.name, sp.gender, sp.phone, sp.personnel_type, sp.department, sp.status, "
-             "sp.submitted_at, i.name, r.name FROM staff_profile sp LEFT JOIN institution i ON i.id = sp.institution_id "
-             "LEFT JOIN region r ON r.code = i.region_code")
+             "sp.submitted_at, i.name, r.name FROM staff_profile sp "
+             "LEFT JOIN institution i ON i.id = sp.institution_id LEFT JOIN region r ON r.code = i.region_code")
 ORDER = " ORDER BY sp.submitted_at DESC, sp.id DESC"
 
 failures: list[str] = []
@@ -140,9 +138,11 @@ def floor_page(app, where: str, params: dict, offset: int = 0, order: str = ORDE
 
 
 def machine(url) -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    mem = next((int(line.split()[1]) // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    with open("/proc/cpuinfo") as fh:
+        cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")),
+                   platform.processor())
+    with open("/proc/meminfo") as fh:
+        mem = next((int(line.split()[1]) // 1024 for line in fh if line.startswith("MemTotal")), 0)
     out = {"cpu": cpu, "cores": os.cpu_count(), "ram_mb": mem, "python": platform.python_version(),
            "sqlite": sqlite3.sqlite_version, "kernel": platform.release()}
     if url.startswith("postgresql"):
@@ -182,7 +182,8 @@ def main() -> int:
             select(StaffProfile.submitted_at, StaffProfile.id).where(StaffProfile.status != "draft")
             .order_by(StaffProfile.submitted_at.desc(), StaffProfile.id.desc()).offset(deep_offset - 1).limit(1)).one()
         cursor = encode_cursor(*last_before)
-        name2 = q("SELECT substr(name, 1, 2) AS g, count(*) FROM staff_profile GROUP BY g ORDER BY 2 DESC LIMIT 1").one()
+        name2 = q("SELECT substr(name, 1, 2) AS g, count(*) FROM staff_profile GROUP BY g "
+                  "ORDER BY 2 DESC LIMIT 1").one()
         name3 = q("SELECT name, count(*) FROM staff_profile WHERE length(name) = 3 GROUP BY name "
                   "ORDER BY 2 DESC LIMIT 1").one()
         phone_frag = "1234"
@@ -353,7 +354,8 @@ def main() -> int:
         ("phone", f"search phone fragment “{phone_frag}”, national", {
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={phone_frag}"),
             "stock": stock_list(f"{sbase}?search={phone_frag}"),
-            "floor": floor(f"sp.{REPORTED_SQL} AND sp.phone LIKE :p", {"p": f"%{phone_frag}%"})}, ("stock", 0.05), "ids"),
+            "floor": floor(f"sp.{REPORTED_SQL} AND sp.phone LIKE :p", {"p": f"%{phone_frag}%"})},
+         ("stock", 0.05), "ids"),
         ("name2", f"search 2-character name “{name2[0]}” ({name2[1]} names start so), national", {
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={name2[0]}"),
             "stock": stock_list(f"{sbase}?search={name2[0]}"),
@@ -488,9 +490,9 @@ def ratio(a, b):
 
 def report(engine, info, counts, meta, ops, results, exports) -> str:
     lines = [f"### {engine} — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
-    lines.append(f"- machine: {info['cpu']}, {info['cores']} cores, {info['ram_mb']:,} MB RAM, kernel {info['kernel']}; "
-                 f"Python {info['python']}, SQLite {info['sqlite']}"
-                 + (f", PostgreSQL {info['postgresql']} (throwaway cluster, fsync off)" if "postgresql" in info else ""))
+    pg = f", PostgreSQL {info['postgresql']} (throwaway cluster, fsync off)" if "postgresql" in info else ""
+    lines.append(f"- machine: {info['cpu']}, {info['cores']} cores, {info['ram_mb']:,} MB RAM, "
+                 f"kernel {info['kernel']}; Python {info['python']}, SQLite {info['sqlite']}{pg}")
     lines.append(f"- rows: {counts['staff']:,} staff ({counts['reported']:,} reported), {counts['users']:,} users, "
                  f"{counts['institutions']:,} institutions by depth {counts['by_depth']}; biggest unit "
                  f"{meta['unit_staff']:,} staff")
@@ -500,10 +502,11 @@ def report(engine, info, counts, meta, ops, results, exports) -> str:
                  f"last `flask db upgrade` {meta.get('upgrade_s', '?')} s")
     lines.append(f"- {REPS} interleaved repetitions after one checked warm-up; ms; ratios of medians; "
                  "password hash: Werkzeug scrypt (scrypt:32768:8:1)")
-    lines += ["", "| operation | ours med / p90 | stock med / p90 | floor med / p90 | ours/stock | ours/floor | target | |",
+    lines += ["", "| operation | ours med / p90 | stock med / p90 | floor med / p90 | ours/stock | ours/floor "
+                  "| target | |",
               "|---|---|---|---|---|---|---|---|"]
     med = {k: {c: stats(v)[0] for c, v in r.items()} for k, r in results.items()}
-    for key, label, fns, target, _check in ops:
+    for key, label, _fns, target, _check in ops:
         r = results[key]
         cells = []
         for c in ("ours", "stock", "floor"):
@@ -515,20 +518,19 @@ def report(engine, info, counts, meta, ops, results, exports) -> str:
             ref, k = target
             base = {"stock": s, "floor": f}.get(ref, med.get(ref, {}).get("ours"))
             tgt = f"≤ {k} × " + ({"stock": "stock", "floor": "floor"}.get(ref) or "our page 1")
-            if o is not None and base:
-                verdict = "PASS" if o <= k * base else "MISS"
-            else:
-                verdict = "n/a"
+            verdict = ("PASS" if o <= k * base else "MISS") if o is not None and base else "n/a"
         if any(fl.startswith(key + "/") for fl in failures):
             verdict = (verdict + " WRONG/ERROR").strip()
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {ratio(o, s)} | {ratio(o, f)} | {tgt} | {verdict} |")
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {ratio(o, s)} | {ratio(o, f)} "
+                     f"| {tgt} | {verdict} |")
     ex = {k: v for k, v in exports.items() if v}
     if ex:
         rows = next(iter(ex.values()))[0]["rows"]
         lines += ["", f"Export of {rows:,} rows XLSX (status 已驳回, national scope), each in a fresh process: "
                   "ms; peak RSS during the export (VmHWM reset just before it), the RSS just before it, and the "
                   "process's ru_maxrss (imports included).", "",
-                  "| contender | runs | median ms | peak RSS during export MB | RSS before MB | ru_maxrss MB | file MB |",
+                  "| contender | runs | median ms | peak RSS during export MB | RSS before MB | ru_maxrss MB "
+                  "| file MB |",
                   "|---|---|---|---|---|---|---|"]
         for who in ("ours", "stock", "floor"):
             v = ex.get(who)

@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-23 19:21:49.776076
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import sqlite
 
 # revision identifiers, used by Alembic.

@@ -1,8 +1,8 @@
 """Browser tests: Debian's Chromium driven by Playwright against the app served on a loopback port."""
 import threading
-from contextlib import contextmanager
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 

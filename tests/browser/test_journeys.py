@@ -21,8 +21,7 @@ from stdnum.cn import ric
 
 from admin_app.extensions import db
 from admin_app.models import Institution, StaffProfile, User
-from tests.conftest import outbox_code as sms_code_from_outbox
-from tests.conftest import DEMO_PASSWORD, DISTRICT_A, UNIT_A
+from tests.conftest import DEMO_PASSWORD, DISTRICT_A, UNIT_A, outbox_code as sms_code_from_outbox
 from tests.test_registry_support import HOSPITAL_A_NAME, make_user, uscc_for
 
 pytestmark = pytest.mark.browser
@@ -34,7 +33,7 @@ DISTRICT_A_NAME = "北京市西城区卫生健康委员会"
 NEWCOMER_PHONE, NEWCOMER_NAME = "13987654321", "林晓测"
 NEWCOMER_PASSWORD = "Lin@2026pass"
 REASON = "证件照片不清晰，请重新上传"
-LOCKED_MESSAGE = "已审核通过，如需修改请联系管理单位退审"
+LOCKED_MESSAGE = "审核已通过（机构通过），资料已锁定；如需修改，请联系管理单位申请退审。"
 
 
 def resident_id(birth: date = date(1991, 5, 17), seq: str = "731", region: str = "110102") -> str:

@@ -11,6 +11,11 @@
     // Filter menu entries are javascript: links the CSP blocks; Flask-Admin's own script adds the filter row.
     if (e.target.closest('.field-filters a.filter')) { e.preventDefault(); }
   });
+  // Flask-Admin's menu toggles are javascript: links too, and Bootstrap's handler stops the click from reaching the
+  // listener above: cancel their navigation (the CSP would block and report it) before anyone else sees the click.
+  document.addEventListener('click', function (e) {
+    if (e.target.closest && e.target.closest('a[href^="javascript:"]')) { e.preventDefault(); }
+  }, true);
   // Forms that change something irreversibly ask first (staff card, confirmation codes, registry actions).
   document.addEventListener('submit', function (e) {
     var f = e.target;

@@ -54,6 +54,9 @@
       var body = new URLSearchParams();
       body.set("phone", phone ? phone.value : "");
       body.set("purpose", btn.getAttribute("data-purpose"));
+      var box = btn.closest(".form-group").querySelector("[data-sms-captcha]");
+      var answer = box && !box.hidden ? box.querySelector("input") : null;
+      if (answer) { body.set("sms_captcha", answer.value); }
       btn.disabled = true;
       fetch(btn.getAttribute("data-url"), {
         method: "POST", credentials: "same-origin", body: body,
@@ -61,6 +64,16 @@
       }).then(function (r) {
         return r.json().catch(function () { return {ok: false, error: r.statusText}; });
       }).then(function (data) {
+        if (box && (data.captcha || answer)) {
+          /* The answer is spent either way: show a fresh image while the captcha is needed. */
+          var img = box.querySelector("img");
+          box.hidden = !data.captcha;
+          if (data.captcha) {
+            img.src = (data.captcha_url || img.getAttribute("src") || "/captcha.png").split("?")[0] + "?t=" + Date.now();
+            box.querySelector("input").value = "";
+            box.querySelector("input").focus();
+          }
+        }
         if (data.ok) { say(btn.getAttribute("data-sent-text") || "", true); countdown(60); }
         else { say(data.error || "", false); btn.disabled = false; }
       }).catch(function () { btn.disabled = false; });
@@ -119,8 +132,11 @@
       results.innerHTML = "";
       select.dispatchEvent(new Event("change"));
     }
+    var empty = box.querySelector("[data-unit-empty]");  // the way to register a unit (account page only)
+    function showEmpty(show) { if (empty) { empty.hidden = !show; } }
     function render(rows) {
       results.innerHTML = "";
+      showEmpty(rows.length === 0);
       rows.forEach(function (row) {
         var item = document.createElement("button");
         item.type = "button";
@@ -141,7 +157,7 @@
     }
     function search() {
       var q = input.value.trim();
-      if (!q) { results.innerHTML = ""; return; }
+      if (!q) { results.innerHTML = ""; showEmpty(false); return; }
       getJSON(url + "?q=" + encodeURIComponent(q)).then(render);
     }
     input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 250); });
