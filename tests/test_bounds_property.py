@@ -15,9 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from admin_app.views.base import SecureModelView, filter_kind
 from tests.conftest import STAFF_B, SUPER

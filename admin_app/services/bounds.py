@@ -119,7 +119,7 @@ def day_range(value: str) -> tuple[date, date]:
 
 
 def check_filter_value(value: str, kind: str | None) -> None:
-    """A filter's value for its kind (date, date_range, datetime, datetime_range, int); raises ServiceError with the message to show."""
+    """A filter's value for its kind (date, date_range, datetime(_range), int); ServiceError says what is wrong."""
     if len(value) > limit("GRID_ARG_MAX_CHARS"):
         raise ServiceError(_("A filter value was too long and was ignored."))
     if kind == "date":
@@ -142,8 +142,8 @@ def grid_args(pairs, filter_kinds: dict[str, str | None]) -> tuple[list[tuple[st
 
     `filter_kinds` maps each filter argument the grid knows (the `<j>` of `flt<i>_<j>`) to its kind. Unknown
     filters are dropped, a filter given twice with the same value is applied once, past GRID_MAX_FILTERS the rest
-    are ignored; page, page size, sort, desc, search (and the pickers' offset and limit) are kept once and bounded; a return `url` must be local
-    and short; any other argument longer than GRID_ARG_MAX_CHARS is dropped.
+    are ignored; page, page size, sort, desc, search (and the pickers' offset and limit) are kept once and
+    bounded; a return `url` must be local and short; any other argument longer than GRID_ARG_MAX_CHARS is dropped.
     """
     kept: list[tuple[str, str]] = []
     messages: list[str] = []
