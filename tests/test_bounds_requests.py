@@ -169,3 +169,29 @@ def test_return_urls(plain_app):
         assert bounds.return_url("/admin/staff/?flt0_0=submitted") == "/admin/staff/?flt0_0=submitted"
         for bad in (None, "", "x", "//evil", "https://evil/", "/\\evil", "/a\r\nSet-Cookie: x", "/" + "a" * 2048):
             assert bounds.return_url(bad) is None
+
+
+def test_an_export_job_whose_stored_arguments_are_out_of_bounds_fails_instead_of_exporting_other_rows(app, tmp_path):
+    from admin_app.models import ExportJob, User
+    from admin_app.services import jobs
+
+    app.config.update(EXPORT_FOLDER=str(tmp_path / "exports"), JOB_BACKEND="thread")
+    su = db.session.scalar(select(User).where(User.phone == SUPER))
+    job_id = jobs.enqueue("staff_xlsx", {"args": [["flt0_5", "0001-01-01 to 9999-12-31"]], "locale": "zh_Hans_CN",
+                                         "total": 1}, su)
+    jobs.wait(job_id, timeout=60)
+    job = db.session.get(ExportJob, job_id)
+    db.session.refresh(job)
+    assert job.status == "failed" and "1900-01-01" in (job.error or ""), (job.status, job.error)
+
+
+def test_a_local_day_range_has_utc_bounds_at_both_edges_of_the_calendar(plain_app):
+    from datetime import date, datetime
+
+    from admin_app.services import clock
+
+    with plain_app.test_request_context():
+        start, end = clock.utc_range(date(1900, 1, 1), date(2100, 12, 31))
+        assert start < datetime(1900, 1, 1) and end < datetime(2101, 1, 1)
+        with pytest.raises(ValueError):
+            clock.utc_range(date(1, 1, 1), date(1, 1, 2))

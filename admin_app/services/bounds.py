@@ -14,10 +14,9 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
 from . import ServiceError
+from .clock import FIRST_DAY as DATE_MIN, LAST_DAY as DATE_MAX
 from .search import TERMS_MAX
 
-DATE_MIN = date(1900, 1, 1)
-DATE_MAX = date(2100, 12, 31)
 QUERY_TEXT_MAX = 64  # a search box of the portal or the registry (unit, supervising institution)
 ARG_KEY_MAX = 64  # longer argument names are nobody's
 MESSAGES_MAX = 5  # flashed messages live in the session cookie: a few say enough

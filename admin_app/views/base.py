@@ -95,6 +95,9 @@ class SecureModelView(SecureViewMixin, ModelView):
             except ServiceError as e:
                 refused = str(e)
         request.__dict__.pop("values", None)  # recombined from the bounded args and form when next read
+        if messages and name is None:
+            # Outside a view (an export job rebuilding its request): export exactly what was asked, or nothing.
+            raise ServiceError(messages[0])
         for message in messages:
             flash(message, "warning")
         if refused is not None:
