@@ -170,41 +170,51 @@ def restore_cmd(source: str, yes: bool):
 
 
 @click.command("rotate-pii-key")
-@click.option("--new-key", default=None, help="The new key (default: a freshly generated one).")
-@click.option("--key-file", type=click.Path(dir_okay=False), default=None,
-              help="Also write the new key to this file (mode 600) before the data is changed.")
-def rotate_pii_key_cmd(new_key: str | None, key_file: str | None):
-    """Re-encrypt every identity number under a new PII_KEY and recompute the blind indexes.
+@click.option("--generate-key", is_flag=True, help="Only print a fresh key for step 1, change nothing.")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Rows per transaction.")
+def rotate_pii_key_cmd(generate_key: bool, batch: int):
+    """Re-encrypt every identity number under PII_KEY, online, from any key of the ring (PII_OLD_KEYS).
 
     \b
-    Operator steps:
-      1. Stop the application servers (gunicorn) so nothing writes with the old key meanwhile.
-      2. Take a backup: flask backup instance/before-rotation.backup
-      3. Run: flask rotate-pii-key [--new-key KEY] [--key-file instance/new_pii_key]
-         It reads the current key from the configuration (instance/config.py or FLASK_PII_KEY), re-encrypts
-         every User and IdentityVerification identity number and recomputes the blind indexes, all in one
-         transaction: on any error nothing is changed.
-      4. Put the printed key as PII_KEY in instance/config.py (and in FLASK_PII_KEY wherever that is set).
-      5. Start the servers again; check that a staff card shows its document number.
-      6. Keep the old key with the backup of step 2 until that backup is no longer needed, then destroy both.
+    Operator steps (no downtime):
+      1. Take a backup: flask backup /backups/before-rotation.backup
+      2. Make a key: flask rotate-pii-key --generate-key
+      3. On every node and worker, one at a time: set PII_KEY to the new key and put the old one in
+         PII_OLD_KEYS (instance/config.py: PII_OLD_KEYS = ['old...']; or FLASK_PII_OLD_KEYS='["old..."]'),
+         restart it and wait for /readyz to answer 200. New numbers are now sealed with the new key;
+         old ones still open and are still found by search.
+      4. On one machine: flask rotate-pii-key. It re-encrypts, in short batches while the app serves, every
+         User and IdentityVerification number that any key of the ring opens, recomputes the blind indexes,
+         prints its progress and writes an audit row. Killed or interrupted, run it again: it carries on and
+         repairs rows written under an old key at any time.
+      5. When it reports "complete", remove the old key from PII_OLD_KEYS on every node, one at a time.
+      6. Keep the old key with the backup of step 1 until that backup is no longer needed, then destroy both.
     """
-    from pathlib import Path
+    from .services.keys import KeyRotationError, new_key, rotate_pii_key
 
-    from .services.keys import KeyRotationError, new_key as generate, rotate_pii_key
+    if generate_key:
+        click.echo(new_key())
+        return
 
-    key = new_key or generate()
-    if key_file:
-        path = Path(key_file)
-        path.write_text(key + "\n", encoding="utf-8")
-        path.chmod(0o600)
+    def progress(table: str, done: int, last_id: int) -> None:
+        click.echo(f"  {table}: {done} re-encrypted (up to id {last_id})", err=True)
+
     try:
-        result = rotate_pii_key(key)
+        result = rotate_pii_key(progress=progress, batch=batch)
     except KeyRotationError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"re-encrypted {result.users} user identity number(s) and {result.verifications} verification "
-               "request(s) under the new key.")
-    click.echo("Set this in instance/config.py (and FLASK_PII_KEY where used), then restart the servers:")
-    click.echo(f"PII_KEY = {key!r}")
+               f"request(s) under PII_KEY; {result.already} were already under it.")
+    if result.raced:
+        click.echo(f"{result.raced} row(s) changed by the application meanwhile: run the command again.")
+    if result.unreadable:
+        raise click.ClickException(
+            f"{len(result.unreadable)} row(s) open under no key of the ring ({', '.join(result.unreadable[:10])}): "
+            "add the key they were written with to PII_OLD_KEYS and run again")
+    if result.raced:
+        raise click.ClickException("not complete yet")
+    click.echo("complete: every identity number is sealed with PII_KEY; the old keys can leave PII_OLD_KEYS.")
 
 
 @click.command("check")

@@ -51,7 +51,9 @@ class DefaultConfig:
     SESSION_COOKIE_SECURE = False  # True under the production entry point (HTTPS behind nginx)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)  # a sign-in session's absolute lifetime
+    SESSION_IDLE_TIMEOUT = 1800  # seconds: a sign-in session unused this long has ended
+    SESSION_TOUCH_INTERVAL = 60  # seconds: "last seen" is written at most this often per session
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     FLASK_ADMIN_SWATCH = "cerulean"
     PAGE_SIZE = 50
@@ -61,6 +63,10 @@ class DefaultConfig:
     # asked for (a unit's (unit, status) ranges otherwise); PostgreSQL's planner decides by its statistics.
     GRID_WALK_MIN_ROWS = 20_000
     GRID_WALK_SHARE = 0.02
+    # A registered worker's age in whole years today (from a resident ID or a typed birth date); a work start
+    # before the ID_MIN_AGE-th birthday is refused too (services/identity.py).
+    ID_MIN_AGE = 16
+    ID_MAX_AGE = 100
     EXPORT_JOB_THRESHOLD = 50_000  # larger exports run as background jobs with a progress page
     EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
     EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long

@@ -84,7 +84,7 @@ def test_every_demo_login_signs_in_with_the_demo_password(seeded, empty_app):
         assert check_password_hash(u.password_hash, DEMO_PASSWORD)
     c = empty_app.test_client()
     resp = c.post("/login", data={"phone": UNIT_A, "password": DEMO_PASSWORD})
-    assert resp.status_code == 302 and resp.headers["Location"] == "/admin/"
+    assert resp.status_code == 302 and resp.headers["Location"] == "/admin/staff/"  # a unit admin: 上报人员列表
 
 
 def test_the_demo_tree_is_a_centre_two_provinces_four_districts_and_forty_units(seeded):

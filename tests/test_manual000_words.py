@@ -1,5 +1,6 @@
 """Issue 22, the words of the staff-reporting manual (000): questionnaire wording and answers, sign-in and
 password messages, region names, audit sentences and the institution card in plain Chinese."""
+import io
 import re
 
 import pytest
@@ -133,3 +134,49 @@ def test_institution_card_says_yes_or_no_and_hides_the_tree_path(login):
     assert "需要单位确认码" in html or "确认码" in html
     assert ">True<" not in html and ">False<" not in html and inst.path not in html
     assert re.search(r"<td>\s*(是|否)\s*</td>", html)
+
+
+# ---- the avatar -------------------------------------------------------------------------------------------------
+
+def test_the_chosen_photo_survives_a_refused_save(newcomer, app):  # noqa: F811
+    from pathlib import Path
+
+    from tests.test_staff_portal import png
+
+    r = post_profile(newcomer, pcr_years="0", avatar=(io.BytesIO(png()), "me.png"))
+    html = text(r)
+    assert r.status_code == 200 and "从事PCR年限" in html and "data-pending-avatar" in html
+    kept = newcomer.get("/profile/avatar/pending")
+    assert kept.status_code == 200 and kept.mimetype in ("image/png", "image/jpeg")
+    assert app.test_client().get("/profile/avatar/pending").status_code in (302, 401)  # not for anyone else
+    r = post_profile(newcomer, avatar=None)  # fixed the years, chose no new file
+    assert r.status_code == 302, text(r)[-1500:]
+    p = db.session.scalar(select(StaffProfile).where(StaffProfile.name == "王小明"))
+    assert p.avatar and (Path(app.config["UPLOAD_FOLDER"]) / "avatar" / p.avatar).is_file()
+    assert not list((Path(app.config["UPLOAD_FOLDER"]) / "pending").iterdir())
+    assert newcomer.get("/profile/avatar/pending").status_code == 404
+
+
+def test_an_upload_over_the_hard_limit_gets_a_message_on_the_form(newcomer, app):  # noqa: F811
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    r = post_profile(newcomer, avatar=(io.BytesIO(b"\xff" * 200 * 1024), "big.jpg"))
+    assert r.status_code == 303 and r.headers["Location"].endswith("/profile")
+    html = text(newcomer.get("/profile"))
+    assert re.search(r'id="avatar-error">[^<]*图片[^<]*MB', html), html[html.find("avatar-group"):][:800]
+    assert "上传的文件过大" not in html
+    assert db.session.scalar(select(StaffProfile).where(StaffProfile.name == "王小明")) is None
+
+
+def test_the_profile_form_carries_the_preview_and_the_size_limit(newcomer, app):  # noqa: F811
+    html = text(newcomer.get("/profile"))
+    assert 'id="avatar-preview"' in html and f'data-max-bytes="{app.config["UPLOAD_MAX_BYTES"]}"' in html
+
+
+# ---- where each admin lands -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("phone, home", [(UNIT_A, "/admin/staff/"), ("13800000002", "/admin/"), (SUPER, "/admin/"),
+                                         (STAFF_A, "/me")])
+def test_a_unit_admin_lands_on_the_list_and_an_officer_on_the_dashboard(client, phone, home):
+    r = client.post("/login", data={"phone": phone, "password": "Demo@12345"})
+    assert r.status_code == 302 and r.headers["Location"] == home
+    assert client.get("/").headers["Location"] == home

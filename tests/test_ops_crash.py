@@ -48,6 +48,19 @@ CHILD = textwrap.dedent("""
 
             jobs.register("staff_xlsx", handler)
             jobs.run(arg)
+        elif what == "rotate":
+            import os
+            from admin_app.services import keys
+
+            app.config.update(PII_KEY=os.environ["HWR_NEW_KEY"], PII_OLD_KEYS=[os.environ["HWR_OLD_KEY"]])
+            batches = []
+
+            def progress(table, done, last_id):
+                batches.append(1)
+                if len(batches) == int(arg):
+                    pause("PAUSED")  # some batches committed, the rest not started
+
+            keys.rotate_pii_key(progress=progress, batch=20)
         else:
             from admin_app import seed
 
@@ -65,10 +78,10 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def run_until_paused(app, tmp_path, what: str, arg: str) -> subprocess.Popen:
+def run_until_paused(app, tmp_path, what: str, arg: str, **env_vars) -> subprocess.Popen:
     """Start the child on this test's database and wait (bounded by the child's life) until it says PAUSED."""
     db.session.remove()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **env_vars)
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), app.config["SQLALCHEMY_DATABASE_URI"],
                              what, arg], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

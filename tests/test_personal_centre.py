@@ -14,9 +14,9 @@ from tests.conftest import DEMO_PASSWORD, STAFF_A, UNIT_A, csrf_token_from
 from tests.test_identity_helpers import post_verify, requests_of, user_by_phone
 
 UNIT_A_NAME = "北京市西城区疾病预防控制中心"
-PORTAL_PAGES = ("/me", "/account", "/profile", "/password", "/verify", "/grants/bind")
+PORTAL_PAGES = ("/me", "/account", "/profile", "/password", "/verify", "/grants/bind", "/sessions")
 NAV = {"/me": "个人信息中心", "/account": "账户信息", "/profile": "个人档案", "/verify": "实名认证",
-       "/password": "修改密码", "/grants/bind": "添加业务"}
+       "/password": "修改密码", "/sessions": "登录设备", "/grants/bind": "添加业务"}
 
 
 class Links(HTMLParser):
@@ -155,10 +155,16 @@ def test_every_personal_centre_page_carries_the_same_navigation_with_the_current
     assert current == [path]
 
 
+def test_an_unverified_user_on_the_add_business_page_still_sees_where_he_is(login):
+    nav = Links(page(login(STAFF_A), "/grants/bind")).in_("nav")
+    assert nav["/grants/bind"][1].get("aria-current") == "page"
+    assert "/grants/bind" not in Links(page(login(STAFF_A), "/me")).in_("nav")
+
+
 def test_the_name_menu_of_the_portal_offers_the_manuals_entries_and_a_post_logout(login):
     html = page(login(STAFF_A), "/account")
     menu = Links(html).in_("menu")
-    assert [text for text, _a in menu.values()] == ["个人信息中心", "修改密码", "修改账户信息", "编辑档案"]
+    assert [text for text, _a in menu.values()] == ["个人信息中心", "修改密码", "修改账户信息", "编辑档案", "登录设备"]
     assert menu["/account"][1].get("aria-current") == "page"
     assert "张晓明" in html[html.index("<summary"):html.index("</summary>")]
     form = html[html.index("user-menu-divider"):]
@@ -169,7 +175,7 @@ def test_an_admin_reaches_his_own_personal_centre_from_the_back_office(login):
     client = login(UNIT_A)
     html = page(client, "/admin/")
     menu = Links(html).in_("menu")
-    assert {"/me", "/password", "/account", "/profile"} <= set(menu)
+    assert {"/me", "/password", "/account", "/profile", "/sessions"} <= set(menu)
     assert menu["/me"][0] == "个人信息中心" and ">退出<" in html
     me = page(client, "/me")
     links = Links(me).in_("page")

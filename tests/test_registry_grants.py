@@ -143,7 +143,11 @@ def test_issue_bind_reset_through_http(app, login, sms):
     assert resp.status_code == 302
     [g] = grants_of(hospital)
     assert g.state == "reset" and g.reset_at
-    assert c.get("/admin/").status_code == 403  # the very next request is refused
+    # the very next request is refused: the former admin's sessions ended with the grant
+    resp = c.get("/admin/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    c = login(lead.phone)
+    assert c.get("/admin/").status_code == 403
     assert c.get("/admin/grant/").status_code == 403
     assert "未生成" in officer.get("/admin/grant/").get_data(as_text=True)  # back to the original state
     for action in ("grant_code_issued", "grant_bound", "grant_reset"):
@@ -440,7 +444,9 @@ def test_manager_adds_and_removes_an_assistant(login, sms):
                                                               "remove-sms_code": sms.send(UNIT_A, "step_up")})
     assert resp.status_code == 302
     assert audits("assistant_removed") == 1
-    assert hc.get("/admin/").status_code == 403
+    resp = hc.get("/admin/")  # the removed assistant's sessions ended with the grant
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert login(helper.phone).get("/admin/").status_code == 403
 
 
 def test_assistant_must_be_verified_and_of_the_institution(login, sms):

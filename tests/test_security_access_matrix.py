@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from admin_app.extensions import db
 from admin_app.models import (
@@ -25,6 +25,7 @@ from admin_app.models import (
     InstitutionApplication,
     StaffProfile,
     User,
+    UserSession,
 )
 from admin_app.services.audit import record
 from tests.conftest import DISTRICT_A, DISTRICT_B, STAFF_A, STAFF_B, SUPER, UNIT_A, UNIT_B
@@ -136,6 +137,11 @@ def world(template_db, tmp_path_factory):
     clients = {"anon": app.test_client()}
     for role, phone in PHONES.items():
         clients[role] = sign_in(app, phone)
+    # A second sign-in session of each side's staff member ("a": the staff role's own, "b": nobody's here).
+    for side in ("a", "b"):
+        sign_in(app, ids[side]["staff_phone"])
+        ids[side]["session"] = db.session.scalar(select(func.max(UserSession.id)).join(User).where(
+            User.phone == ids[side]["staff_phone"]))
     yield {"app": app, "ids": ids, "clients": clients, "users": users}
     db.session.remove()
     ctx.pop()
@@ -207,6 +213,26 @@ def json_ids_hold(obj_id: int, covered: set):
     return check
 
 
+def sessions_listed(ids):
+    """/sessions: the staff member sees his other session ("a"); nobody sees STAFF_B's ("b")."""
+    def check(resp, role):
+        html = resp.get_data(as_text=True) if resp.status_code == 200 else ""
+        if f'data-session-id="{ids["b"]["session"]}"' in html:
+            return "ANOTHER PERSON'S session listed"
+        if role == "staff" and f'data-session-id="{ids["a"]["session"]}"' not in html:
+            return "own session missing"
+        return None
+    return check
+
+
+def session_kept(session_id: int):
+    """Nobody but its owner ends a session."""
+    def check(resp, role):
+        db.session.expire_all()
+        return None if db.session.get(UserSession, session_id) is not None else "ended ANOTHER PERSON'S session"
+    return check
+
+
 def shows_number(side):
     def check(resp, role):
         if resp.status_code == 200 and role not in COVERS[side]:
@@ -254,6 +280,13 @@ def build_table(ids) -> list[Row]:
     add(Row("POST", "/verify", portal(), data={}))
     add(Row("GET", "/grants/bind", portal()))
     add(Row("POST", "/grants/bind", portal(), data={}))
+    # One's own sign-in sessions: listed and ended by their owner only; another person's is a 404.
+    add(Row("GET", "/sessions", portal(), check=sessions_listed(ids)))
+    add(Row("POST", "/sessions/end", {"anon": LOGIN, **{r: 404 for r in ROLES[1:]}},
+            data={"session_id": str(ids["b"]["session"])}, check=session_kept(ids["b"]["session"])))
+    add(Row("POST", "/sessions/end", {"anon": LOGIN, **{r: 302 if r == "staff" else 404 for r in ROLES[1:]}},
+            data={"session_id": str(ids["a"]["session"])}, note="the staff member ends his own other session"))
+    add(Row("POST", "/sessions/end-others", portal(all=302), check=session_kept(ids["b"]["session"])))
     for side in ("a", "b"):
         d = ids[side]
         # The avatar: its owner and admins whose scope holds the profile; a 404 for everyone else.
@@ -471,7 +504,8 @@ def test_every_route_is_in_the_matrix(template_db, tmp_path):
     from tests.conftest import make_app
 
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
-    fake = {side: {k: 1 for k in ("profile", "unit", "child", "verification", "application", "audit", "grant")}
+    fake = {side: {k: 1 for k in ("profile", "unit", "child", "verification", "application", "audit", "grant",
+                                  "session")}
             | {"job": side * 32, "staff_phone": "13800000010", "staff_name": "x", "unit_name": "x", "child_name": "x",
                "application_name": "x", "assistant_phone": "13700000001"} for side in ("a", "b")}
     missing = sorted(_required_routes(app) - _covered_endpoints(app, build_table(fake)))

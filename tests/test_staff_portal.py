@@ -391,7 +391,7 @@ WRONG_DIGIT = RID[:-1] + ("0" if RID[-1] != "0" else "1")
     ({"title": ""}, "请填写职称名称"),
     ({"work_start_date": ""}, "请填写从业时间"),
     ({"work_start_date": FromToday(1)}, "从业时间不能晚于今天"),
-    ({"work_start_date": "1980-01-01"}, "从业时间不能早于出生日期"),
+    ({"work_start_date": "1980-01-01"}, "从业时间不能早于年满 16 周岁之日"),
     ({"work_start_date": "2020/13/45"}, "YYYY-MM-DD"),
     ({"avatar": None}, "请上传头像"),
     ({"avatar": (io.BytesIO(b"GIF89a not really"), "me.gif")}, "JPEG"),

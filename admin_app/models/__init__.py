@@ -8,6 +8,7 @@ from .job import ExportJob
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
+from .session import UserSession
 from .setting import AppSetting
 from .sms import SmsCode
 from .user import User
@@ -17,4 +18,5 @@ __all__ = [
     "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
     "InstitutionApplication", "Region",
     "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
+    "UserSession",
 ]

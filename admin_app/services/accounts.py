@@ -112,16 +112,22 @@ def create_account(name: str, phone: str, password: str) -> User:
     return user
 
 
-def set_password(user: User, password: str, action: str) -> None:
-    """Store a new password and clear the lockout (a reset is how a locked-out person gets back in)."""
+def set_password(user: User, password: str, action: str) -> int:
+    """Store a new password, clear the lockout (a reset is how a locked-out person gets back in) and end the
+    person's other sessions in the same commit (the one making the change stays); returns how many ended."""
+    from . import sessions
+
     problem = password_problem(password)
     if problem:
         raise ServiceError(problem)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
-    record(action, target_type="user", target_id=user.id, institution_id=user.institution_id, actor_id=user.id)
+    ended = sessions.end_all_for([user.id], keep_current=True)
+    record(action, target_type="user", target_id=user.id, institution_id=user.institution_id, actor_id=user.id,
+           details={"sessions_ended": ended})
     db.session.commit()
+    return ended
 
 
 def change_password(user: User, old_password: str, new_password: str) -> None:

@@ -362,15 +362,23 @@ def _swap_sqlite(new_db: Path) -> None:
 
 
 def _swap_uploads(staged: Path) -> None:
+    """Put the backup's uploads in place, entry by entry inside UPLOAD_FOLDER (which may be a mount point of
+    shared storage: the folder itself is never renamed, and every rename stays on its filesystem)."""
     root = _upload_folder()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    incoming = root.with_name(f"{root.name}.restoring-{secrets.token_hex(4)}")
+    root.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(4)
+    incoming, old = root / f".restoring-{token}", root / f".replaced-{token}"
     if staged.is_dir():
         shutil.copytree(staged, incoming)
     else:
         incoming.mkdir()
-    old = root.with_name(f"{root.name}.replaced-{secrets.token_hex(4)}")
-    if root.exists():
-        os.rename(root, old)  # the safety copy holds these files
-    os.rename(incoming, root)
-    shutil.rmtree(old, ignore_errors=True)
+    old.mkdir()
+    try:
+        for entry in list(root.iterdir()):
+            if entry not in (incoming, old):
+                os.rename(entry, old / entry.name)  # the safety copy holds these files
+        for entry in list(incoming.iterdir()):
+            os.rename(entry, root / entry.name)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)

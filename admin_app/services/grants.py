@@ -27,7 +27,7 @@ from werkzeug.security import check_password_hash
 from ..extensions import db
 from ..models import AdminGrant, Institution, User
 from ..models.types import utcnow
-from . import ServiceError, row_ids
+from . import ServiceError, row_ids, sessions
 from .audit import record
 from .codes import ALPHABET, new_code, normalize_code
 from .scope import Scope
@@ -355,16 +355,16 @@ def bind_code(user, code: str, password: str | None, sms_code: str | None) -> Ad
 
 def find_verified(*, phone: str | None = None, id_type: str | None = None, id_number: str | None = None) -> User:
     """A verified user by phone or by document number (blind index), or a clear refusal."""
-    from .identity import check_document, index_for
+    from .identity import check_document, indexes_for
 
     user = None
     if phone:
         user = db.session.scalar(select(User).where(User.phone == phone))
     elif id_number:
-        number = check_document(id_type or "resident_id", id_number)  # IdentityError is a ServiceError
+        number = check_document(id_type or "resident_id", id_number, lookup=True)  # IdentityError is a ServiceError
         user = db.session.scalar(select(User).where(User.id_type == (id_type or "resident_id"),
-                                                    User.id_number_index == index_for(id_type or "resident_id",
-                                                                                       number)))
+                                                    User.id_number_index.in_(indexes_for(id_type or "resident_id",
+                                                                                         number))))
     else:
         raise ServiceError(_("Please enter the person's mobile number or ID number."))
     if user is None or not user.is_active or not is_verified(user):
@@ -447,6 +447,7 @@ def reset(scope: Scope, actor, institution_ids, *, only_unactivated: bool = Fals
     for gid, inst_id, role, user_id in rows:
         record(action, target_type="admin_grant", target_id=gid, institution_id=inst_id, actor_id=actor.id,
                details={"role": role, "user_id": user_id})
+    sessions.end_all_for([r[3] for r in rows if r[3]])  # the former admins sign in again, as what they now are
     db.session.commit()
     db.session.expire_all()
     result.grants = len(rows)
@@ -515,6 +516,7 @@ def remove_assistant(scope: Scope, actor, grant_id, password: str | None, sms_co
         raise ServiceError(_("This assistant admin has already been removed."))
     record("assistant_removed", target_type="admin_grant", target_id=grant.id, institution_id=grant.institution_id,
            actor_id=actor.id, details={"role": "assistant", "user_id": grant.user_id})
+    sessions.end_all_for([grant.user_id])
     db.session.commit()
     db.session.expire_all()
 
@@ -546,6 +548,7 @@ def transfer_manager(scope: Scope, actor, institution_id, *, phone: str | None =
     record("manager_transferred", target_type="admin_grant", target_id=grant.id, institution_id=institution.id,
            actor_id=actor.id, details={"from_user_id": actor.id, "to_user_id": target.id,
                                        "previous_grant_id": mine[0][0]})
+    sessions.end_all_for([actor.id])  # the former manager's other sessions; the one transferring stays
     _commit_or_refuse(_("The transfer could not be completed; please reload the page and try again."))
     db.session.expire_all()
     return grant

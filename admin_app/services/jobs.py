@@ -305,6 +305,13 @@ def wait(job_id: str, timeout: float | None = None) -> None:
         t.join(timeout)
 
 
+def owner_of(job: ExportJob):
+    """The user who asked for the job (its export runs under his scope)."""
+    from ..models import User
+
+    return db.session.get(User, job.owner_id)
+
+
 def get_for(job_id: str, user) -> ExportJob | None:
     """The job if this user may see it (its requester, or the platform superuser), else None."""
     text = str(job_id or "")

@@ -34,9 +34,9 @@ from .audit import record
 from .codes import normalize_code
 from .counters import bump
 from .crypto import decrypt
-from .identity import IdentityError, check_resident_id, mask
+from .identity import IdentityError, check_birth_date, check_resident_id, check_work_start, mask
 from .review import LOCKED, STAFF_EDITABLE, lock_message, submit
-from .uploads import image_path, save_image
+from .uploads import image_path, move_image, save_image
 from .verification import taken_message, update_identity
 
 MIRRORED = ("name", "department", "institution_id")  # account fields copied onto the profile
@@ -47,9 +47,10 @@ QUESTIONS = {**SAMPLING_QUESTIONS, **TESTING_QUESTIONS}
 class FieldErrors(ServiceError):
     """Several fields were refused: field name -> message."""
 
-    def __init__(self, errors: dict[str, str]):
+    def __init__(self, errors: dict[str, str], pending: str | None = None):
         super().__init__(next(iter(errors.values())))
         self.errors = errors
+        self.pending = pending  # the chosen photo, kept for the next save (uploads kind "pending")
 
 
 def locked_message(status: str | None = None) -> str:
@@ -228,8 +229,10 @@ def _apply_identity(user: User, document: tuple[str, str] | None, errors: dict) 
     return [old_masked, user.id_number_masked]
 
 
-def save_profile(user: User, data: dict, avatar_file=None, today: date | None = None) -> StaffProfile:
+def save_profile(user: User, data: dict, avatar_file=None, today: date | None = None,
+                 pending_avatar: str | None = None) -> StaffProfile:
     """Validate the profile page and submit it for review; FieldErrors/ServiceError leave nothing written."""
+    # `pending_avatar`: the photo a failed save kept (FieldErrors.pending), used when no new file comes.
     # `data`: version, id_type, id_number, gender, birth_date, personnel_type, education, title_level, title,
     # position, work_start_date (dates parsed by the form), pcr_years, and each question as "yes"/"no".
     today = today or clock.today()
@@ -259,8 +262,11 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
         birth = data.get("birth_date")
         if not birth:
             errors["birth_date"] = _("Please enter the date of birth.")
-        elif birth > today:
-            errors["birth_date"] = _("The date of birth cannot be in the future.")
+        else:
+            try:
+                check_birth_date(birth, today)
+            except IdentityError as e:
+                errors["birth_date"] = str(e)
         new["gender"], new["birth_date"] = data.get("gender"), birth
 
     for key, choices, message in (("education", EDUCATIONS, _("Please choose the education.")),
@@ -279,10 +285,11 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
     start = data.get("work_start_date")
     if not start:
         errors["work_start_date"] = _("Please enter the date you started working.")
-    elif start > today:
-        errors["work_start_date"] = _("The date you started working cannot be in the future.")
-    elif new.get("birth_date") and start < new["birth_date"]:
-        errors["work_start_date"] = _("The date you started working cannot be before your date of birth.")
+    else:
+        try:  # the holder's 16th birthday, when the birth date itself is acceptable
+            check_work_start(start, None if "birth_date" in errors else new.get("birth_date"), today)
+        except IdentityError as e:
+            errors["work_start_date"] = str(e)
     new["work_start_date"] = start
 
     wanted = questions_for(ptype)
@@ -305,23 +312,31 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
                                     n=PCR_YEARS_MAX)
         new["pcr_years"] = years
 
+    # The photo is checked first and kept aside, so a save refused for another field does not lose it.
     has_file = avatar_file is not None and getattr(avatar_file, "filename", "")
-    if not has_file and not (profile is not None and profile.avatar):
+    chosen = None
+    if has_file:
+        try:
+            chosen = save_image(avatar_file, "pending")
+        except ServiceError as e:
+            errors["avatar"] = str(e)
+        else:
+            if pending_avatar and pending_avatar != chosen:
+                _discard(pending_avatar, None, kind="pending")
+    elif pending_avatar and image_path("pending", pending_avatar) is not None:
+        chosen = pending_avatar
+    if chosen is None and "avatar" not in errors and not (profile is not None and profile.avatar):
         errors["avatar"] = _("Please upload an avatar photo.")
     # Last, so a refused number is reported together with the other fields. update_identity changes the
     # session only (it never commits); every refusal from here on rolls that back.
     id_change = _apply_identity(user, document, errors)
     if errors:
         db.session.rollback()
-        raise FieldErrors(errors)
+        raise FieldErrors(errors, pending=chosen)
 
     old_avatar = profile.avatar if profile is not None else None
-    if has_file:
-        try:
-            new["avatar"] = save_image(avatar_file, "avatar")
-        except ServiceError as e:
-            db.session.rollback()
-            raise FieldErrors({"avatar": str(e)}) from e
+    if chosen:
+        new["avatar"] = move_image(chosen, "pending", "avatar")
     return _write(user, profile, new, id_change, old_avatar)
 
 
@@ -354,11 +369,11 @@ def _write(user: User, profile: StaffProfile | None, new: dict, id_change: list 
     return profile
 
 
-def _discard(name: str | None, keep: str | None) -> None:
+def _discard(name: str | None, keep: str | None, kind: str = "avatar") -> None:
     """Remove a stored avatar nobody points at any more (demo avatars are shared: never removed)."""
     if not name or name == keep or name.startswith("demo-"):
         return
-    path = image_path("avatar", name)
+    path = image_path(kind, name)
     if path is not None:
         path.unlink(missing_ok=True)
 

@@ -70,6 +70,15 @@ def scope_for(user) -> Scope:
     )
 
 
+def is_unit_admin(scope: Scope) -> bool:
+    """True for an admin whose institutions have no institutions below them: a unit's own admin (manual 000's
+    单位管理员), who works in 上报人员列表; a commission officer (institutions below) oversees from the dashboard."""
+    if scope.is_superuser or not scope.institution_ids:
+        return False
+    below = db.session.scalar(select(Institution.id).where(Institution.parent_id.in_(scope.institution_ids)).limit(1))
+    return below is None
+
+
 def covers_everything(scope: Scope) -> bool:
     """True when the scope holds every root institution, so it reaches every row (looked up once per request)."""
     if scope.is_superuser:

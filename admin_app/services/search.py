@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import StaffProfile, User
 from ..models.user import ID_TYPES
 from . import ServiceError, like_escape
-from .identity import check_document, index_for, normalize
+from .identity import check_document, indexes_for, normalize
 
 TERMS_MAX = 5
 PHONE_CHARS = 11  # a mainland mobile number; staff_profile.phone holds nothing longer
@@ -77,10 +77,10 @@ def _document(digits: str):
     pairs = []
     for id_type in ID_TYPES:
         try:
-            number = check_document(id_type, digits)
+            number = check_document(id_type, digits, lookup=True)
         except ServiceError:
             continue
-        pairs.append((id_type, index_for(id_type, number)))
+        pairs += [(id_type, index) for index in indexes_for(id_type, number)]  # every key of the ring
     if not pairs:
         return None
     # (id_type, id_number_index) is the unique index, so each pair is one index probe. The few profile ids are

@@ -13,7 +13,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import ServiceError
 
-KINDS = {"avatar": (600, 800), "scan": (2000, 2000)}  # kind -> the box the stored image is fitted into
+# kind -> the box the stored image is fitted into. "pending": an avatar kept from a failed save of the profile
+# form (its other fields were refused), waiting to be used by the next save.
+KINDS = {"avatar": (600, 800), "scan": (2000, 2000), "pending": (600, 800)}
 _FORMATS = {"JPEG": "jpg", "PNG": "png"}
 _MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 
@@ -59,6 +61,15 @@ def save_image(file_storage, kind: str) -> str:
         raise ServiceError(_("The file is not a valid JPEG or PNG image.")) from exc
     name = f"{secrets.token_hex(16)}.{_FORMATS[fmt]}"
     (_folder(kind) / name).write_bytes(out.getvalue())
+    return name
+
+
+def move_image(name: str, src: str, dst: str) -> str:
+    """Move a stored image from one kind's folder to another's (same name); returns the name."""
+    path = image_path(src, name)
+    if path is None:
+        raise ServiceError(_("Please upload an avatar photo."))
+    path.replace(_folder(dst) / name)
     return name
 
 

@@ -38,8 +38,8 @@ from ..models.types import utcnow
 from ..models.user import ID_TYPES
 from . import ServiceError, parse_ids
 from .audit import record
-from .crypto import decrypt
-from .identity import IdentityError, check_document, index_for, sealed
+from .crypto import decrypt, ring
+from .identity import IdentityError, check_document, indexes_for, sealed
 from .scope import Scope, restrict
 from .uploads import image_path, save_image
 
@@ -162,11 +162,11 @@ def is_verified(user) -> bool:
 def find_verified_user(id_type: str, number: str) -> User | None:
     """The account holding this verified identity (for granting admin rights directly by ID number), or None."""
     try:
-        number = check_document(id_type, number)
+        number = check_document(id_type, number, lookup=True)
     except IdentityError:
         return None
     return db.session.scalars(select(User).where(User.id_type == id_type,
-                                                 User.id_number_index == index_for(id_type, number),
+                                                 User.id_number_index.in_(indexes_for(id_type, number)),
                                                  User.identity_status == "verified")).first()
 
 
@@ -188,12 +188,14 @@ def daily_cap() -> int:
     return int(current_app.config.get("VERIFY_DAILY_CAP", DEFAULT_DAILY_CAP))
 
 
-def identity_taken(id_index: str, user_id: int | None) -> bool:
-    """True when another account holds this identity: on the User (any status) or in a pending request."""
+def identity_taken(id_index: str | list[str], user_id: int | None) -> bool:
+    """True when another account holds this identity (its blind indexes under every key of the ring): on the User
+    (any status) or in a pending request."""
+    indexes = [id_index] if isinstance(id_index, str) else list(id_index)
     others = User.id != user_id if user_id is not None else true()
-    on_user = select(User.id).where(User.id_number_index == id_index, others)
+    on_user = select(User.id).where(User.id_number_index.in_(indexes), others)
     others_req = IdentityVerification.user_id != user_id if user_id is not None else true()
-    in_queue = select(IdentityVerification.id).where(IdentityVerification.id_number_index == id_index,
+    in_queue = select(IdentityVerification.id).where(IdentityVerification.id_number_index.in_(indexes),
                                                       IdentityVerification.status == "pending", others_req)
     return bool(db.session.scalar(select(exists(on_user)))) or bool(db.session.scalar(select(exists(in_queue))))
 
@@ -244,7 +246,7 @@ def submit(user, id_type: str, number: str, name: str, front, back) -> IdentityV
         raise VerificationError(str(e), "id_number") from e
     name = clean_name(name)
     values = sealed(id_type, number)
-    if identity_taken(values["id_number_index"], user.id):
+    if identity_taken(indexes_for(id_type, number), user.id):
         raise VerificationError(taken_message(), "id_number")
     if not _has_file(front):
         raise VerificationError(_("Please upload a scan of the front of the document."), "front_image")
@@ -387,18 +389,24 @@ def approve(ids, actor_id: int | None, scope: Scope, source: str | None = None) 
         return result
     cond = _reviewable(id_list, actor_id, scope)
     candidates = db.session.execute(restrict(
-        select(IdentityVerification.id, IdentityVerification.user_id, IdentityVerification.id_number_index)
+        select(IdentityVerification.id, IdentityVerification.user_id, IdentityVerification.id_number_index,
+               IdentityVerification.id_type, IdentityVerification.id_number_enc)
         .where(*cond), IdentityVerification, scope).order_by(IdentityVerification.id)).all()
     # One identity, one account: refuse rows whose number another account already holds, and within the
-    # selection let only the oldest request of one number through.
-    holders = _holders({c.id_number_index for c in candidates}) if candidates else {}
+    # selection let only the oldest request of one number through. During a key rotation one number has a
+    # blind index per key of the ring: every one of them is looked up.
+    rotating = len(ring()) > 1
+    keysets = {c.id: indexes_for(c.id_type, decrypt(c.id_number_enc)) if rotating else [c.id_number_index]
+               for c in candidates}
+    holders = _holders({i for ks in keysets.values() for i in ks}) if candidates else {}
     ok, seen = [], {}
     for c in candidates:
-        holder = holders.get(c.id_number_index, c.user_id)
-        if holder != c.user_id or seen.get(c.id_number_index, c.user_id) != c.user_id:
+        indexes = keysets[c.id]
+        holder = next((holders[i] for i in indexes if i in holders), c.user_id)
+        if holder != c.user_id or seen.get(indexes[0], c.user_id) != c.user_id:
             result.conflicts += 1
             continue
-        seen[c.id_number_index] = c.user_id
+        seen[indexes[0]] = c.user_id
         ok.append(c.id)
     if not ok:
         return result
@@ -496,7 +504,7 @@ def update_identity(user, id_type: str, number: str, actor_id: int | None = None
             pending is None or pending.id_type != id_type or pending.id_number_index != index):
             raise ServiceError(_("Your identity verification is under review; the document number cannot be "
                                  "changed until it has been decided."))
-    if identity_taken(index, user.id):
+    if identity_taken(indexes_for(id_type, number), user.id):
         raise ServiceError(taken_message())
     was_verified = user.identity_status == "verified"
     old_masked = user.id_number_masked

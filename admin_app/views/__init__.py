@@ -4,12 +4,13 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
-    from . import api, auth, errors, grants_portal, health, menus, portal, registry, security, verify
+    from . import api, auth, errors, grants_portal, health, menus, portal, registry, security, sessions, verify
     from .admin import init_admin
 
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
+    sessions.init_app(app)
     menus.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)

@@ -15,14 +15,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db, limiter, login_manager
+from ..extensions import limiter, login_manager
 from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm
 from ..forms.validators import normalize_phone
 from ..models import User
-from ..services import ServiceError, bounds, captcha
+from ..services import ServiceError, bounds, captcha, sessions
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
 from ..services.personal import verification_prompt
-from ..services.scope import scope_for
+from ..services.scope import is_unit_admin, scope_for
 from ..services.sms import PURPOSES, SmsError, send_code
 
 bp = Blueprint("auth", __name__)
@@ -38,7 +38,8 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        # Only through a server-side session checked for this request (views/sessions.py), never the cookie alone.
+        return sessions.loaded_user(user_id)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -47,9 +48,11 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_for(user) -> str:
-    """Where a user lands after signing in: admins to the back office, staff to their centre."""
-    if scope_for(user).is_admin:
-        return url_for("admin.index")
+    """Where a user lands after signing in: a unit admin on 上报人员列表, other admins on the dashboard, staff
+    in their centre."""
+    scope = scope_for(user)
+    if scope.is_admin:
+        return url_for("staff.index_view") if is_unit_admin(scope) else url_for("admin.index")
     if "portal.me" in current_app.view_functions:
         return url_for("portal.me")
     return url_for("auth.login")
@@ -158,7 +161,8 @@ def forgot_password():
         except ServiceError as e:
             form.password.errors.append(str(e))
         else:
-            flash(_("Your password has been reset; please sign in with the new password."), "success")
+            flash(_("Your password has been reset and every device signed in before has been signed out; please sign "
+                    "in with the new password."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/forgot_password.html", form=form)
 

@@ -36,6 +36,7 @@ PERSONAL_NAV: list[MenuItem] = [
     MenuItem("portal.profile", N_("Profile")),
     MenuItem("verify.index", N_("Real-name verification")),
     MenuItem("portal.password", N_("Change password")),
+    MenuItem("sessions.index", N_("Signed-in devices")),
     MenuItem("grants.bind", N_("Add business"), show=is_verified),
 ]
 
@@ -46,6 +47,7 @@ USER_MENU: list[MenuItem] = [
     MenuItem("portal.password", N_("Change password")),
     MenuItem("portal.account", N_("Edit account information")),
     MenuItem("portal.profile", N_("Edit profile")),
+    MenuItem("sessions.index", N_("Signed-in devices")),
     MenuItem("admin.index", N_("Back office"), show=lambda user: current_scope().is_admin),
 ]
 
@@ -57,10 +59,13 @@ def links(items: list[MenuItem]) -> list[Link]:
     here = request.endpoint
     out = []
     for item in items:
-        if item.endpoint not in current_app.view_functions or (item.show and not item.show(current_user)):
+        if item.endpoint not in current_app.view_functions:
             continue
-        out.append(Link(url=url_for(item.endpoint), label=_(item.label), key=item.endpoint,
-                        current=here == item.endpoint or here in item.also_current))
+        current = here == item.endpoint or here in item.also_current
+        # The page one is on always has its entry (reached from a message's link before it is offered).
+        if item.show and not current and not item.show(current_user):
+            continue
+        out.append(Link(url=url_for(item.endpoint), label=_(item.label), key=item.endpoint, current=current))
     return out
 
 

@@ -1,5 +1,5 @@
 """Staff self-service: personal centre, account, profile, password, avatar. Thin: the rules are services.profiles."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -211,22 +211,59 @@ def profile():
     form = ProfileForm()
     if request.method == "GET":
         _fill_profile_form(form, user, prof)
+        if session.pop(TOO_LARGE, None):  # the no-JavaScript path of an oversize upload (see too_large below)
+            form.avatar.errors = [_too_large_message()]
     elif locked:
         flash(svc.locked_message(user.profile.status), "danger")
         _fill_profile_form(form, user, prof)
     elif form.validate_on_submit():
         try:
-            svc.save_profile(user, form.data_for_service(), request.files.get("avatar"))
+            svc.save_profile(user, form.data_for_service(), request.files.get("avatar"),
+                             pending_avatar=session.get(PENDING_AVATAR))
         except svc.FieldErrors as e:
             _attach(form, e.errors)
+            if e.pending:
+                session[PENDING_AVATAR] = e.pending
         except ServiceError as e:
             flash(str(e), "danger")
         else:
+            session.pop(PENDING_AVATAR, None)
             flash(_("Your profile has been submitted and is waiting for your unit's review."), "success")
             return redirect(url_for("portal.me"))
     return render_template("portal/profile.html", form=form, profile=prof, locked=locked, lock_text=_lock_text(user),
                            id_masked=svc.identity_masked(user), sampling=SAMPLING_QUESTIONS, testing=TESTING_QUESTIONS,
-                           required_questions=REQUIRED_QUESTIONS)
+                           required_questions=REQUIRED_QUESTIONS,
+                           pending_avatar=bool(image_path("pending", session.get(PENDING_AVATAR))) and not locked)
+
+
+# A photo kept from a refused save (its name, in the signed session) and the flag of an oversize upload.
+PENDING_AVATAR, TOO_LARGE = "pending_avatar", "avatar_too_large"
+
+
+def _too_large_message() -> str:
+    return _("The image is larger than %(mb).1f MB.", mb=current_app.config["UPLOAD_MAX_BYTES"] / 1024 / 1024)
+
+
+@bp.errorhandler(413)
+def too_large(e):
+    """A body over MAX_CONTENT_LENGTH cannot be read: back to the profile form with the message on the photo."""
+    if request.endpoint == "portal.profile":
+        session[TOO_LARGE] = True
+        return redirect(url_for("portal.profile"), 303)
+    from .errors import MESSAGES
+
+    return render_template("errors/error.html", code=413, message=_(MESSAGES[413])), 413
+
+
+@bp.get("/profile/avatar/pending")
+def pending_avatar():
+    """The photo kept from this person's refused save (their own session only)."""
+    path = image_path("pending", session.get(PENDING_AVATAR))
+    if path is None:
+        abort(404)
+    resp = send_file(path, mimetype="image/png" if path.suffix == ".png" else "image/jpeg", max_age=0)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @bp.get("/profile/<int:profile_id>/avatar")
@@ -260,6 +297,7 @@ def password():
         except ServiceError as e:
             form.old_password.errors.append(str(e))
         else:
-            flash(_("Your password has been changed."), "success")
+            flash(_("Your password has been changed; every other device signed in to your account has been signed "
+                    "out."), "success")
             return redirect(url_for("portal.me"))
     return render_template("portal/password.html", form=form)

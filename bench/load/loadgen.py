@@ -61,6 +61,8 @@ def new_opener():
 
 
 class User:
+    client_ip = "127.0.0.1"  # the address nginx passes on (X-Forwarded-For)
+
     def __init__(self, base: str, phone: str, stats: Stats, rng: random.Random):
         self.base, self.phone, self.stats, self.rng = base, phone, stats, rng
         self.opener = new_opener()
@@ -69,7 +71,7 @@ class User:
         url = self.base + path
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET",
-                                     headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1",
+                                     headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": self.client_ip,
                                               # as a browser behind nginx sends it (CSRF's HTTPS referrer check)
                                               "Referer": "https://" + urllib.parse.urlsplit(self.base).netloc + path})
         t0 = time.perf_counter()

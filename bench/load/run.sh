@@ -12,8 +12,10 @@ chmod 711 "$work"  # the postgres user must reach its data directory inside
 pg_dir="$work/pg"
 server_pid=""
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+redis_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
   bash .ci/pg stop "$pg_dir" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -21,6 +23,11 @@ trap cleanup EXIT
 
 pg_port=$(free_port)
 url=$(bash .ci/pg start "$pg_dir" "$pg_port")
+# Several workers share their rate-limit counters in Redis (the production entry refuses memory:// otherwise).
+redis_port=$(free_port)
+/usr/bin/redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
+redis_pid=$!
+export FLASK_RATELIMIT_STORAGE_URI="redis://127.0.0.1:$redis_port/0"
 export FLASK_SQLALCHEMY_DATABASE_URI="$url" FLASK_CAPTCHA_ENABLED=false FLASK_SMS_BACKEND=console \
   FLASK_UPLOAD_FOLDER="$work/uploads" FLASK_SMS_OUTBOX="$work/sms_outbox.jsonl" \
   FLASK_SECRET_KEY="load-test-secret-key-0123456789abcdef-not-for-production" FLASK_PII_KEY="bG9hZC10ZXN0LXBpaS1rZXktbG9hZC10ZXN0LXBpaS0=" \

@@ -20,7 +20,7 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 AXE_PATH = "/__test-only__/axe.min.js"
 PUBLIC = ("/login", "/register", "/forgot-password", "/institutions/search", "/institutions/apply",
           "/institutions/status")
-SIGNED_IN = ("/account", "/profile", "/me", "/password", "/verify", "/grants/bind")
+SIGNED_IN = ("/account", "/profile", "/me", "/password", "/verify", "/grants/bind", "/sessions")
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_the_name_menu_open_on_the_portal_and_in_the_back_office_has_no_serious_
     page.fill("input[name=phone]", UNIT_A)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("main button[type=submit]")
-    expect(page).to_have_url(server.url + "/admin/")
+    expect(page).to_have_url(server.url + "/admin/staff/")  # a unit admin lands on 上报人员列表
     found = {}
     for path in ("/admin/", "/me"):
         page.goto(server.url + path)

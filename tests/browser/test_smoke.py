@@ -66,7 +66,8 @@ def test_unit_admin_signs_in_and_sees_the_units_counts_in_chinese(browser, live_
     page.screenshot(path=str(artifacts / f"login-{size}.png"), full_page=True)
 
     sign_in(page, live_server.url)
-    expect(page).to_have_url(live_server.url + "/admin/")
+    expect(page).to_have_url(live_server.url + "/admin/staff/")  # a unit admin lands on 上报人员列表
+    page.goto(live_server.url + "/admin/")
     expect(page.locator(".count-card").first).to_be_visible()
     for label in LABELS:
         expect(page.get_by_text(label, exact=True).first).to_be_visible()

@@ -185,5 +185,35 @@
     };
     profile.addEventListener("change", update);
     update();
+
+    /* 上传头像: a preview of the chosen photo before saving, and an oversize or non-image file refused on the form
+       (the server checks again; a body over its hard limit would otherwise end on a bare error page). */
+    var avatar = profile.querySelector('input[type="file"][name="avatar"]');
+    var previewBox = document.getElementById("avatar-preview-box");
+    var preview = document.getElementById("avatar-preview");
+    var avatarError = document.getElementById("avatar-client-error");
+    if (avatar && previewBox && preview && window.FileReader) {
+      avatar.addEventListener("change", function () {
+        var file = avatar.files && avatar.files[0];
+        var problem = "";
+        if (file && !/^image\/(jpeg|png)$/.test(file.type)) { problem = avatar.getAttribute("data-not-image"); }
+        else if (file && file.size > Number(avatar.getAttribute("data-max-bytes"))) { problem = avatar.getAttribute("data-too-large"); }
+        avatarError.textContent = problem;  /* shown by Bootstrap while the input is .is-invalid */
+        avatar.classList.toggle("is-invalid", !!problem);
+        if (problem) { avatar.setAttribute("aria-invalid", "true"); } else { avatar.removeAttribute("aria-invalid"); }
+        if (problem) { avatar.value = ""; }
+        if (!file || problem) { previewBox.classList.add("d-none"); preview.removeAttribute("src"); return; }
+        var reader = new FileReader();
+        reader.onload = function () { preview.src = reader.result; previewBox.classList.remove("d-none"); };
+        reader.readAsDataURL(file);
+      });
+    }
   }
+  /* Forms that end something (a session) ask first. */
+  document.addEventListener("submit", function (ev) {
+    var f = ev.target;
+    if (f.matches && f.matches("form[data-confirm]") && !window.confirm(f.getAttribute("data-confirm"))) {
+      ev.preventDefault();
+    }
+  });
 })();

@@ -1,0 +1,125 @@
+"""The export machinery a grid mixes in (the audit log's; the staff grid's follows the same steps): the file is
+exactly the grid's scoped, filtered rows; small ones stream in the request, large ones run as a background job
+with a progress page, too large ones are refused; every export is audited with the requester's address."""
+import os
+import tempfile
+from datetime import datetime
+
+from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file
+from flask_admin import expose
+from flask_babel import force_locale, get_locale, gettext as _
+from flask_login import current_user
+
+from ..extensions import db
+from ..models.types import utcnow
+from ..services import jobs
+from ..services.audit import client_ip
+from ..services.export import XLSX_MIMETYPE, content_disposition
+from ..services.scope import scope_for
+
+
+class XlsxExportMixin:
+    """Subclasses name `export_job_kind`, `export_progress_title` and implement `_export_plan()` ->
+    (view_args, sort column, query, total), `_write_export(query, fh, exported_at, progress=None)` -> rows,
+    `_audit_export(rows, view_args, column, actor_id=None, job_id=None, ip=None)` and
+    `_export_names(exported_at)` -> (UTF-8 name, ASCII name)."""
+
+    export_job_kind = ""
+    export_progress_title = ""
+
+    def export_url_path(self) -> str:
+        return (self.admin.url or "/admin") + "/" + self.endpoint + "/export/xlsx/"
+
+    def _list_url(self, view_args) -> str:
+        """The grid with the same arguments (where a refused export sends the user back)."""
+        return self.get_url(".index_view", **request.args.to_dict())
+
+    def _export(self):
+        """GET .../export/xlsx/: refuse, hand to a job, or stream the file."""
+        view_args, column, query, total = self._export_plan()
+        limit = int(current_app.config.get("EXPORT_MAX_ROWS", 1_000_000))
+        if total > limit:
+            flash(_("%(n)d rows match; an export holds at most %(max)d. Please narrow the filter.",
+                    n=total, max=limit), "error")
+            return redirect(self._list_url(view_args))
+        if total > int(current_app.config.get("EXPORT_JOB_THRESHOLD", 50_000)):
+            # The address goes with the job: its audit row is written away from this request.
+            at = utcnow()
+            job_id = jobs.enqueue(self.export_job_kind, {"args": list(request.args.items(multi=True)),
+                                                         "locale": str(get_locale()), "total": total,
+                                                         "ip": client_ip(), "at": at.isoformat(),
+                                                         "ascii_name": self._export_names(at)[1]}, current_user)
+            return redirect(self.get_url(".job_view", job_id=job_id))
+        at = utcnow()
+        fh = tempfile.TemporaryFile()  # noqa: SIM115 -- send_file streams it and closes it after the response
+        try:
+            rows = self._write_export(query, fh, at)
+            self._audit_export(rows, view_args, column)
+            db.session.commit()
+            fh.seek(0)
+        except Exception:
+            fh.close()
+            raise
+        name, ascii_name = self._export_names(at)
+        resp = send_file(fh, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0)
+        resp.headers["Content-Disposition"] = content_disposition(name, ascii_name)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def run_export_job(self, job, progress):
+        """The job: the same code path, rebuilt from the request arguments the job carries, under the requester's
+        scope and language, in the job's own app context; audited with the requester's address."""
+        user = jobs.owner_of(job)
+        params = job.params or {}
+        with current_app.test_request_context(self.export_url_path(), query_string=params.get("args") or []), \
+                force_locale(params.get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]):
+            g.hwr_scope = scope_for(user)
+            view_args, column, query, total = self._export_plan()
+            at = datetime.fromisoformat(params["at"]) if params.get("at") else utcnow()
+            progress(0, total)
+            path = jobs.export_folder() / f"{job.id}.xlsx"
+            with open(path, "wb") as fh:
+                rows = self._write_export(query, fh, at, progress=progress)
+            self._audit_export(rows, view_args, column, actor_id=user.id, job_id=job.id, ip=params.get("ip"))
+            db.session.commit()
+            progress(rows, rows)
+            return path, self._export_names(at)[0]
+
+    # ---- the job's pages ------------------------------------------------------------------------------
+
+    def _job_or_404(self, job_id):
+        job = jobs.get_for(job_id, current_user)
+        if job is None or job.kind != self.export_job_kind:
+            abort(404)  # unknown, expired, someone else's or another grid's: the same answer
+        return job
+
+    def _job_status(self, job) -> dict:
+        return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
+                "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
+                "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
+                "error": _("The export failed. Please try again.") if job.status == "failed" else None}
+
+    @expose("/jobs/<string(length=32):job_id>")
+    def job_view(self, job_id):
+        job = self._job_or_404(job_id)
+        return self.render("admin/staff/job.html", job=job, status=self._job_status(job),
+                           status_url=self.get_url(".job_status", job_id=job.id),
+                           back_url=self.get_url(".index_view"), title=_(self.export_progress_title),
+                           retention=current_app.config.get("EXPORT_RETENTION_HOURS", 24))
+
+    @expose("/jobs/<string(length=32):job_id>.json")
+    def job_status(self, job_id):
+        resp = jsonify(self._job_status(self._job_or_404(job_id)))
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @expose("/jobs/<string(length=32):job_id>/download")
+    def job_download(self, job_id):
+        job = self._job_or_404(job_id)
+        if job.status != "done" or not job.file_path or not os.path.exists(job.file_path):
+            abort(404)
+        name = job.download_name or "export.xlsx"
+        resp = send_file(job.file_path, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0)
+        resp.headers["Content-Disposition"] = content_disposition(name, (job.params or {}).get("ascii_name", ""))
+        resp.headers["Cache-Control"] = "no-store"
+        return resp

@@ -1,0 +1,79 @@
+"""Issue 22 on a phone (390 px): the unit admin's grid shows name, status and time without sideways scrolling,
+the staff card's history is readable and its 显示完整号码 button visible; the avatar preview before saving.
+Screenshots go to tests/artifacts/ (manual000-*.png)."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_journeys import DESKTOP, PHONE, avatar_png, new_page, sign_in
+from tests.conftest import STAFF_A, UNIT_A
+
+pytestmark = pytest.mark.browser
+
+
+def fits(page, selector: str) -> int:
+    """How far the element's content sticks out sideways (0 when it fits)."""
+    return page.eval_on_selector(selector, "e => e.scrollWidth - e.clientWidth")
+
+
+def test_unit_admin_reviews_on_a_phone(browser, module_live_server, artifacts):
+    base = module_live_server.url
+    context, page, errors = new_page(browser)
+    page.set_viewport_size(PHONE)
+    sign_in(page, base, UNIT_A)
+    expect(page).to_have_url(re.compile(r"/admin/staff/"))  # a unit admin lands on 上报人员列表
+    page.screenshot(path=str(artifacts / "manual000-grid-390.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert fits(page, "table.model-list") <= 0 and fits(page, ".table-responsive") <= 0
+    first = page.locator("table.model-list tbody tr").first
+    for col in ("name", "status", "submitted_at"):
+        cell = first.locator(f"td.col-{col}")
+        expect(cell).to_be_visible()
+        box = cell.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, (col, box)
+
+    # Approve the first pending row on the phone, then open its card: the history reads on the phone and
+    # 显示完整号码 is on screen.
+    name = first.locator("td.col-name").inner_text().strip()
+    first.locator("input.action-checkbox").check()
+    page.click("button[data-action=approve]")
+    expect(page.locator(".alert-success")).to_be_visible()
+    page.goto(base + "/admin/staff/?search=" + name)
+    page.locator("table.model-list tbody tr td.col-name a", has_text=name).first.click()
+    expect(page.locator(".review-history tr[data-event]").first).to_be_visible()
+    page.screenshot(path=str(artifacts / "manual000-card-390.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert fits(page, ".review-history") <= 0
+    for cell in page.locator(".review-history tr[data-event] td").all():
+        box = cell.bounding_box()
+        assert box is None or box["x"] + box["width"] <= PHONE["width"], box
+    show = page.get_by_role("button", name="显示完整号码")
+    expect(show).to_be_visible()
+    box = show.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert errors == []
+    context.close()
+
+
+def test_staff_member_sees_the_chosen_photo_before_saving(browser, module_live_server, artifacts, tmp_path):
+    base = module_live_server.url
+    context, page, errors = new_page(browser)
+    page.set_viewport_size(PHONE)
+    sign_in(page, base, STAFF_A)
+    page.goto(base + "/profile")
+    expect(page.locator("#avatar-preview-box")).to_be_hidden()
+    page.set_input_files("input[name=avatar]", str(avatar_png(tmp_path)))
+    expect(page.locator("#avatar-preview-box")).to_be_visible()
+    assert page.locator("#avatar-preview").get_attribute("src").startswith("data:image/png")
+    page.locator("#avatar-group").screenshot(path=str(artifacts / "manual000-avatar-preview-390.png"))
+    # A file over the limit is refused on the form, before any upload.
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (6 * 1024 * 1024))
+    page.set_input_files("input[name=avatar]", str(big))
+    expect(page.locator("#avatar-client-error")).to_contain_text("MB")
+    expect(page.locator("#avatar-preview-box")).to_be_hidden()
+    assert page.locator("input[name=avatar]").input_value() == ""
+    page.set_viewport_size(DESKTOP)
+    assert errors == []
+    context.close()
