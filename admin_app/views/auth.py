@@ -18,7 +18,6 @@ from flask_login import current_user, login_user, logout_user
 from ..extensions import limiter, login_manager
 from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm
 from ..forms.validators import normalize_phone
-from ..models import User
 from ..services import ServiceError, bounds, captcha, sessions
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
 from ..services.personal import verification_prompt
