@@ -134,7 +134,7 @@ def test_a_failing_job_is_marked_failed(job_app, login, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("admin_app.views.staff.write_staff_xlsx", boom)
+    monkeypatch.setattr("admin_app.services.export.write_staff_xlsx", boom)
     c = login(DISTRICT_A)
     job_id = start(c)
     code, s = status(c, job_id)

@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_export_leaves_a_failed_job_and_no_file(app, tmp_pat
     app.config["EXPORT_FOLDER"] = str(tmp_path / "exports")
     owner = user(PROVINCE)
     job = ExportJob(id="a" * 32, kind="staff_xlsx", owner_id=owner.id, status="queued",
-                    params={"args": [], "locale": "zh_Hans_CN", "total": 0})
+                    params={"criteria": [], "locale": "zh_Hans_CN", "total": 0})
     db.session.add(job)
     db.session.commit()
     proc = run_until_paused(app, tmp_path, "export", job.id)

@@ -116,7 +116,7 @@ def test_an_unreachable_redis_fails_the_job_instead_of_leaving_it_queued(rq_app)
     rq_app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     user = db.session.query(User).filter_by(phone=DISTRICT_A).one()
     with rq_app.test_request_context("/admin/staff/export/xlsx/"), pytest.raises(redis.exceptions.ConnectionError):
-        jobs.enqueue("staff_xlsx", {"args": [], "locale": "en", "total": 0}, user)
+        jobs.enqueue("staff_xlsx", {"criteria": [], "locale": "en", "total": 0}, user)
     db.session.expire_all()
     job = db.session.query(ExportJob).one()
     assert job.status == "failed" and "could not queue" in job.error

@@ -16,6 +16,7 @@ from admin_app.models import StaffProfile
 from admin_app.models.types import utcnow
 from admin_app.services.keyset import decode_cursor, encode_cursor
 from admin_app.services.search import term_condition
+from admin_app.services.staff_listing import SORT_INDEXES
 from admin_app.views.staff import staff_view
 from tests.conftest import SUPER, UNIT_A
 from tests.test_review_support import STAFF_URL, flashes, grid_ids, profiles_of
@@ -349,8 +350,6 @@ def test_the_dashboard_sums_each_subtree_and_sqlite_reads_its_counters_by_key(lo
 
 
 def test_each_sort_index_serves_its_columns_order(app):
-    from admin_app.views.staff import SORT_INDEXES
-
     view = staff_view(app)
     assert set(SORT_INDEXES) <= set(view.column_sortable_list)
     conn = db.session.connection()
@@ -369,8 +368,6 @@ def test_each_sort_index_serves_its_columns_order(app):
 
 @pytest.mark.parametrize("column", ["name", "phone"])
 def test_a_sorted_national_page_walks_the_columns_index_but_a_units_is_left_to_the_planner(app, login, column):
-    from admin_app.views.staff import SORT_INDEXES
-
     view = staff_view(app)
     sort = [c for c, _label in view._list_columns].index(column)
     pages = {}

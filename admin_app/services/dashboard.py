@@ -58,13 +58,18 @@ class Figures:
                 "share": (approved / reported) if reported else None}
 
 
-def scope_roots(scope: Scope) -> list[Institution]:
-    """The top institutions of the scope: the superuser's roots, or the admin's institutions not under another."""
+def scope_institutions(scope: Scope) -> list[Institution]:
+    """The superuser's root institutions, or every institution the admin holds a grant on, by path."""
     if scope.is_superuser:
         stmt = select(Institution).where(Institution.parent_id.is_(None))
     else:
         stmt = select(Institution).where(Institution.id.in_(scope.institution_ids or [0]))
-    insts = db.session.scalars(stmt.order_by(Institution.path)).all()
+    return db.session.scalars(stmt.order_by(Institution.path)).all()
+
+
+def scope_roots(scope: Scope) -> list[Institution]:
+    """The top institutions of the scope: the superuser's roots, or the admin's institutions not under another."""
+    insts = scope_institutions(scope)
     return [i for i in insts if not any(i.path != o.path and i.path.startswith(o.path) for o in insts)]
 
 

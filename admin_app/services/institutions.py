@@ -78,3 +78,11 @@ def search_institutions(q: str, limit: int = 20, base_query=None) -> list[Instit
         order = [case((by_name, 0), (Institution.name_initials.like(f"{esc.lower()}%", escape="\\"), 1),
                       (by_initials, 2), else_=3), *order]
     return list(db.session.scalars(stmt.order_by(*order).limit(limit)))
+
+
+def get_institution(value) -> Institution | None:
+    """The institution with this id (anything that is not a row id: None)."""
+    from . import row_id
+
+    pk = row_id(value)
+    return db.session.get(Institution, pk) if pk is not None else None

@@ -381,3 +381,11 @@ def _discard(name: str | None, keep: str | None, kind: str = "avatar") -> None:
 def identity_masked(user: User) -> str | None:
     """The user's document number as shown to them: masked."""
     return user.id_number_masked or (mask(_stored_number(user)) if user.id_number_enc else None)
+
+
+def get_profile(profile_id: int) -> StaffProfile | None:
+    """The staff profile with this id (an id no row can have: None, not a database error)."""
+    from . import row_id
+
+    pk = row_id(profile_id)
+    return db.session.get(StaffProfile, pk) if pk is not None else None

@@ -114,3 +114,14 @@ def region_path(code: str | None) -> list[Region]:
         out.append(r)
         code = r.parent_code
     return list(reversed(out))
+
+
+def get_region(code: str | None) -> Region | None:
+    """The region with this code, or None."""
+    return db.session.get(Region, code) if code else None
+
+
+def children(parent: str | None) -> list[Region]:
+    """The regions directly below `parent` (the provinces when it is empty), by code."""
+    stmt = select(Region).where(Region.parent_code == parent if parent else Region.parent_code.is_(None))
+    return list(db.session.scalars(stmt.order_by(Region.code)))

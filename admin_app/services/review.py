@@ -6,7 +6,8 @@ bulk INSERT of review events and the counter deltas, in one transaction; it repo
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, insert, or_, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..i18n import N_
@@ -17,7 +18,7 @@ from . import ServiceError, parse_ids
 from .audit import client_ip, record
 from .clock import local_day
 from .counters import add, bump
-from .scope import Scope
+from .scope import Scope, restrict
 
 STAFF_EDITABLE = frozenset({"draft", "submitted", "unit_rejected", "rejected"})
 LOCKED = frozenset({"unit_approved", "approved"})
@@ -300,3 +301,37 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         to_status=new_status, changes=changes or None, ip=client_ip(), created_at=now)])
     db.session.commit()
 
+
+
+def awaiting_unit_review(scope: Scope, ids) -> int:
+    """How many of these rows are pending (submitted) in a unit in scope where this admin has no level 1."""
+    id_list = list(ids or ())
+    if scope.is_superuser or not id_list:
+        return 0
+    stmt = select(func.count()).select_from(StaffProfile).where(
+        StaffProfile.id.in_(id_list[:CHUNK]), StaffProfile.status == "submitted",
+        StaffProfile.institution_id.not_in(scope.institution_ids or [0]))
+    return db.session.scalar(restrict(stmt, StaffProfile, scope)) or 0
+
+
+def history(profile_id: int, limit: int) -> list[ReviewEvent]:
+    """A profile's review events, newest first, with their actors (the staff card's 审核记录)."""
+    return db.session.scalars(
+        select(ReviewEvent).options(joinedload(ReviewEvent.actor))
+        .where(ReviewEvent.profile_id == profile_id)
+        .order_by(ReviewEvent.created_at.desc(), ReviewEvent.id.desc()).limit(limit)).all()
+
+
+def reveal_id_number(profile: StaffProfile) -> str:
+    """The profile's full document number, shown to an admin in scope; every look is audit-logged (committed).
+
+    UndecryptableNumber (nothing recorded) when no key of this node's PII key ring opens it.
+    """
+    from .export import reveal_number
+
+    user = profile.user
+    full = reveal_number(user.id_number_enc)
+    record("view_id_number", target_type="user", target_id=user.id, institution_id=profile.institution_id,
+           details={"profile_id": profile.id})
+    db.session.commit()
+    return full

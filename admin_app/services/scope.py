@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 
 from flask import g, has_request_context
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 
 from ..extensions import db
 from ..models import (
@@ -131,6 +131,14 @@ def restrict(query, model, scope: Scope | None = None):
     else:
         raise TypeError(f"no scope rule for {model.__name__}")
     return query.where(cond)
+
+
+def count_query(model, scope: Scope | None = None):
+    """SELECT count(*) of `model`'s rows in the scope, as a legacy Query (the admin grids' pager totals).
+
+    count(*), not the stock count(?) with '*' bound, which misses SQLite's fast path.
+    """
+    return restrict(db.session.query(func.count()).select_from(model), model, scope)
 
 
 def institution_in_scope(institution_id: int | None, scope: Scope | None = None) -> bool:

@@ -140,6 +140,12 @@ class IdentityStatus:
         return self.code in ("unverified", "rejected")
 
 
+def own_request(request_id: int, user_id: int) -> IdentityVerification | None:
+    """The user's own verification request with this id, or None (anybody else's is None too)."""
+    return db.session.scalars(select(IdentityVerification).where(
+        IdentityVerification.id == request_id, IdentityVerification.user_id == user_id)).first()
+
+
 def latest_request(user_id: int) -> IdentityVerification | None:
     return db.session.scalars(select(IdentityVerification).where(IdentityVerification.user_id == user_id)
                               .order_by(IdentityVerification.created_at.desc(), IdentityVerification.id.desc())

@@ -1,10 +1,8 @@
 """Small JSON endpoints the forms use."""
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import Region
+from ..services.regions import children as region_children, get_region
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -15,10 +13,9 @@ def regions():
     parent = (request.args.get("parent") or "").strip()
     if parent and (len(parent) != 6 or not parent.isdigit()):
         return jsonify(ok=False, error=_("parent must be a 6-digit region code.")), 400
-    if parent and db.session.get(Region, parent) is None:
+    if parent and get_region(parent) is None:
         return jsonify(ok=False, error=_("Unknown region code.")), 404
-    stmt = select(Region).where(Region.parent_code == parent if parent else Region.parent_code.is_(None))
-    rows = db.session.scalars(stmt.order_by(Region.code)).all()
+    rows = region_children(parent)
     return jsonify([{"code": r.code, "name": r.name, "level": r.level} for r in rows])
 
 

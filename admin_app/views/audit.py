@@ -13,7 +13,7 @@ from ..services.scope import current_scope
 from .base import SecureModelView
 from .export_pages import XlsxExportMixin
 from .formatters import label, local_time
-from .staff import LocalDateBetweenFilter, TextContainsFilter, TextEqualFilter
+from .staff_filters import LocalDateBetweenFilter, TextContainsFilter, TextEqualFilter
 
 
 class ActionFilter(TextEqualFilter):

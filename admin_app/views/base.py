@@ -7,12 +7,11 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import filters as fa_filters
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func
 from werkzeug.datastructures import ImmutableMultiDict
 
 from ..extensions import db
 from ..services import ServiceError, bounds, row_id
-from ..services.scope import current_scope, restrict
+from ..services.scope import count_query, current_scope, restrict
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 ACTING_VIEWS = ("export", "action_view")  # they act on every row the arguments select
@@ -129,7 +128,7 @@ class SecureModelView(SecureViewMixin, ModelView):
 
     def get_count_query(self):
         """count(*) (the stock count(?) with '*' bound misses SQLite's fast path), scoped."""
-        return restrict(db.session.query(func.count()).select_from(self.model), self.model, current_scope())
+        return count_query(self.model, current_scope())
 
     def _get_filter_groups(self):
         """The filter menu's data with every filter's options read now, so their labels are in the user's language.

@@ -2,11 +2,8 @@
 from flask import abort, request
 from flask_admin import expose
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from ..extensions import db
 from ..i18n import N_
-from ..models import Institution
 from ..models.grant import ROLES
 from ..services import dashboard as figures
 from ..services.scope import current_scope
@@ -60,10 +57,7 @@ class DashboardView(SecureIndexView):
             "text": {"sampling": _("Sampling staff approved"), "testing": _("Testing staff approved"),
                      "submissions": _("Staff reported")},
         }
-        mine = select(Institution).order_by(Institution.path)
-        mine = mine.where(Institution.parent_id.is_(None)) if scope.is_superuser else \
-            mine.where(Institution.id.in_(scope.institution_ids or [0]))
-        roots = db.session.scalars(mine).all() if node is None or node_id in scope.institution_ids else []
+        roots = figures.scope_institutions(scope) if node is None or node_id in scope.institution_ids else []
         return self.render("admin/dashboard.html", cards=cards, roots=roots, scope=scope, roles=ROLES, node=node,
                            crumbs=figures.breadcrumb(scope, node), rows=rows, own=data["own"],
                            total=data["total"], chart=chart, home_url=self.get_url(".index"),

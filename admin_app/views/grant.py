@@ -11,16 +11,15 @@ from flask_admin.actions import action
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func
 
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..forms.registry import AssistantForm, AuthorizeForm, RemoveAssistantForm, TransferForm
 from ..forms.validators import normalize_phone
 from ..models import Institution
 from ..models.grant import ROLES
 from ..models.institution import CATEGORIES
 from ..services import ServiceError, grants
-from ..services.scope import current_scope, restrict
+from ..services.scope import count_query, current_scope
 from .base import SecureModelView
 from .formatters import label, local_time
 from .grants_portal import send_step_up
@@ -121,8 +120,7 @@ class GrantView(SecureModelView):
         return self._issuable(super().get_query())
 
     def get_count_query(self):
-        return self._issuable(restrict(db.session.query(func.count()).select_from(Institution), Institution,
-                                       current_scope()))
+        return self._issuable(count_query(Institution, current_scope()))
 
     def get_list(self, *args, **kwargs):
         count, data = super().get_list(*args, **kwargs)

@@ -2,14 +2,12 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
-from ..extensions import db
 from ..forms.auth import ChangePasswordForm
 from ..forms.staff import QUESTION_FIELDS, AccountForm, ProfileForm
 from ..i18n import N_
-from ..models import Institution, Region, ReviewEvent, StaffProfile
+from ..models import Institution
 from ..models.institution import CATEGORIES
 from ..models.profile import (
     EDUCATIONS,
@@ -23,11 +21,11 @@ from ..models.profile import (
     answer_label,
 )
 from ..models.user import ID_TYPES
-from ..services import ServiceError, clock, profiles as svc
+from ..services import ServiceError, clock, profiles as svc, review
 from ..services.accounts import change_password
-from ..services.institutions import search_institutions
+from ..services.institutions import get_institution, search_institutions
 from ..services.personal import centre_for
-from ..services.regions import region_path
+from ..services.regions import children as region_children, region_path
 from ..services.review import event_label
 from ..services.scope import scope_for
 from ..services.uploads import image_path
@@ -69,8 +67,7 @@ def me():
     profile = user.profile
     events = []
     if profile is not None:
-        events = db.session.scalars(select(ReviewEvent).where(ReviewEvent.profile_id == profile.id)
-                                    .order_by(ReviewEvent.created_at.desc(), ReviewEvent.id.desc()).limit(100)).all()
+        events = review.history(profile.id, 100)
     return render_template(
         "portal/me.html", user=user, profile=profile, events=events, region=_region_label(user.region_code),
         editable=svc.can_edit(user), locked=svc.is_locked(user), lock_text=_lock_text(user),
@@ -107,8 +104,7 @@ def _region_choices(form: AccountForm, user) -> None:
         form.region_code.data = user.region_code or ""
 
     def children(parent) -> list[tuple[str, str]]:
-        stmt = select(Region).where(Region.parent_code == parent if parent else Region.parent_code.is_(None))
-        return [(r.code, r.name) for r in db.session.scalars(stmt.order_by(Region.code))]
+        return [(r.code, r.name) for r in region_children(parent)]
 
     def options(rows):
         return [SelectChoice("", _("Please choose"))] + [SelectChoice(code, name) for code, name in rows]
@@ -129,7 +125,7 @@ def _institution_choices(form: AccountForm, user) -> list[Institution]:
     """The unit select: the current pick plus the matches of the search box (the no-JavaScript path)."""
     if request.method == "GET":
         form.institution_id.data = user.institution_id
-    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    picked = get_institution(form.institution_id.data) if form.institution_id.data else None
     try:
         found = search_institutions(form.institution_q.data or "", limit=30) if form.institution_q.data else []
     except ServiceError as e:  # too long to search: said on the field, as the form's own check would
@@ -179,7 +175,7 @@ def account():
                 and not form.institution_q.errors)
     if no_match:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
-    picked = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+    picked = get_institution(form.institution_id.data) if form.institution_id.data else None
     return render_template("portal/account.html", form=form, locked=locked, lock_text=_lock_text(user), picked=picked,
                            no_match=no_match)
 
@@ -269,8 +265,7 @@ def pending_avatar():
 @bp.get("/profile/<int:profile_id>/avatar")
 def avatar(profile_id: int):
     """The avatar, for its owner and for admins whose scope holds the profile's unit; 404 for anyone else."""
-    # Larger ids are no row, and the database would refuse the parameter (a 500 instead of a 404).
-    prof = db.session.get(StaffProfile, profile_id) if profile_id <= 2**31 - 1 else None
+    prof = svc.get_profile(profile_id)
     if prof is None:
         abort(404)
     if prof.user_id != current_user.id:

@@ -6,15 +6,16 @@ JavaScript static/js/registry.js fills the pickers in place (GET /api/institutio
 """
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..forms.registry import ApplyForm, StatusNameForm, StatusPhoneForm
 from ..forms.validators import normalize_phone
 from ..models import Institution, Region
 from ..models.application import APPLICATION_STATUSES
 from ..models.institution import CATEGORIES
 from ..services import ServiceError, applications, row_id
+from ..services.institutions import get_institution
+from ..services.regions import children as region_children
 
 bp = Blueprint("registry", __name__, url_prefix="/institutions")
 
@@ -46,7 +47,7 @@ def parent_choices(field_id, q: str | None) -> list[tuple[str, str]]:
     seen = set()
     if field_id:
         try:
-            inst = db.session.get(Institution, row_id(field_id)) if row_id(field_id) else None
+            inst = get_institution(field_id)
         except (TypeError, ValueError):
             inst = None
         if inst is not None:
@@ -64,8 +65,7 @@ def _label(inst: Institution) -> str:
 
 
 def _regions(parent: str | None) -> list[Region]:
-    stmt = select(Region).where(Region.parent_code == parent if parent else Region.parent_code.is_(None))
-    return list(db.session.scalars(stmt.order_by(Region.code)))
+    return region_children(parent)
 
 
 def fill_regions(form: ApplyForm) -> tuple[str | None, bool]:

@@ -2,11 +2,9 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..forms.verification import VerifyForm
-from ..models import IdentityVerification
 from ..models.user import ID_TYPES
 from ..services import ServiceError, row_id
 from ..services.crypto import decrypt
@@ -14,6 +12,7 @@ from ..services.verification import (
     DEFAULT_DAILY_CAP,
     DEFAULT_VERIFIER,
     VerificationError,
+    own_request,
     scan_path,
     submit,
     verification_status,
@@ -85,8 +84,7 @@ def own_scan(request_id: int, side: str):
     """A scan of one's own request; anybody else's (or a missing one) is a 404."""
     if row_id(request_id) is None:
         abort(404)
-    req = db.session.scalars(select(IdentityVerification).where(
-        IdentityVerification.id == request_id, IdentityVerification.user_id == current_user.id)).first()
+    req = own_request(request_id, current_user.id)
     path = scan_path(req, side) if req is not None else None
     if path is None:
         abort(404)

@@ -63,7 +63,7 @@ def floor_export(app, fh) -> None:
     from admin_app.extensions import db
     from admin_app.services import clock
     from admin_app.services.clock import practice_years, years_since
-    from admin_app.services.export import COLUMNS, LABELS, region_paths, safe_decrypt
+    from admin_app.services.export import COLUMNS, LABELS, region_paths, reveal_number as safe_decrypt
 
     with app.test_request_context():
         tz = get_timezone()

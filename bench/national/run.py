@@ -187,7 +187,7 @@ def main() -> int:
         name3 = q("SELECT name, count(*) FROM staff_profile WHERE length(name) = 3 GROUP BY name "
                   "ORDER BY 2 DESC LIMIT 1").one()
         phone_frag = "1234"
-        from admin_app.services.export import safe_decrypt
+        from admin_app.services.export import reveal_number as safe_decrypt
         some = db.session.execute(select(User.id_number_enc, User.id_number_index, StaffProfile.id)
                                   .join(StaffProfile, StaffProfile.user_id == User.id)
                                   .where(StaffProfile.status != "draft").order_by(StaffProfile.id)

@@ -1,0 +1,274 @@
+"""The staff grid's engine: how a listing's page is read and how its total is known.
+
+A `StaffListing` is the grid's list for one scope, its criteria (services.staff_criteria), search and sort. It
+decides when the total comes from the counters, when a count is capped, when a page is sought by cursor
+(services.keyset) and which index SQLite reads a page by. The grid view, the export and its background jobs all
+call it; it needs no request and no Flask-Admin.
+"""
+from collections.abc import Sequence
+
+from flask import current_app
+from sqlalchemy import desc as descending, false, func, null, tuple_
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import StaffProfile
+from .counters import reported_total
+from .scope import Scope, covers_everything, restrict
+from .search import TermTooShort, split_terms, term_condition
+from .staff_criteria import REPORTED, STATUS_GROUPS, Criterion, ScopeFigures, condition, reported
+
+SORTABLE = ("name", "gender", "phone", "personnel_type", "department", "status", "submitted_at")
+# Sortable columns with an index of their own; SQLite's index entries end with the rowid (the id), so it also
+# serves the grid's tiebreaker: ORDER BY name, id walks ix_staff_profile_name. Gender, type, department and status
+# have none on purpose: without statistics SQLite picked such indexes for *filters* too (a district's 性别 filter:
+# 50 ms -> 430 ms), so sorting a national list by them still sorts every row.
+SORT_INDEXES = {"name": "ix_staff_profile_name", "phone": "ix_staff_profile_phone",
+                "submitted_at": "ix_staff_profile_submitted"}
+
+
+class Page:
+    """One page of a listing: its rows and the listing's total; `capped` is the cap when the total only says
+    "more than cap"; `more` ({"after", "before"}) tells a page sought by cursor whether pages lie beyond it."""
+
+    def __init__(self, total: int, rows: list, capped: int | None = None, more: dict | None = None):
+        self.total, self.rows, self.capped, self.more = total, rows, capped, more
+
+
+class StaffListing:
+    """The grid's list of reported profiles for one scope, criteria, search and sort.
+
+    `figures` (a ScopeFigures of the same scope) may be shared with the caller, who reads the count cards from
+    it: the counters are then read once for both. `notices` collects what the user should be told (a search term
+    too short for the scope).
+    """
+
+    def __init__(self, scope: Scope, criteria: Sequence[Criterion] = (), search: str | None = None,
+                 sort: str | None = None, desc: bool = False, figures: ScopeFigures | None = None):
+        if sort is not None and sort not in SORTABLE:
+            raise ValueError(f"not a sortable column: {sort!r}")
+        self.scope = scope
+        self.criteria = [Criterion(*c) for c in criteria]
+        self.search, self.sort, self.desc = search or None, sort, bool(desc)
+        self.figures = figures if figures is not None else ScopeFigures(scope)
+        self.notices: list[str] = []
+        self._narrow: bool | None = None
+
+    # ---- the rows ------------------------------------------------------------------------------------
+
+    def query(self):
+        """Every row of the listing, in its order, unpaged (export and "select all matching" read it)."""
+        query = restrict(db.session.query(StaffProfile), StaffProfile, self.scope).filter(reported(self.scope))
+        if self.search:
+            narrow = self.narrow()
+            for term in split_terms(self.search):  # every term must match
+                try:
+                    cond = term_condition(term, narrow)
+                except TermTooShort as e:
+                    if str(e) not in self.notices:
+                        self.notices.append(str(e))
+                    cond = false()
+                query = query.filter(cond)
+        for criterion in self.criteria:
+            cond = condition(criterion, self.figures)
+            if cond is not None:
+                query = query.filter(cond)
+        return self._ordered(query)
+
+    def _ordered(self, query):
+        if self.sort is None:
+            return query.order_by(descending(StaffProfile.submitted_at)).order_by(descending(StaffProfile.id))
+        column = getattr(StaffProfile, self.sort)
+        # A unique tiebreaker, so OFFSET pages neither repeat nor skip rows with equal sort values.
+        return query.order_by(descending(column) if self.desc else column) \
+            .order_by(StaffProfile.id.desc() if self.desc else StaffProfile.id)
+
+    def ids(self, limit: int) -> list[int]:
+        """Ids of the listing's rows, at most `limit` of them."""
+        return [i for (i,) in self.query().with_entities(StaffProfile.id).limit(limit)]
+
+    # ---- totals --------------------------------------------------------------------------------------
+
+    def counter_total(self) -> int | None:
+        """The listing's total from the counters, when no search and only status, personnel type and unit
+        criteria narrow it (the counters hold exactly those keys); else None."""
+        return None if self.search else self._counter_total(self.criteria)
+
+    def _counter_total(self, criteria) -> int | None:
+        ptypes, units = set(), []
+        for kind, value in criteria:
+            if kind == "institution":
+                units.append(value)
+            elif kind == "personnel_type":
+                ptypes.add(value)
+            elif kind != "status":
+                return None
+        statuses = self._statuses(criteria)
+        if len(ptypes) > 1 or len(units) > 1:
+            return 0 if len(ptypes) > 1 else None  # two types at once match nothing; two units are left to SQL
+        if not ptypes and not units:
+            counts = self.figures.counts()
+            return sum(counts.get(s, 0) for s in statuses)
+        inst = self.figures.institution(units[0]) if units else None
+        if units and inst is None:
+            return 0  # out of scope: the listing holds nothing
+        return reported_total(self.scope, statuses, next(iter(ptypes), None), inst.path if inst else None)
+
+    def total(self) -> int:
+        """The exact total: from the counters when they can answer, else one scoped COUNT."""
+        known = self.counter_total()
+        return known if known is not None else self._count(self.query())
+
+    @staticmethod
+    def _statuses(criteria) -> set[str]:
+        statuses = set(REPORTED)
+        for kind, value in criteria:
+            if kind == "status":
+                statuses &= set(STATUS_GROUPS.get(value, ()))
+        return statuses
+
+    def narrow(self) -> bool:
+        """Few enough rows in reach (scope, or the picked unit subtree) to LIKE-scan them for a short term."""
+        if self._narrow is None:
+            units = [c for c in self.criteria if c.kind == "institution"]
+            total = self._counter_total(units)
+            if total is None:
+                total = self._counter_total([])
+            self._narrow = total <= int(current_app.config["SEARCH_SCAN_MAX_ROWS"])
+        return self._narrow
+
+    @staticmethod
+    def _count(query) -> int:
+        return query.limit(None).offset(None).order_by(None).with_entities(func.count()).scalar()
+
+    def _capped_count(self, query, cap: int) -> tuple[int, bool]:
+        """(total, more than the cap?) of criteria the counters cannot answer over a wide scope.
+
+        An exact COUNT of, say, every male staff member in the country reads half a million rows (seconds at a
+        million staff) for a figure nobody acts on: past REVIEW_SELECT_ALL_MAX rows the list can neither be
+        selected as a whole nor paged through by hand. So at most cap + 1 matching rows are counted, and the
+        grid says "more than cap".
+        """
+        ids = query.limit(None).offset(None).order_by(None).with_entities(StaffProfile.id).limit(cap + 1)
+        if covers_everything(self.scope):
+            # Every row is in reach, so the first cap + 1 matches lie in the first stretch of the table: read it
+            # in storage order (SQLite's guess, row by row through each unit's index range, was 3-10x slower).
+            ids = ids.with_hint(StaffProfile, "NOT INDEXED", "sqlite")
+        n = db.session.query(func.count()).select_from(ids.subquery()).scalar()
+        return n, n > cap
+
+    # ---- one page ------------------------------------------------------------------------------------
+
+    def page(self, page: int = 0, page_size: int = 50, keyset=None, cap: int | None = None) -> Page:
+        """The page of rows and the listing's total; the total is read from the counters whenever they can.
+
+        keyset: (direction "after" | "before", cursor or None) seeks the page by cursor instead of OFFSET (the
+        default order only). Over a wide scope, criteria the counters cannot answer are counted up to `cap`
+        (REVIEW_SELECT_ALL_MAX by default).
+        """
+        query = self.query()
+        if page_size:
+            query = query.limit(page_size)
+            if page:
+                query = query.offset(page * page_size)
+        total = known = self.counter_total()
+        many, capped = False, None
+        if known is None and not self.search and not self.narrow():
+            cap = cap if cap is not None else int(current_app.config.get("REVIEW_SELECT_ALL_MAX", 10_000))
+            total, many = self._capped_count(query, cap)
+            capped = cap if many else None
+        hint = self.index_hint(known, many)
+        if keyset is not None and self.sort is None and not page and page_size:
+            return self._keyset_page(query, keyset, page_size, total, hint, capped)
+        if total is not None:
+            return Page(total, [row for row, _n in self._read_page(query, hint, counted=False)], capped)
+        # A search, or criteria the counters cannot answer within a narrow scope: the page carries its total
+        # (count(*) OVER ()), so the matching rows are scanned once, not once for a COUNT and again for the page.
+        rows = self._read_page(query, hint, counted=True)
+        if rows:
+            return Page(rows[0][1], [r for r, _n in rows])
+        if page:  # past the last page: the total still needs its own count
+            return Page(self._count(query), [])
+        return Page(0, [])
+
+    def _read_page(self, query, hint: str | None, counted: bool) -> list[tuple]:
+        """(row, total or None) of one page, read in two steps inside one statement.
+
+        The inner SELECT finds the page's ids through an index that covers the condition and the order, so any
+        sort is over (key, id) pairs rather than whole rows; the outer one reads those rows with their unit and
+        region (one joined load, never a query per row), in the same order.
+        """
+        cols = [StaffProfile.id.label("page_id")]
+        if counted:
+            cols.append(func.count().over().label("page_total"))
+        inner = query.with_entities(*cols)
+        if hint:
+            inner = inner.with_hint(StaffProfile, hint, "sqlite")
+        inner = inner.subquery("page")
+        outer = db.session.query(StaffProfile, inner.c.page_total if counted else null()) \
+            .join(inner, inner.c.page_id == StaffProfile.id).options(joinedload(StaffProfile.institution))
+        return [tuple(r) for r in self._ordered(outer).all()]
+
+    def _keyset_page(self, query, keyset, page_size, total, hint, capped) -> Page:
+        """One page after (or before) a cursor, read with page_size + 1 rows to know whether another follows."""
+        direction, cursor = keyset
+        key = tuple_(StaffProfile.submitted_at, StaffProfile.id)
+        if total is None and cursor is not None:
+            total = self._count(query)  # before the cursor condition: the whole list's total
+        query = query.limit(None).offset(None)
+        if cursor is not None and direction == "after":
+            query = query.filter(key < tuple_(*cursor))
+        elif cursor is not None:  # before: the rows just above the cursor, read upwards
+            query = query.filter(key > tuple_(*cursor)).order_by(None).order_by(
+                StaffProfile.submitted_at.asc(), StaffProfile.id.asc())
+        counted = total is None  # the first page carries its total (count(*) OVER ())
+        read = self._read_page(query.limit(page_size + 1), hint, counted=counted)
+        if counted:
+            total = read[0][1] if read else 0
+        rows = [r for r, _n in read]  # in the grid's order (the outer SELECT sorts), whichever way they were read
+        more = len(rows) > page_size
+        rows = rows[-page_size:] if direction == "before" else rows[:page_size]
+        return Page(total, rows, capped, {"after": more if direction == "after" else cursor is not None,
+                                          "before": more if direction == "before" else cursor is not None})
+
+    # ---- the index a page is read by (SQLite) --------------------------------------------------------
+
+    def index_hint(self, total: int | None, many: bool = False) -> str | None:
+        """How SQLite should read the page's ids (a table hint), or None to leave it to its planner.
+
+        SQLite's planner has no statistics and guessed badly at a million staff: it read every (unit, status)
+        range of the national scope and sorted them all (1.7 s; 2.6 s sorted by name), walked the whole
+        registry's 待审核 rows in order looking for one unit's, and scanned the national scope probing each row
+        against a search's few matches (300 ms). A search over a wide scope: start from the matches (their ids;
+        no index on the table). Otherwise, when the list is wide — the counters say it holds a large share of all
+        rows, it is the superuser's unscoped list, or more rows match the criteria than the capped count counts
+        (`many`: at least 10,000, one in a hundred of a million staff, so a page is found within a few thousand
+        index entries) — walk the index of the order (report time, or a sorted column's own index) and skip the
+        rows that do not match. A list the counters size as small: the (unit, status, report time) index, which
+        covers both the condition and the default order. Anything else: the planner decides.
+        """
+        if db.session.get_bind().dialect.name != "sqlite":
+            return None
+        if self.search and not self.narrow():
+            return "NOT INDEXED"
+        if self.sort is None:
+            one_status = len(self._statuses(self.criteria)) == 1
+            walk = "ix_staff_profile_status_submitted" if one_status else "ix_staff_profile_submitted"
+        else:
+            walk = SORT_INDEXES.get(self.sort)
+        if many or self._wide(total):
+            return "INDEXED BY " + walk if walk else None
+        if total is None or self.sort is not None:
+            return None
+        return "INDEXED BY ix_staff_profile_inst_status_submitted"
+
+    def _wide(self, total: int | None) -> bool:
+        """The counters size the list as a large share of every reported profile (or it is the superuser's)."""
+        if total is None:
+            return False
+        if self.scope.is_superuser:
+            return True
+        if total < int(current_app.config["GRID_WALK_MIN_ROWS"]):
+            return False
+        everything = sum(self.figures.all_counts().get(s, 0) for s in REPORTED)
+        return total >= float(current_app.config["GRID_WALK_SHARE"]) * everything

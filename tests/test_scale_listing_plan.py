@@ -1,0 +1,182 @@
+"""The grid's engine on its own (services.staff_listing): no request, no view, just a scope and criteria.
+
+Per case, which statements it runs and which index a page is read by: the total from the counters, the capped
+count, the keyset page, the page carrying its own total, and the SQLite index hint of each kind of list.
+"""
+import re
+
+import pytest
+from sqlalchemy import select
+
+from admin_app.extensions import db
+from admin_app.models import StaffProfile
+from admin_app.services.keyset import encode_cursor
+from admin_app.services.staff_criteria import Criterion, ScopeFigures
+from admin_app.services.staff_listing import SORTABLE, StaffListing
+from admin_app.views.staff import staff_view
+from tests.conftest import SUPER, UNIT_A
+from tests.test_review_support import scope_of, user
+from tests.test_scale_mechanisms import REPORTED, capture_sql, page_statement, query_plan, reported_in_order
+
+PAGE = 5
+
+
+def staff_reads(seen) -> list[str]:
+    """The captured statements that read the staff table (counters and institutions are other tables)."""
+    return [s for s, _p in seen if re.search(r"\bfrom staff_profile\b", s.lower())]
+
+
+def unit_rows(status: str) -> list[int]:
+    """The unit admin's rows with this status, in the grid's default order."""
+    inst = user(UNIT_A).institution_id
+    return list(db.session.scalars(
+        select(StaffProfile.id).where(StaffProfile.institution_id == inst, StaffProfile.status == status)
+        .order_by(StaffProfile.submitted_at.desc(), StaffProfile.id.desc())))
+
+
+def sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+def test_a_units_status_list_takes_its_total_from_the_counters_and_reads_one_page(app):
+    expected = unit_rows("submitted")
+    assert expected
+    listing = StaffListing(scope_of(UNIT_A), [Criterion("status", "submitted")])
+    with capture_sql() as seen:
+        page = listing.page(0, PAGE)
+    assert page.total == len(expected) and [r.id for r in page.rows] == expected[:PAGE]
+    assert page.capped is None and page.more is None
+    # The staff table is read once, for the page; the total is a sum of counter rows, never a COUNT.
+    reads = staff_reads(seen)
+    assert len(reads) == 1 and "count(" not in reads[0].lower(), reads
+    assert any("status_counter" in s.lower() for s, _p in seen)
+    statement, parameters = page_statement(seen)
+    if sqlite():  # a small list: its (unit, status, report time) range covers the condition and the order
+        assert "INDEXED BY ix_staff_profile_inst_status_submitted" in statement
+        assert "ix_staff_profile_inst_status_submitted" in query_plan(statement, parameters)
+    else:
+        assert "INDEXED BY" not in statement  # PostgreSQL plans by its statistics
+
+
+def test_shared_figures_read_the_counters_once_for_the_cards_and_the_page(app):
+    figures = ScopeFigures(scope_of(UNIT_A))
+    cards = figures.counts()
+    listing = StaffListing(figures.scope, [Criterion("status", "submitted")], figures=figures)
+    with capture_sql() as seen:
+        page = listing.page(0, PAGE)
+    assert page.total == cards["submitted"]
+    assert [s for s, _p in seen if "counter" in s.lower()] == []  # the cards' read served the total
+    assert len(seen) == 1  # just the page
+
+
+def test_a_filter_the_counters_cannot_answer_over_a_wide_scope_is_counted_up_to_the_cap(app):
+    app.config["SEARCH_SCAN_MAX_ROWS"] = 0  # every scope counts as wide, as a province's does at national scale
+    males = db.session.scalar(select(db.func.count()).select_from(StaffProfile).where(
+        StaffProfile.status.in_(REPORTED), StaffProfile.gender == "male"))
+    cap = 3
+    assert males > cap + 1
+    listing = StaffListing(scope_of(SUPER), [Criterion("gender", "male")])
+    with capture_sql() as seen:
+        page = listing.page(0, PAGE, cap=cap)
+    assert page.total == cap + 1 and page.capped == cap and len(page.rows) == PAGE
+    counts = [s for s in staff_reads(seen) if "count(" in s.lower()]
+    assert len(counts) == 1 and re.search(r"limit", counts[0], re.I), counts  # at most cap + 1 rows counted
+    statement, _parameters = page_statement(seen)
+    if sqlite():
+        assert "NOT INDEXED" in counts[0]  # everything in reach: the first cap + 1 matches in storage order
+        assert "INDEXED BY ix_staff_profile_submitted" in statement  # many match: walk the report-time order
+    else:
+        assert "INDEXED BY" not in statement and "NOT INDEXED" not in counts[0]
+    # Under the cap the count is exact and says so.
+    exact = StaffListing(scope_of(SUPER), [Criterion("gender", "male")]).page(0, PAGE, cap=males + 10)
+    assert exact.total == males and exact.capped is None
+
+
+def test_a_keyset_page_seeks_past_its_cursor_without_offset_or_count(app):
+    order = reported_in_order()
+    row = db.session.get(StaffProfile, order[9])
+    listing = StaffListing(scope_of(SUPER), [Criterion("status", "reported")])
+    with capture_sql() as seen:
+        page = listing.page(0, PAGE, keyset=("after", (row.submitted_at, row.id)))
+    assert [r.id for r in page.rows] == order[10:10 + PAGE]
+    assert page.more == {"after": True, "before": True} and page.total == len(order)
+    statement, parameters = page_statement(seen)
+    assert re.search(r"\(staff_profile\.submitted_at, staff_profile\.id\) < \(", statement), statement
+    assert "offset" not in statement.lower() or list(parameters)[-1] == 0, (statement, parameters)
+    assert all("count(" not in s.lower() for s in staff_reads(seen))
+    # Backwards from the same cursor: the rows just above it, in the grid's order.
+    back = StaffListing(scope_of(SUPER), [Criterion("status", "reported")]).page(
+        0, PAGE, keyset=("before", (row.submitted_at, row.id)))
+    assert [r.id for r in back.rows] == order[9 - PAGE:9]
+    cursor = encode_cursor(back.rows[0].submitted_at, back.rows[0].id)
+    assert cursor  # a page's first row is a valid cursor for the page before it
+
+
+def test_a_search_page_carries_its_own_total_in_one_statement(app):
+    me = db.session.scalar(select(StaffProfile).where(StaffProfile.status.in_(REPORTED)).limit(1))
+    listing = StaffListing(scope_of(SUPER), [], search=me.phone)
+    with capture_sql() as seen:
+        page = listing.page(0, PAGE, keyset=("after", None))
+    assert me.id in [r.id for r in page.rows] and page.total == len(page.rows)
+    reads = staff_reads(seen)
+    counted = [s for s in reads if "count(*) over ()" in s.lower()]
+    assert len(counted) == 1 and not [s for s in reads if re.search(r"select count\(\*\) as", s.lower())], reads
+
+
+@pytest.mark.parametrize("who, criteria, sort, search, index", [
+    (SUPER, [("status", "reported")], None, None, "INDEXED BY ix_staff_profile_submitted"),
+    (SUPER, [("status", "submitted")], None, None, "INDEXED BY ix_staff_profile_status_submitted"),
+    (SUPER, [], "name", None, "INDEXED BY ix_staff_profile_name"),
+    (SUPER, [], "phone", None, "INDEXED BY ix_staff_profile_phone"),
+    (SUPER, [], "gender", None, None),  # no index of its own: the planner sorts
+    (UNIT_A, [("status", "submitted")], None, None, "INDEXED BY ix_staff_profile_inst_status_submitted"),
+    (UNIT_A, [], "name", None, None),  # a unit's rows: its (unit, status) ranges, then sorted
+    (UNIT_A, [("department", "检验科")], None, None, None),  # the counters cannot size it: the planner decides
+])
+def test_the_index_each_kind_of_list_is_read_by(app, who, criteria, sort, search, index):
+    listing = StaffListing(scope_of(who), [Criterion(*c) for c in criteria], search, sort, desc=True)
+    with capture_sql() as seen:
+        listing.page(0, PAGE)
+    statement, parameters = page_statement(seen)
+    hints = re.findall(r"(?:NOT INDEXED|INDEXED BY \w+)", statement)
+    if not sqlite():
+        assert hints == []
+        return
+    assert hints == ([index] if index else []), statement
+    if index:
+        assert index.split()[-1] in query_plan(statement, parameters)
+
+
+def test_a_search_over_a_wide_scope_starts_from_its_matches(app):
+    app.config["SEARCH_SCAN_MAX_ROWS"] = 0
+    listing = StaffListing(scope_of(SUPER), [], search="王小")
+    with capture_sql() as seen:
+        listing.page(0, PAGE)
+    statement, _parameters = page_statement(seen)
+    assert ("NOT INDEXED" in statement) == sqlite()
+
+
+def test_the_listing_rows_are_the_scope_and_criteria_and_nothing_else(app):
+    inst = user(UNIT_A).institution_id
+    other = StaffListing(scope_of(UNIT_A), [Criterion("institution", "999999")])
+    assert other.page(0, PAGE).total == 0 and other.query().all() == []
+    mine = StaffListing(scope_of(UNIT_A), [Criterion("institution", str(inst))])
+    assert {p.institution_id for p in mine.query()} == {inst}
+    with pytest.raises(ValueError):
+        StaffListing(scope_of(UNIT_A), sort="id_number_enc")
+
+
+def test_the_grid_offers_exactly_the_sorts_the_listing_plans(app):
+    assert tuple(staff_view(app).column_sortable_list) == SORTABLE
+
+
+@pytest.mark.parametrize("answer, expected", [("1", True), ("0", False)])
+def test_a_yes_no_answer_criterion_compares_a_boolean(app, answer, expected):
+    listing = StaffListing(scope_of(SUPER), [Criterion("pcr_certificate", answer)])
+    with capture_sql() as seen:
+        rows = listing.query().all()
+    direct = db.session.scalars(select(StaffProfile.id).where(
+        StaffProfile.status.in_(REPORTED), StaffProfile.pcr_certificate.is_(expected))).all()
+    assert rows and sorted(r.id for r in rows) == sorted(direct)
+    # A literal boolean, as Flask-Admin's own boolean filter writes it (psycopg refuses a string for a boolean).
+    assert re.search(r"pcr_certificate = (1|0|true|false)\b", staff_reads(seen)[0], re.I), staff_reads(seen)[0]
