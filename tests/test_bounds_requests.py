@@ -177,12 +177,19 @@ def test_an_export_job_whose_stored_arguments_are_out_of_bounds_fails_instead_of
 
     app.config.update(EXPORT_FOLDER=str(tmp_path / "exports"), JOB_BACKEND="thread")
     su = db.session.scalar(select(User).where(User.phone == SUPER))
-    job_id = jobs.enqueue("staff_xlsx", {"args": [["flt0_5", "0001-01-01 to 9999-12-31"]], "locale": "zh_Hans_CN",
-                                         "total": 1}, su)
+    # Criteria the grid would never store (it bounds them first): a job carrying them exports nothing.
+    job_id = jobs.enqueue("staff_xlsx", {"criteria": [["submitted_between", "0001-01-01 to 9999-12-31"]],
+                                         "locale": "zh_Hans_CN", "total": 1}, su)
     jobs.wait(job_id, timeout=60)
     job = db.session.get(ExportJob, job_id)
     db.session.refresh(job)
     assert job.status == "failed" and "1900-01-01" in (job.error or ""), (job.status, job.error)
+    many = [["department", f"科室{i}"] for i in range(50)] + [["status", "reported"]] * 50
+    job_id = jobs.enqueue("staff_xlsx", {"criteria": many, "locale": "zh_Hans_CN", "total": 1}, su)
+    jobs.wait(job_id, timeout=60)
+    job = db.session.get(ExportJob, job_id)
+    db.session.refresh(job)
+    assert job.status == "failed" and "20" in (job.error or ""), (job.status, job.error)
 
 
 def test_a_local_day_range_has_utc_bounds_at_both_edges_of_the_calendar(plain_app):

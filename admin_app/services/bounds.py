@@ -203,6 +203,20 @@ def _reserved(key: str, value: str) -> tuple[str | None, str | None]:
     return str(n), None
 
 
+def distinct_filters(items: list) -> list:
+    """Filters (a listing's criteria) once each, in order; more distinct ones than GRID_MAX_FILTERS are refused."""
+    seen, out = set(), []
+    for item in items:
+        key = tuple(str(part) for part in item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    most = limit("GRID_MAX_FILTERS")
+    if len(out) > most:
+        raise ServiceError(_("At most %(n)d filters apply at once.", n=most))
+    return out
+
+
 def return_url(target) -> str | None:
     """A return address to redirect to: a local path (never `//host`, a scheme or `\\`), printable, short."""
     if not target or not isinstance(target, str) or len(target) > limit("RETURN_URL_MAX"):
