@@ -105,5 +105,6 @@ def test_a_large_audit_export_runs_as_a_job_audited_with_the_requesters_address(
     assert resp.headers["Content-Disposition"].startswith("attachment; filename=audit-log-")
     row, = audit_rows("export_audit")
     assert row.ip == "10.20.30.40" and row.details["job"] == job_id
-    # another officer cannot fetch it
+    # a staff-list job page does not serve an audit job, nor another officer
+    assert c.get(f"/admin/staff/jobs/{job_id}").status_code == 404
     assert login(DISTRICT_B).get(f"/admin/audit/jobs/{job_id}/download").status_code == 404

@@ -87,7 +87,7 @@ def test_officer_grid_sql_is_constant_with_the_unit_joined(login, count_queries)
             html = c.get(STAFF_URL, query_string={"flt0_0": "reported", "page_size": size}).get_data(as_text=True)
         assert len(grid_ids(html)) == min(size, total) and total > 20
         seen[size] = q.statements
-    assert len(seen[20]) == len(seen[100]) <= 5, seen[100]
+    assert len(seen[20]) == len(seen[100]) <= 6, seen[100]  # 6: is there a unit panel (issue 22)
     page = [s for s in seen[100] if "FROM staff_profile" in s and "LIMIT" in s]
     assert len(page) == 1 and "JOIN institution" in page[0] and "region" in page[0]
     # With the unit filter the page still carries its own total: no extra statement per row either.
@@ -96,7 +96,7 @@ def test_officer_grid_sql_is_constant_with_the_unit_joined(login, count_queries)
         html = c.get(STAFF_URL, query_string={"flt0_0": "reported", f"flt1_{INST_FLT}": unit.id,
                                               "page_size": 100}).get_data(as_text=True)
     # user, grants, roots, cards, the unit, its subtree ids, the total from the counters, the page.
-    assert set(grid_ids(html)) == subtree_ids(unit) and len(q.statements) <= 8, q.statements
+    assert set(grid_ids(html)) == subtree_ids(unit) and len(q.statements) <= 9, q.statements  # 9: the unit panel
 
 
 # ---- the unit and region filters ------------------------------------------------------------------------

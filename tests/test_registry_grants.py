@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from admin_app.extensions import db
 from admin_app.models import AdminGrant, AuditLog, User
 from admin_app.models.types import utcnow
-from admin_app.services import ServiceError, grants
+from admin_app.services import ServiceError, grant_team, grants
 from admin_app.services.codes import ALPHABET
 from admin_app.services.scope import scope_for
 from tests.conftest import DISTRICT_A, DISTRICT_B, PROVINCE, STAFF_A, UNIT_A
@@ -350,7 +350,7 @@ def test_superior_reset_removes_assistants_too(login, sms):
     unit_a = inst(UNIT_A_NAME)
     helper, _ = make_user("13911110071", "助理", unit_a)
     manager = db.session.scalar(select(User).where(User.phone == UNIT_A))
-    grants.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
+    grant_team.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
                          sms_code=sms.send(UNIT_A, "step_up"))
     assert login(helper.phone).get("/admin/").status_code == 200
     login(DISTRICT_A).post("/admin/grant/action/", data={"action": "reset", "rowid": str(unit_a.id)})
@@ -387,7 +387,7 @@ def test_direct_authorization_uses_the_issued_code(login, sms):
     g = issue(DISTRICT_A, hospital)
     lead, number = make_user("13911110082", "刘院长", hospital)
     issuer = db.session.scalar(select(User).where(User.phone == DISTRICT_A))
-    grants.authorize_directly(scope_for(issuer), issuer, hospital.id, "resident_id", number, PW,
+    grant_team.authorize_directly(scope_for(issuer), issuer, hospital.id, "resident_id", number, PW,
                               sms.send(DISTRICT_A, "step_up"))
     assert [(x.id, x.state, x.user_id) for x in grants_of(hospital)] == [(g.id, "active", lead.id)]
 
@@ -493,9 +493,9 @@ def test_transfer_to_an_assistant_drops_the_assistant_grant(login, sms):
     unit_a = inst(UNIT_A_NAME)
     helper, _ = make_user("13911110111", "助理", unit_a)
     manager = db.session.scalar(select(User).where(User.phone == UNIT_A))
-    grants.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
+    grant_team.add_assistant(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
                          sms_code=sms.send(UNIT_A, "step_up"))
-    grants.transfer_manager(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
+    grant_team.transfer_manager(scope_for(manager), manager, unit_a.id, phone=helper.phone, password=PW,
                             sms_code=sms.send(UNIT_A, "step_up"))
     active = [(x.role, x.user_id) for x in grants_of(unit_a) if x.state == "active"]
     assert active == [("manager", helper.id)]

@@ -73,9 +73,10 @@ def test_unit_admin_reviews_in_the_browser(live_server, browser):  # noqa: F811 
     page.click("button.select-all-matching")
     expect(page.locator("#select_all")).to_have_value("1")
 
-    # Export the listed staff.
+    # Export the listed staff: 导出 Excel -> 全部字段.
+    page.click("a.export-menu")
     with page.expect_download() as download:
-        page.click("a.export-xlsx")
+        page.click("a.export-xlsx.export-all")
     data = Path(download.value.path()).read_bytes()
     rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     reported = [s for s in statuses_of(app, inst).values() if s != "draft"]

@@ -27,7 +27,8 @@ def col(header, name):
 
 
 def export_link(html):
-    return re.search(r'href="([^"]+)" title="[^"]*">导出 Excel', html).group(1).replace("&amp;", "&")
+    return re.search(r'class="dropdown-item export-xlsx export-all" href="([^"]+)">全部字段', html).group(1).replace(
+        "&amp;", "&")
 
 
 def test_export_matches_the_grid_and_has_chinese_headers(login):
@@ -122,7 +123,8 @@ def test_export_is_audited_with_rows_and_filters(login):
     assert row.actor_id == user(UNIT_A).id and row.institution_id == user(UNIT_A).institution_id
     assert row.details["rows"] == len(rows)
     assert row.details["search"] == "1"
-    assert ["人员性质", "等于", "sampling"] in row.details["filters"]
+    # stable codes (column, operation), not the exporter's words: the audit grid shows them in the reader's language
+    assert {"column": "staff_profile.personnel_type", "op": "equals", "value": "sampling"} in row.details["filters"]
 
 
 def test_export_refuses_other_types_and_outsiders(app, login):

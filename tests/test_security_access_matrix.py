@@ -274,6 +274,8 @@ def build_table(ids) -> list[Row]:
     add(Row("POST", "/account", portal(), data={"action": "search", "institution_q": "zzzz"}))
     add(Row("GET", "/profile", portal(super=302)))
     add(Row("POST", "/profile", portal(super=302), data={"version": "x"}))
+    # A photo kept from one's own refused save (session-bound): nobody here has one, so a 404 for every role.
+    add(Row("GET", "/profile/avatar/pending", {"anon": LOGIN, **{r: 404 for r in ROLES[1:]}}))
     add(Row("GET", "/password", portal()))
     add(Row("POST", "/password", portal(), data={}))
     add(Row("GET", "/verify", portal()))
@@ -360,6 +362,9 @@ def build_table(ids) -> list[Row]:
         # audit trail
         add(Row("GET", "/admin/audit/?flt0_0=matrix_probe", admin(), target=side, check=list_shows(d["audit"], side)))
         add(Row("GET", f"/admin/audit/details/?id={d['audit']}", admin(target=side), target=side))
+        # the audit trail as a file: the same scope (its row is the unit's id in the 对象 column)
+        add(Row("GET", "/admin/audit/export/xlsx/?flt0_0=matrix_probe", admin(), target=side,
+                check=export_holds(str(d["unit"]), side)))
         # business authorization: rows are the admin's direct subordinates (hospital a is a child of district A)
         cid = d["child"]
         child_cover = {"officer", "super"} if side == "a" else {"sibling", "super"}
@@ -392,6 +397,11 @@ def build_table(ids) -> list[Row]:
         for url in (f"/admin/staff/jobs/{job}", f"/admin/staff/jobs/{job}.json", f"/admin/staff/jobs/{job}/download"):
             add(Row("GET", url, admin(covers={owner, "super"}), target=side))
     add(Row("GET", "/admin/staff/jobs/" + "0" * 32, admin(404), note="no such job"))
+    # The audit grid's job pages serve audit jobs only: a staff-list job is not found there, even by its owner.
+    for side in ("a", "b"):
+        job = ids[side]["job"]
+        for url in (f"/admin/audit/jobs/{job}", f"/admin/audit/jobs/{job}.json", f"/admin/audit/jobs/{job}/download"):
+            add(Row("GET", url, admin(404), target=side, note="another grid's job"))
     add(Row("GET", "/admin/grant/team/", admin()))
     add(Row("GET", "/admin/grant/details/?id=1", admin(302), note="no detail page: back to the list"))
     # Switched-off stock endpoints of every grid: redirects back (create/delete/export), 404 (ajax), never data.
@@ -404,7 +414,10 @@ def build_table(ids) -> list[Row]:
         add(Row("POST", base + "ajax/update/", admin(404), data={"list_form_pk": "1", "name": "x"}))
         if ep != "staff":
             add(Row("POST", base + "delete/", admin(302), data={"id": "1"}))
+        if ep not in ("staff", "audit"):
             add(Row("GET", base + "export/csv/", admin(302)))
+        elif ep == "audit":  # its own export: xlsx only
+            add(Row("GET", base + "export/csv/", admin(404)))
         if ep not in ("staff", "application", "verification", "grant"):
             add(Row("POST", base + "action/", admin(302), data={"action": "delete", "rowid": "1"}))
         if ep not in ("staff", "institution"):

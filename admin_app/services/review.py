@@ -140,6 +140,51 @@ def available(status: str, institution_id: int | None, path: str | None, scope: 
     return out
 
 
+def offered_actions(rows, scope: Scope) -> list[str]:
+    """The actions this scope can take on some of these rows ((status, institution_id, user_id) each): what the
+    grid offers for the page it shows. A row of one's own institution is reviewed at level 1, a lower one at
+    level 2 (the superuser: both); one's own profile is never one's to review."""
+    own = set(scope.institution_ids)
+    pairs = set()
+    for status, institution_id, user_id in rows:
+        if user_id is not None and user_id == scope.user_id:
+            continue
+        if scope.is_superuser:
+            pairs.update({(status, 1), (status, 2)})
+        else:
+            pairs.add((status, 1 if institution_id in own else 2))
+    return [a for a in ACTIONS if any(t.action == a and (t.from_status, t.level) in pairs for t in TRANSITIONS)]
+
+
+def names_of(ids, scope: Scope, limit: int = 200) -> list[str]:
+    """The names of the selected profiles this scope may see (the 驳回 / 退审 reason page lists who is selected)."""
+    from .scope import restrict
+
+    id_list = parse_ids(ids)[:limit]
+    if not id_list:
+        return []
+    stmt = restrict(select(StaffProfile.name).where(StaffProfile.id.in_(id_list)), StaffProfile, scope)
+    return list(db.session.scalars(stmt.order_by(StaffProfile.name, StaffProfile.id)))
+
+
+def parse_row_versions(values) -> dict[int, int] | None:
+    """The grid's `rowversion` values ("<id>:<version>", one per row of the page) as {id: version}; None when
+    none came (outside callers post rowid only). Anything malformed is refused."""
+    values = [v for v in (values or []) if v != ""]
+    if not values:
+        return None
+    if len(values) > CHUNK:
+        raise ServiceError(_("Invalid selection."))
+    out = {}
+    for raw in values:
+        pid, sep, version = str(raw).partition(":")
+        if not sep or not (pid.isascii() and pid.isdigit() and version.isascii() and version.isdigit()) \
+                or len(pid) > 10 or len(version) > 9 or int(pid) > 2**31 - 1:
+            raise ServiceError(_("Invalid selection."))
+        out[int(pid)] = int(version)
+    return out
+
+
 def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None = None,
                levels: tuple[int, ...] = (1, 2), versions: dict | None = None) -> TransitionResult:
     """Apply `action` to the profiles with these ids that the scope may move; skip and count the rest."""

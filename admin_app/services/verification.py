@@ -23,16 +23,13 @@ import logging
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, select, true, update
 from sqlalchemy.exc import IntegrityError
-from werkzeug.utils import import_string
 
 from ..extensions import db
-from ..i18n import N_
 from ..models import IdentityVerification, User
 from ..models.types import utcnow
 from ..models.user import ID_TYPES
@@ -43,23 +40,36 @@ from .identity import IdentityError, check_document, indexes_for, sealed
 from .scope import Scope, restrict
 from .uploads import image_path, save_image
 
+# The verifier interface and a user's identity status live beside this module; callers keep reaching them
+# here (services.verification.X), the one home of the identity rules.
+from .verification_status import (  # noqa: F401 - re-exported
+    SIDES,
+    STATUS_LABELS,
+    IdentityStatus,
+    find_verified_user,
+    full_number,
+    is_verified,
+    latest_request,
+    own_request,
+    scan_path,
+    verification_status,
+)
+from .verifiers import (  # noqa: F401 - re-exported
+    DEFAULT_VERIFIER,
+    Decision,
+    ManualVerifier,
+    VerificationRequest,
+    Verifier,
+    get_verifier,
+)
+
 log = logging.getLogger(__name__)
 
-DEFAULT_VERIFIER = "admin_app.services.verification:ManualVerifier"
 DEFAULT_DAILY_CAP = 5
 REASON_MAX = 500
 NAME_MAX = 64
 # Documents whose back carries data: the back scan is required; a passport's data page is enough.
 BACK_OPTIONAL = frozenset({"passport"})
-SIDES = ("front", "back")
-
-# User.identity_status -> label msgid (the words of the health-talent platform's manual).
-STATUS_LABELS = {
-    "unverified": N_("Unverified"),
-    "pending": N_("Pending review"),
-    "verified": N_("Verified"),
-    "rejected": N_("Verification failed"),
-}
 SYSTEM_SCOPE = Scope(user_id=None, is_superuser=True)  # what an automatic verifier may decide
 
 
@@ -69,123 +79,6 @@ class VerificationError(ServiceError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
-
-
-# --------------------------------------------------------------------------------------------------- verifiers
-
-@dataclass(frozen=True)
-class VerificationRequest:
-    """What a verifier is given: a plain snapshot, never an ORM row (external services get no session)."""
-
-    id: int
-    user_id: int
-    id_type: str
-    number: str  # the full, normalized document number
-    name: str
-    front_path: Path | None
-    back_path: Path | None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A verifier's verdict: approved, or rejected with a reason shown to the user."""
-
-    approved: bool
-    reason: str | None = None
-
-
-class Verifier:
-    """Interface of an identity verifier.
-
-    `submit` is called once per new request, after it has been committed as pending. Return a Decision to
-    settle the request at once, or None to leave it in the manual queue (also the fallback when the call
-    raises: the request simply stays pending). A verifier that answers later (a callback, a polling job)
-    settles the request with :func:`apply_decision`.
-    """
-
-    def submit(self, request: VerificationRequest) -> Decision | None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class ManualVerifier(Verifier):
-    """The default: every request waits for a human in /admin/verification/."""
-
-    def submit(self, request: VerificationRequest) -> Decision | None:
-        return None
-
-
-def get_verifier() -> Verifier:
-    """The configured verifier of this app (instantiated once per app)."""
-    path = current_app.config.get("IDENTITY_VERIFIER") or DEFAULT_VERIFIER
-    cache = current_app.extensions.setdefault("identity_verifier", {})
-    if path not in cache:
-        obj = import_string(path)
-        cache[path] = obj() if isinstance(obj, type) else obj
-    return cache[path]
-
-
-# ------------------------------------------------------------------------------------------------------ status
-
-@dataclass(frozen=True)
-class IdentityStatus:
-    """What to show a user about their identity: code, translated label, the rejection reason, the request."""
-
-    code: str  # unverified | pending | verified | rejected
-    label: str
-    reason: str | None = None
-    request: IdentityVerification | None = None
-
-    @property
-    def can_submit(self) -> bool:
-        return self.code in ("unverified", "rejected")
-
-
-def own_request(request_id: int, user_id: int) -> IdentityVerification | None:
-    """The user's own verification request with this id, or None (anybody else's is None too)."""
-    return db.session.scalars(select(IdentityVerification).where(
-        IdentityVerification.id == request_id, IdentityVerification.user_id == user_id)).first()
-
-
-def latest_request(user_id: int) -> IdentityVerification | None:
-    return db.session.scalars(select(IdentityVerification).where(IdentityVerification.user_id == user_id)
-                              .order_by(IdentityVerification.created_at.desc(), IdentityVerification.id.desc())
-                              .limit(1)).first()
-
-
-def verification_status(user) -> IdentityStatus:
-    """The user's identity status for any page (/verify, /me): code, label (translated), reason if rejected."""
-    code = user.identity_status if user.identity_status in STATUS_LABELS else "unverified"
-    req = latest_request(user.id)
-    reason = req.reason if code == "rejected" and req is not None and req.status == "rejected" else None
-    return IdentityStatus(code=code, label=_(STATUS_LABELS[code]), reason=reason, request=req)
-
-
-def is_verified(user) -> bool:
-    """True when the user's identity has been verified (admin grants require it)."""
-    return bool(user is not None and user.identity_status == "verified" and user.id_number_index)
-
-
-def find_verified_user(id_type: str, number: str) -> User | None:
-    """The account holding this verified identity (for granting admin rights directly by ID number), or None."""
-    try:
-        number = check_document(id_type, number, lookup=True)
-    except IdentityError:
-        return None
-    return db.session.scalars(select(User).where(User.id_type == id_type,
-                                                 User.id_number_index.in_(indexes_for(id_type, number)),
-                                                 User.identity_status == "verified")).first()
-
-
-def full_number(req: IdentityVerification) -> str:
-    """The decrypted number of a request (the caller checks scope and writes the audit row)."""
-    return decrypt(req.id_number_enc)
-
-
-def scan_path(req: IdentityVerification, side: str) -> Path | None:
-    """The stored scan of one side of a request, or None."""
-    if side not in SIDES:
-        return None
-    return image_path("scan", req.front_image if side == "front" else req.back_image)
 
 
 # -------------------------------------------------------------------------------------------------- submission

@@ -18,14 +18,65 @@ from ..services.export import XLSX_MIMETYPE, content_disposition
 from ..services.scope import scope_for
 
 
-class XlsxExportMixin:
+class ExportJobPagesMixin:
+    """The pages of a grid's background export jobs (progress, status JSON, download), for jobs of
+    `export_job_kind` only; the file is offered under its UTF-8 name with an ASCII fallback (content_disposition)."""
+
+    export_job_kind = ""
+    export_progress_title = ""
+
+    def _job_or_404(self, job_id):
+        job = jobs.get_for(job_id, current_user)
+        if job is None or job.kind != self.export_job_kind:
+            abort(404)  # unknown, expired, someone else's or another grid's: the same answer
+        return job
+
+    def _job_status(self, job) -> dict:
+        return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
+                "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
+                "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
+                "error": self._job_error(job)}
+
+    @staticmethod
+    def _job_error(job) -> str | None:
+        if job.status != "failed":
+            return None
+        if (job.error or "").startswith(jobs.WORKER_LOST):
+            return _("The export was interrupted: the server running it stopped. Please export again.")
+        return _("The export failed. Please try again.")
+
+    @expose("/jobs/<string(length=32):job_id>")
+    def job_view(self, job_id):
+        job = self._job_or_404(job_id)
+        return self.render("admin/staff/job.html", job=job, status=self._job_status(job),
+                           status_url=self.get_url(".job_status", job_id=job.id),
+                           back_url=self.get_url(".index_view"),
+                           title=_(self.export_progress_title) if self.export_progress_title else None,
+                           retention=current_app.config.get("EXPORT_RETENTION_HOURS", 24))
+
+    @expose("/jobs/<string(length=32):job_id>.json")
+    def job_status(self, job_id):
+        resp = jsonify(self._job_status(self._job_or_404(job_id)))
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @expose("/jobs/<string(length=32):job_id>/download")
+    def job_download(self, job_id):
+        job = self._job_or_404(job_id)
+        if job.status != "done" or not job.file_path or not os.path.exists(job.file_path):
+            abort(404)
+        name = job.download_name or "export.xlsx"
+        resp = send_file(job.file_path, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0)
+        resp.headers["Content-Disposition"] = content_disposition(name, (job.params or {}).get("ascii_name", ""))
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+
+class XlsxExportMixin(ExportJobPagesMixin):
     """Subclasses name `export_job_kind`, `export_progress_title` and implement `_export_plan()` ->
     (view_args, sort column, query, total), `_write_export(query, fh, exported_at, progress=None)` -> rows,
     `_audit_export(rows, view_args, column, actor_id=None, job_id=None, ip=None)` and
     `_export_names(exported_at)` -> (UTF-8 name, ASCII name)."""
-
-    export_job_kind = ""
-    export_progress_title = ""
 
     def export_url_path(self) -> str:
         return (self.admin.url or "/admin") + "/" + self.endpoint + "/export/xlsx/"
@@ -51,7 +102,8 @@ class XlsxExportMixin:
                                                          "ascii_name": self._export_names(at)[1]}, current_user)
             return redirect(self.get_url(".job_view", job_id=job_id))
         at = utcnow()
-        fh = tempfile.TemporaryFile()  # noqa: SIM115 -- send_file streams it and closes it after the response
+        # Under EXPORT_FOLDER, not the system temp directory; send_file streams it and closes it after the response.
+        fh = tempfile.TemporaryFile(dir=jobs.export_folder())  # noqa: SIM115
         try:
             rows = self._write_export(query, fh, at)
             self._audit_export(rows, view_args, column)
@@ -77,49 +129,10 @@ class XlsxExportMixin:
             view_args, column, query, total = self._export_plan()
             at = datetime.fromisoformat(params["at"]) if params.get("at") else utcnow()
             progress(0, total)
-            path = jobs.export_folder() / f"{job.id}.xlsx"
-            with open(path, "wb") as fh:
+            path = jobs.output_path(job.id)
+            with jobs.open_private(path) as fh:  # owner only; removed if the job fails
                 rows = self._write_export(query, fh, at, progress=progress)
             self._audit_export(rows, view_args, column, actor_id=user.id, job_id=job.id, ip=params.get("ip"))
             db.session.commit()
             progress(rows, rows)
             return path, self._export_names(at)[0]
-
-    # ---- the job's pages ------------------------------------------------------------------------------
-
-    def _job_or_404(self, job_id):
-        job = jobs.get_for(job_id, current_user)
-        if job is None or job.kind != self.export_job_kind:
-            abort(404)  # unknown, expired, someone else's or another grid's: the same answer
-        return job
-
-    def _job_status(self, job) -> dict:
-        return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
-                "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
-                "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
-                "error": _("The export failed. Please try again.") if job.status == "failed" else None}
-
-    @expose("/jobs/<string(length=32):job_id>")
-    def job_view(self, job_id):
-        job = self._job_or_404(job_id)
-        return self.render("admin/staff/job.html", job=job, status=self._job_status(job),
-                           status_url=self.get_url(".job_status", job_id=job.id),
-                           back_url=self.get_url(".index_view"), title=_(self.export_progress_title),
-                           retention=current_app.config.get("EXPORT_RETENTION_HOURS", 24))
-
-    @expose("/jobs/<string(length=32):job_id>.json")
-    def job_status(self, job_id):
-        resp = jsonify(self._job_status(self._job_or_404(job_id)))
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
-
-    @expose("/jobs/<string(length=32):job_id>/download")
-    def job_download(self, job_id):
-        job = self._job_or_404(job_id)
-        if job.status != "done" or not job.file_path or not os.path.exists(job.file_path):
-            abort(404)
-        name = job.download_name or "export.xlsx"
-        resp = send_file(job.file_path, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0)
-        resp.headers["Content-Disposition"] = content_disposition(name, (job.params or {}).get("ascii_name", ""))
-        resp.headers["Cache-Control"] = "no-store"
-        return resp

@@ -18,7 +18,7 @@ from ..forms.validators import normalize_phone
 from ..models import Institution
 from ..models.grant import ROLES
 from ..models.institution import CATEGORIES
-from ..services import ServiceError, grants
+from ..services import ServiceError, grant_team, grants
 from ..services.scope import count_query, current_scope
 from .base import SecureModelView
 from .formatters import label, local_time
@@ -188,7 +188,7 @@ class GrantView(SecureModelView):
                 form.id_number.errors = [_("Please enter the ID number of the business manager.")]
             else:
                 try:
-                    grant = grants.authorize_directly(current_scope(), current_user, inst.id, form.id_type.data,
+                    grant = grant_team.authorize_directly(current_scope(), current_user, inst.id, form.id_type.data,
                                                       form.id_number.data, form.password.data, form.sms_code.data)
                 except grants.GrantNotFound:
                     abort(404)
@@ -240,7 +240,7 @@ class GrantView(SecureModelView):
             send_step_up(add)
         elif add.validate_on_submit():
             try:
-                grant = grants.add_assistant(current_scope(), current_user, add.institution_id.data,
+                grant = grant_team.add_assistant(current_scope(), current_user, add.institution_id.data,
                                              password=add.password.data, sms_code=add.sms_code.data,
                                              **self._person_args(add))
             except grants.GrantNotFound:
@@ -261,7 +261,7 @@ class GrantView(SecureModelView):
             send_step_up(remove)
         elif remove.validate_on_submit():
             try:
-                grants.remove_assistant(current_scope(), current_user, remove.grant_id.data, remove.password.data,
+                grant_team.remove_assistant(current_scope(), current_user, remove.grant_id.data, remove.password.data,
                                         remove.sms_code.data)
             except grants.GrantNotFound:
                 abort(404)
@@ -284,7 +284,7 @@ class GrantView(SecureModelView):
                 transfer.confirm.errors = [_("Please confirm that you hand over the business manager role.")]
             else:
                 try:
-                    grant = grants.transfer_manager(current_scope(), current_user, transfer.institution_id.data,
+                    grant = grant_team.transfer_manager(current_scope(), current_user, transfer.institution_id.data,
                                                     password=transfer.password.data, sms_code=transfer.sms_code.data,
                                                     **self._person_args(transfer))
                 except grants.GrantNotFound:

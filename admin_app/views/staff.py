@@ -20,7 +20,7 @@ from ..models.profile import (
     SAMPLING_QUESTIONS,
     TESTING_QUESTIONS,
 )
-from ..services import ServiceError, bounds, jobs, review, staff_export
+from ..services import ServiceError, bounds, jobs, library, review, staff_export
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import current_scope
 from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, reported, scoped_region
@@ -45,6 +45,7 @@ from .staff_filters import (
 )
 
 KEYSET_ARGS = ("after", "before", "pn")
+NAMES_MAX = 200  # names listed on the reason page; more are counted
 CARD_ID = "0000000000"  # stands for the row's id in the one card URL a page builds
 
 
@@ -109,7 +110,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
 
     def __init__(self, **kwargs):
         super().__init__(StaffProfile, name=_l("Staff review"), endpoint="staff", **kwargs)
-        jobs.register("staff_xlsx", staff_export.run_staff_export_job)
+        jobs.register(self.export_job_kind, staff_export.run_staff_export_job)
 
     # ---- officers: the unit picker, region options ----------------------------------------------------
 
@@ -268,8 +269,12 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
                           "active": value in active or (value == "reported" and not view_args.filters),
                           "url": self.get_url(".index_view", **{f"flt0_{self.get_filter_arg(idx, self._filters[idx])}":
                                                                 value})})
+        scope = current_scope()
         self._template_args.update(
-            cards=cards, export_url=self.get_url(".export", export_type="xlsx", **kwargs),
+            unit_panel=library.unit_panel(scope),
+            offered_for=lambda rows: review.offered_actions(((r.status, r.institution_id, r.user_id) for r in rows),
+                                                            scope),
+            cards=cards, export_links=self.export_links(kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
             reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args),
             keyset_links=self._keyset_links if keyset is not None else None)
@@ -318,8 +323,10 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
     def _review(self, action_name: str, ids):
         back = self._return_url()
         try:
-            id_list = self._matching_ids() if request.form.get("select_all") == "1" else review.parse_ids(ids)
-            versions = self._versions(id_list)
+            select_all = request.form.get("select_all") == "1"
+            id_list = self._matching_ids() if select_all else review.parse_ids(ids)
+            # "All that match" acts on the rows matching now; ticked rows are held to the versions the page showed.
+            versions = None if select_all else self._versions(id_list)
         except ServiceError as e:
             flash(str(e), "error")
             return redirect(back)
@@ -352,26 +359,43 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
 
     @staticmethod
     def _versions(id_list) -> dict | None:
-        """{id: version} from the card's single-row form (`version`), so an edit saved meanwhile is not approved."""
+        """{id: version} the admin saw: the card's `version`, or the grid's `rowversion` ("id:version" per row).
+
+        None when neither came (outside callers post rowid only): the action then acts as it always did."""
         raw = request.form.get("version")
-        if raw is None or len(id_list) != 1:
+        if raw is not None and len(id_list) == 1:
+            if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+                raise ServiceError(_("Invalid selection."))
+            return {id_list[0]: int(raw)}
+        seen = review.parse_row_versions(request.form.getlist("rowversion"))
+        if seen is None:
             return None
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-            raise ServiceError(_("Invalid selection."))
-        return {id_list[0]: int(raw)}
+        return {i: seen[i] for i in id_list if i in seen}
 
     def _reason_page(self, action_name, id_list, versions, reason="", error=None):
         post_url = request.script_root + request.full_path.rstrip("?")
         titles = {"reject": _("Reject"), "revert": _("Revert approval")}
+        single = len(id_list) == 1 and request.form.get("version") is not None
         return self.render("admin/staff/reason.html", action_name=action_name, title=titles[action_name],
-                           ids=id_list, version=(versions or {}).get(id_list[0]) if len(id_list) == 1 else None,
+                           ids=id_list, version=(versions or {}).get(id_list[0]) if single else None,
+                           row_versions=None if single else versions,
+                           names=review.names_of(id_list, current_scope(), limit=NAMES_MAX),
                            reason=reason or "", error=error, post_url=post_url, return_url=self._return_url(),
                            reason_max=review.REASON_MAX)
 
     @staticmethod
     def _result_message(result) -> str:
         n, skipped = result.moved, result.skipped
+        # Said first: the rows refused for a reason the admin can act on (his own profile, rows that moved).
+        notes = []
+        if result.own:
+            notes.append(_("Your own profile cannot be reviewed by you; it is left to another admin of your unit "
+                           "or to the level above."))
+        if result.changed:
+            notes.append(_("%(n)d had changed status and were not handled", n=result.changed) + _("."))
         if not n:
+            if notes:
+                return " ".join(notes)
             return _("Nothing changed: the %(n)d selected staff had already been handled or are not yours to "
                      "review.", n=skipped)
         done = {"approve": _("Approved %(n)d", n=n), "reject": _("Rejected %(n)d", n=n),
@@ -379,4 +403,4 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
         if skipped:
             done += _(", skipped %(n)d (status had changed or not yours to review)", n=skipped)
         levels = _(", ").join(str(LEVEL_NAMES[lv]) for lv in sorted(result.by_level))
-        return done + _(". Level: %(levels)s", levels=levels)
+        return " ".join([done + _(". Level: %(levels)s", levels=levels), *notes])

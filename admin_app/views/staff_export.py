@@ -3,27 +3,33 @@
 Which rows and columns an export holds, its audit row and the job that writes a big one are services.export's;
 this mixin only answers the requests.
 """
-import os
 import tempfile
 
-from flask import abort, current_app, flash, jsonify, redirect, send_file
+from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import expose
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 
+from ..i18n import N_
+from ..models.types import utcnow
 from ..services import jobs, staff_export as export
-from ..services.export import XLSX_MIMETYPE
+from ..services.audit import client_ip
+from ..services.export import COLUMN_SETS, XLSX_MIMETYPE, column_set, content_disposition, describe_filters
+from .export_pages import ExportJobPagesMixin
 
 
-class StaffExportMixin:
-    """export, job_view, job_status and job_download of the staff grid (StaffProfileView)."""
+class StaffExportMixin(ExportJobPagesMixin):
+    """export (全部字段 or 常用字段: ?columns=all|common), job_view, job_status and job_download of the staff grid."""
 
-    def _describe_filters(self, filters) -> list:
-        """Active filters as [name, operation, value] for the audit row."""
+    export_job_kind = "staff_xlsx"
+    export_progress_title = N_("Exporting the staff list")
+
+    def export_links(self, list_args: dict) -> list[tuple[str, str, str]]:
+        """(code, label, URL) of each column set, for the grid's 导出 Excel menu (the grid's arguments kept)."""
         out = []
-        for idx, _name, value in filters or ():
-            flt = self._filters[idx]
-            out.append([str(flt.name), str(flt.operation()), value])
+        for code, (label, _columns) in COLUMN_SETS.items():
+            args = dict(list_args, columns=code) if code != "all" else dict(list_args)
+            out.append((code, _(label), self.get_url(".export", export_type="xlsx", **args)))
         return out
 
     @expose("/export/<export_type>/")
@@ -43,16 +49,19 @@ class StaffExportMixin:
             flash(_("%(n)d rows match; an export holds at most %(max)d. Please narrow the filter.",
                     n=total, max=limit), "error")
             return redirect(self.get_url(".index_view", **self._list_kwargs(view_args)))
-        filters = self._describe_filters(view_args.filters)
+        filters = describe_filters(self._filters, view_args.filters)  # stable codes, not the exporter's words
+        columns = column_set(request.args.get("columns"))
+        at = utcnow()
         if total > int(current_app.config.get("EXPORT_JOB_THRESHOLD", 50_000)):
-            job_id = jobs.enqueue("staff_xlsx", export.job_params(listing, filters, str(get_locale()), total),
-                                  current_user)
+            params = export.job_params(listing, filters, str(get_locale()), total, columns=columns, ip=client_ip(),
+                                       exported_at=at)
+            job_id = jobs.enqueue(self.export_job_kind, params, current_user)
             return redirect(self.get_url(".job_view", job_id=job_id))
         # Decrypted numbers: under instance/, mode 600; send_file streams it and closes it after the response.
         fh = tempfile.TemporaryFile(dir=jobs.export_folder())  # noqa: SIM115
         try:
-            rows = export.write_listing(listing, fh)
-            export.audit_export(listing, rows, filters)
+            rows = export.write_listing(listing, fh, columns=columns, exported_at=at)
+            export.audit_export(listing, rows, filters, columns=columns)
             fh.seek(0)
         except export.UndecryptableNumber as e:
             fh.close()
@@ -61,53 +70,8 @@ class StaffExportMixin:
         except Exception:
             fh.close()
             raise
-        resp = send_file(fh, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=export.download_name(),
-                         max_age=0)
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
-
-    # ---- export jobs ---------------------------------------------------------------------------------
-
-    def _job_or_404(self, job_id):
-        job = jobs.get_for(job_id, current_user)
-        if job is None:
-            abort(404)  # unknown, expired, or someone else's: the same answer
-        return job
-
-    def _job_status(self, job) -> dict:
-        return {"id": job.id, "status": job.status, "done": job.done, "total": job.total,
-                "percent": 100 if job.status == "done" else int(job.done * 100 / job.total) if job.total else 0,
-                "download_url": self.get_url(".job_download", job_id=job.id) if job.status == "done" else None,
-                "error": self._job_error(job)}
-
-    @staticmethod
-    def _job_error(job) -> str | None:
-        if job.status != "failed":
-            return None
-        if (job.error or "").startswith(jobs.WORKER_LOST):
-            return _("The export was interrupted: the server running it stopped. Please export again.")
-        return _("The export failed. Please try again.")
-
-    @expose("/jobs/<string(length=32):job_id>")
-    def job_view(self, job_id):
-        job = self._job_or_404(job_id)
-        return self.render("admin/staff/job.html", job=job, status=self._job_status(job),
-                           status_url=self.get_url(".job_status", job_id=job.id),
-                           back_url=self.get_url(".index_view"),
-                           retention=current_app.config.get("EXPORT_RETENTION_HOURS", 24))
-
-    @expose("/jobs/<string(length=32):job_id>.json")
-    def job_status(self, job_id):
-        resp = jsonify(self._job_status(self._job_or_404(job_id)))
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
-
-    @expose("/jobs/<string(length=32):job_id>/download")
-    def job_download(self, job_id):
-        job = self._job_or_404(job_id)
-        if job.status != "done" or not job.file_path or not os.path.exists(job.file_path):
-            abort(404)
-        resp = send_file(job.file_path, mimetype=XLSX_MIMETYPE, as_attachment=True,
-                         download_name=job.download_name or "export.xlsx", max_age=0)
+        name, ascii_name = export.file_names(listing.scope, at)
+        resp = send_file(fh, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0)
+        resp.headers["Content-Disposition"] = content_disposition(name, ascii_name)
         resp.headers["Cache-Control"] = "no-store"
         return resp

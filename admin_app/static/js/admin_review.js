@@ -89,6 +89,32 @@
     if (e.target.closest && e.target.closest('.field-filters a.filter')) { window.setTimeout(scanFilters, 0); }
   });
 
+  // 单位确认码: the copy button (the clipboard API where the page is a secure context, else a selection + copy).
+  Array.prototype.forEach.call(document.querySelectorAll('[data-copy]'), function (btn) {
+    var target = document.querySelector(btn.getAttribute('data-copy'));
+    var status = btn.parentNode.querySelector('[data-copy-status]');
+    function say(text) { if (status) { status.textContent = text; } }
+    function fallback() {
+      var range = document.createRange();
+      range.selectNodeContents(target);
+      var sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      say(btn.getAttribute(ok ? 'data-copied-text' : 'data-copy-failed-text'));
+    }
+    btn.addEventListener('click', function () {
+      if (!target) { return; }
+      var text = target.textContent.trim();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () { say(btn.getAttribute('data-copied-text')); }, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+
   var form = document.getElementById('review_form');
   if (!form) { return; }
   var data = document.getElementById('review-data');
