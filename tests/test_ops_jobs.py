@@ -63,6 +63,18 @@ def rq_app(template_db, tmp_path, redis_url):
     ctx.pop()
 
 
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """An RQ worker run in this process installs its SIGINT/SIGTERM handlers and leaves them: restore ours, or a
+    later signal to this (xdist worker) process would raise rq's StopRequested in whatever runs then."""
+    import signal
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 def _start_export(app) -> str:
     resp = Login(app)(DISTRICT_A).get("/admin/staff/export/xlsx/")
     assert resp.status_code == 302 and "/admin/staff/jobs/" in resp.headers["Location"]

@@ -41,7 +41,13 @@ def test_unit_admin_reviews_in_the_browser(live_server, browser):  # noqa: F811 
     page.fill("input[name=phone]", UNIT_A)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
-    page.goto(live_server.url + "/admin/staff/?page_size=20")
+    # The grid opens on everything reported (上报数); 待审核 is one click away, then 20 a page.
+    page.goto(live_server.url + "/admin/staff/")
+    expect(page.locator("[data-card=reported]")).to_have_attribute("aria-current", "true")
+    page.click("[data-card=submitted]")
+    expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
+    page.get_by_role("link", name="每页 50 条").click()
+    page.get_by_role("link", name="每页 20 条").click()
     expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
 
     # Approve 20 pending at once: tick the header box, press 通过, accept the confirmation.

@@ -37,11 +37,11 @@ def test_cards_come_from_the_counters_of_the_scope(login):
         "unit_approved": by("unit_approved"), "approved": by("approved")}
 
 
-def test_arrival_shows_pending_first_newest_first(login):
+def test_arrival_shows_everything_reported_newest_first(login):
     html = login(UNIT_A).get(STAFF_URL).get_data(as_text=True)
-    pending = profiles_of(UNIT_A, "submitted")
-    assert grid_ids(html) == [p.id for p in pending][:50]
-    assert 'data-card="submitted" aria-current="true"' in html
+    reported = profiles_of(UNIT_A, "submitted", "unit_rejected", "unit_approved", "rejected", "approved")
+    assert grid_ids(html) == [p.id for p in reported][:50]
+    assert 'data-card="reported" aria-current="true"' in html
 
 
 def test_each_card_filters_the_grid(login):

@@ -131,6 +131,14 @@ def test_ending_one_session_from_the_list(login):
     assert resp.status_code == 302 and "/login" in resp.headers["Location"] and not signed_in(here)
 
 
+def test_signing_in_again_in_the_same_browser_replaces_its_session(login):
+    browser = login(STAFF_A)
+    thief = copy_of(browser)
+    login(STAFF_B, client=browser)
+    assert session_ids(STAFF_A) == [] and len(session_ids(STAFF_B)) == 1
+    assert not signed_in(thief)
+
+
 # ------------------------------------------------------------------------------------------- the list
 
 def test_the_list_shows_each_session_with_its_browser_and_marks_this_one(login, client):

@@ -63,6 +63,9 @@ def start(user) -> UserSession:
     """A new session for `user` who has just signed in: a row, and its token in the cookie. Commits."""
     now = clock.utcnow()
     purge_expired(now)
+    previous = session.get(SESSION_KEY) if has_request_context() else None
+    if isinstance(previous, str) and previous:  # signing in over another sign-in in this browser replaces it
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == _hash(previous)))
     token = secrets.token_urlsafe(32)
     agent = request.headers.get("User-Agent", "")[:512] if has_request_context() else ""
     row = UserSession(user_id=user.id, token_hash=_hash(token), created_at=now, last_seen_at=now,

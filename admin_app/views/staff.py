@@ -5,7 +5,7 @@ services.staff_listing, its export and export jobs are views/staff_export.py ove
 """
 from urllib.parse import urlencode
 
-from flask import current_app, flash, g, redirect, request
+from flask import current_app, flash, g, redirect, request, session
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
@@ -65,6 +65,23 @@ def _name_link(view, context, model, name):
         g.hwr_card_url = view.get_url(".details_view", id=CARD_ID, url=context.get("return_url"))
     url = g.hwr_card_url.replace(f"id={CARD_ID}", f"id={model.id}", 1)
     return Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
+
+
+CARD_KEY = "hwr_staff_card"  # the status card a reviewer chose last, kept for the session
+
+
+def remember_card(value: str) -> None:
+    """Keep the chosen card for the session; choosing 上报数 (everything reported) forgets it."""
+    if value == "reported":
+        session.pop(CARD_KEY, None)
+    elif value in STATUS_GROUPS:
+        session[CARD_KEY] = value
+
+
+def remembered_card() -> str | None:
+    """The card chosen last this session, if any (anything else in the session is ignored)."""
+    value = session.get(CARD_KEY)
+    return value if value in STATUS_GROUPS and value != "reported" else None
 
 
 def staff_view(app=None) -> "StaffProfileView":
@@ -201,17 +218,22 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
         return next(i for i, f in enumerate(self._filters) if isinstance(f, StatusFilter))
 
     def _get_list_extra_args(self):
-        """Query-string arguments; arriving without any, the grid opens on 待审核 when there is something pending."""
+        """Query-string arguments; with none, the list shows this session's last card, else 上报数."""
+        # Everything reported, newest first, is how the original system's 上报人员列表 opens.
         if "hwr_staff_args" in g:
             return g.hwr_staff_args
         args = super()._get_list_extra_args()
         # The cursor belongs to one page only: sort, filter, page-size and pager links start from the top.
         args.extra_args = {k: v for k, v in args.extra_args.items() if k not in KEYSET_ARGS}
-        arriving = not any(k.startswith("flt") or k in ("search", "sort", "page", "after", "before")
-                           for k in request.args)
-        if arriving and request_figures().counts().get("submitted"):
+        if request.endpoint == f"{self.endpoint}.index_view":  # the list page only: an export takes its URL
             idx = self._status_filter_index()
-            args.filters = [(idx, str(self._filters[idx].name), "submitted")]
+            chosen = [value for i, _n, value in args.filters if i == idx]
+            arriving = not any(k.startswith("flt") or k in ("search", "sort", "page", "after", "before")
+                               for k in request.args)
+            if chosen:
+                remember_card(chosen[-1])
+            elif arriving and remembered_card():
+                args.filters = [(idx, str(self._filters[idx].name), remembered_card())]
         g.hwr_staff_args = args
         return args
 
@@ -269,12 +291,16 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
                           "active": value in active or (value == "reported" and not view_args.filters),
                           "url": self.get_url(".index_view", **{f"flt0_{self.get_filter_arg(idx, self._filters[idx])}":
                                                                 value})})
+        export_kwargs = dict(kwargs)
+        if not active:  # 上报数 by default: said in the export links, so another tab's card cannot change them
+            export_kwargs[f"flt{len(view_args.filters or ())}_{self.get_filter_arg(idx, self._filters[idx])}"] = \
+                "reported"
         scope = current_scope()
         self._template_args.update(
             unit_panel=library.unit_panel(scope),
             offered_for=lambda rows: review.offered_actions(((r.status, r.institution_id, r.user_id) for r in rows),
                                                             scope),
-            cards=cards, export_links=self.export_links(kwargs),
+            cards=cards, export_links=self.export_links(export_kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
             reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args),
             keyset_links=self._keyset_links if keyset is not None else None)

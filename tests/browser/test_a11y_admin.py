@@ -127,6 +127,17 @@ def test_a_unit_admin_selects_named_rows_and_approves_by_keyboard(browser, serve
     page.keyboard.press("Enter")
     status = page.locator("main [role=status]").first
     expect(status).to_contain_text("2")
+    # Adding a filter from the keyboard puts focus in the new filter's row, named by the filter.
+    tab_to(page, "li.dropdown:has(> .field-filters) > a.dropdown-toggle")
+    page.keyboard.press("Enter")
+    tab_to(page, ".field-filters a.filter")
+    filter_name = page.evaluate("document.activeElement.textContent.trim()")
+    page.keyboard.press("Enter")
+    expect(page.locator("table.filters tr")).to_have_count(2)
+    focused = page.evaluate("[!!document.activeElement.closest('table.filters'), "
+                            "document.activeElement.getAttribute('aria-label')]")
+    assert focused[0] and filter_name in (focused[1] or ""), focused
+    page.screenshot(path=str(artifacts / "a11y-focused-new-filter.png"))
     page.context.close()
 
 

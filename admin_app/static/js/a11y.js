@@ -45,6 +45,18 @@
     });
   }
 
+  // Adding a filter (Flask-Admin builds its row in script) leaves focus on <body>: move it to the new row.
+  var filterRows = document.querySelectorAll('table.filters tr').length;
+  function focusNewFilter() {
+    var rows = document.querySelectorAll('table.filters tr');
+    var added = rows.length > filterRows;
+    filterRows = rows.length;
+    if (!added) { return; }
+    var target = Array.prototype.find.call(rows[rows.length - 1].querySelectorAll('input, select, a, button'),
+      function (el) { return el.type !== 'hidden' && el.offsetParent !== null && el.tabIndex >= 0; });
+    if (target) { target.focus(); }
+  }
+
   function labelOf(field) {
     var label = field.id && document.querySelector('label[for="' + field.id + '"]');
     if (label) { return text(label); }
@@ -107,7 +119,8 @@
     errorSummary();
     var filters = document.querySelector('table.filters');
     if (filters && window.MutationObserver) {
-      new MutationObserver(nameFilters).observe(filters, {childList: true, subtree: true});
+      new MutationObserver(function () { nameFilters(); focusNewFilter(); })
+        .observe(filters, {childList: true, subtree: true});
     }
   }
   if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', run); } else { run(); }
