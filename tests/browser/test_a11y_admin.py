@@ -175,3 +175,20 @@ def test_the_personal_centre_reflows_at_320_css_px(browser, server):
         page.goto(server.url + path)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 320, path
     context.close()
+
+
+def test_a_back_office_reason_left_blank_is_announced(browser, server):
+    """Reject with a reason of spaces only: the reason form comes back with a focused role=alert summary."""
+    page = sign_in(browser, server, UNIT_A, 390)
+    page.locator("input.action-checkbox").first.check()
+    page.once("dialog", lambda d: d.accept())
+    page.locator("button[data-action=reject]").click()
+    page.fill(".review-reason textarea[name=reason]", "   ")
+    page.locator(".review-reason button[type=submit]").click()
+    summary = page.locator(".error-summary[role=alert]")
+    expect(summary).to_contain_text("原因")
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    assert page.title().startswith("错误：")
+    violations = wcag_violations(page, server.url)
+    assert violations == [], json.dumps(violations, ensure_ascii=False)
+    page.context.close()

@@ -23,6 +23,13 @@ def test_unit_admin_reviews_on_a_phone(browser, module_live_server, artifacts):
     page.set_viewport_size(PHONE)
     sign_in(page, base, UNIT_A)
     expect(page).to_have_url(re.compile(r"/admin/staff/"))  # a unit admin lands on 上报人员列表
+    # His unit above the count cards, and its 单位确认码 copied with one tap.
+    code = page.locator("#unit-confirmation-code").inner_text().strip()
+    assert page.locator(".unit-name").bounding_box()["y"] < page.locator(".review-cards").bounding_box()["y"]
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.get_by_role("button", name="复制").click()
+    expect(page.locator("[data-copy-status]")).to_have_text("已复制")
+    assert page.evaluate("navigator.clipboard.readText()") == code
     page.screenshot(path=str(artifacts / "manual000-grid-390.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     assert fits(page, "table.model-list") <= 0 and fits(page, ".table-responsive") <= 0
