@@ -219,7 +219,7 @@ def test_both_nodes_are_ready_with_the_shared_database_and_redis(cluster):
     for node in (cluster["a"], cluster["b"]):
         status, _h, body = Browser().request(node + "/readyz")
         checks = json.loads(body)["checks"]
-        assert status == 200 and checks == {"database": "ok", "redis": "ok"}, checks
+        assert status == 200 and checks == {"database": "ok", "pii_key": "ok", "redis": "ok"}, checks
 
 
 def test_the_sms_cooldown_holds_across_nodes(cluster):

@@ -161,7 +161,9 @@ def test_bodies_over_max_content_length_are_413_and_write_nothing(limited):
     data = edit_form(STAFF_A, title="超大")
     data["avatar"] = (io.BytesIO(big), "big.jpg")
     resp = staff.post("/profile", data=data, content_type="multipart/form-data")
-    assert resp.status_code == 413 and "过大" in resp.get_data(as_text=True)
+    # The profile form is not lost behind a bare 413 page: back to the form, the message on the photo field.
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/profile")
+    assert "图片大小不能超过" in staff.get("/profile").get_data(as_text=True)
     resp = sign_in(app, STAFF_B).post("/verify", data=verify_form(front=big), content_type="multipart/form-data")
     assert resp.status_code == 413
     resp = app.test_client().post("/sms/send", data={"phone": "1" * 300_000, "purpose": "register"})

@@ -4,7 +4,7 @@ Users are in China (BABEL_DEFAULT_TIMEZONE, Asia/Shanghai) while servers usually
 Beijing time the server's date.today() is still yesterday, so a date entered as "today" would be refused as lying
 in the future. Every rule that compares with today asks this module.
 """
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_app_context, has_request_context
@@ -13,6 +13,10 @@ from flask_babel import get_timezone
 from ..models.types import utcnow
 
 DEFAULT_TZ = "Asia/Shanghai"
+# The days the registry deals in (birth dates, report days, filter ranges). A day outside them is refused where it
+# is entered (services.bounds); inside them a local day always has UTC bounds datetime can hold.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 
 
 def utc_offset_minutes() -> int:
@@ -27,6 +31,21 @@ def local_day(utc_naive: datetime | None) -> date | None:
     if utc_naive is None:
         return None
     return (utc_naive + timedelta(minutes=utc_offset_minutes())).date()
+
+
+def utc_range(start: date, end: date, tz=None) -> tuple[datetime, datetime]:
+    """Naive UTC [from, to) covering the local days start..end, both included (the grids' date filters)."""
+    if not FIRST_DAY <= start <= LAST_DAY or not FIRST_DAY <= end <= LAST_DAY:
+        raise ValueError(f"days outside {FIRST_DAY}..{LAST_DAY}: {start}, {end}")
+    tz = tz or get_timezone()
+
+    def utc(day: date) -> datetime:
+        local = datetime.combine(day, time.min)
+        # pytz zones need localize(); attaching them with tzinfo= picks the zone's historic LMT offset.
+        local = tz.localize(local) if hasattr(tz, "localize") else local.replace(tzinfo=tz)
+        return local.astimezone(UTC).replace(tzinfo=None)
+
+    return utc(start), utc(end + timedelta(days=1))
 
 
 def today() -> date:

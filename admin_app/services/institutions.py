@@ -9,6 +9,7 @@ from ..extensions import db
 from ..models import Institution, Region
 from ..models.institution import CATEGORIES
 from . import ServiceError, like_escape
+from .bounds import query_text
 from .codes import new_code
 
 
@@ -55,10 +56,13 @@ def create_institution(name: str, *, parent: Institution | None, category: str =
 
 
 def search_institutions(q: str, limit: int = 20, base_query=None) -> list[Institution]:
-    """Institutions whose name or pinyin initials contain q, or that spell q in order; contiguous first."""
+    """Institutions whose name or pinyin initials contain q, or that spell q in order; contiguous first.
+
+    A q longer than bounds.QUERY_TEXT_MAX is refused (ServiceError) before any SQL is built.
+    """
     # People abbreviate: "bjxc" for 北京市西城区… (initials bjsxcq…), "西城疾控" for 西城区疾病预防控制中心, so
     # letters also match as a subsequence of the initials and Chinese as a subsequence of the name.
-    q = (q or "").strip()
+    q = query_text(q)  # a LIKE pattern past the database's limit would fail the whole statement
     stmt = base_query if base_query is not None else select(Institution)
     order = [Institution.depth, Institution.name]
     if q:

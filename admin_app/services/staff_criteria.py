@@ -4,15 +4,14 @@ The grid view's filter classes (views/staff_filters.py) only name a criterion's 
 the rows a criterion selects, and the lookups behind the unit and region pickers, are decided here.
 """
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import NamedTuple
 
-from flask_babel import get_timezone
 from sqlalchemy import false, or_, select
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile
-from . import like_escape
+from . import clock, like_escape
 from .counters import status_counts
 from .scope import Scope, covers_everything, restrict
 
@@ -81,16 +80,8 @@ def _days(value) -> tuple[date, date]:
 
 def local_days_condition(column, value):
     """SQL: the UTC timestamp falls on one of the local calendar days of the range (both ends included)."""
-    start, end = _days(value)
-    tz = get_timezone()
-
-    def utc(day):
-        local = datetime.combine(day, time.min)
-        # pytz zones need localize(); attaching them with tzinfo= picks the zone's historic LMT offset.
-        local = tz.localize(local) if hasattr(tz, "localize") else local.replace(tzinfo=tz)
-        return local.astimezone(UTC).replace(tzinfo=None)
-
-    return (column >= utc(start)) & (column < utc(end + timedelta(days=1)))
+    start, end = clock.utc_range(*_days(value))  # days outside the calendar are refused there, not overflowed
+    return (column >= start) & (column < end)
 
 
 def text_equals(column, value: str):

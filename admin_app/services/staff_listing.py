@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import StaffProfile
+from . import bounds
 from .counters import reported_total
 from .scope import Scope, covers_everything, restrict
 from .search import TermTooShort, split_terms, term_condition
@@ -48,7 +49,7 @@ class StaffListing:
         if sort is not None and sort not in SORTABLE:
             raise ValueError(f"not a sortable column: {sort!r}")
         self.scope = scope
-        self.criteria = [Criterion(*c) for c in criteria]
+        self.criteria = bounds.distinct_filters([Criterion(*c) for c in criteria])
         self.search, self.sort, self.desc = search or None, sort, bool(desc)
         self.figures = figures if figures is not None else ScopeFigures(scope)
         self.notices: list[str] = []
@@ -174,7 +175,7 @@ class StaffListing:
         total = known = self.counter_total()
         many, capped = False, None
         if known is None and not self.search and not self.narrow():
-            cap = cap if cap is not None else int(current_app.config.get("REVIEW_SELECT_ALL_MAX", 10_000))
+            cap = cap if cap is not None else bounds.limit("REVIEW_SELECT_ALL_MAX")
             total, many = self._capped_count(query, cap)
             capped = cap if many else None
         hint = self.index_hint(known, many)

@@ -1,5 +1,4 @@
 """Sign-in (with image captcha), sign-up, forgotten password, SMS codes, sign-out."""
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -19,7 +18,7 @@ from flask_login import current_user, login_user, logout_user
 from ..extensions import limiter, login_manager
 from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm
 from ..forms.validators import normalize_phone
-from ..services import ServiceError, captcha, sessions
+from ..services import ServiceError, bounds, captcha, sessions
 from ..services.accounts import authenticate, register_account, reset_password_by_sms
 from ..services.personal import verification_prompt
 from ..services.scope import is_unit_admin, scope_for
@@ -43,13 +42,8 @@ def init_app(app: Flask) -> None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only relative, same-site paths: never `//evil`, `https://evil` or `\\evil`."""
-    if not target or "\\" in target or any(ord(c) < 32 for c in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
+    """Only short, relative, same-site paths: never `//evil`, `https://evil` or `\\evil` (services.bounds)."""
+    return bounds.return_url(target)
 
 
 def home_for(user) -> str:

@@ -126,7 +126,11 @@ def _institution_choices(form: AccountForm, user) -> list[Institution]:
     if request.method == "GET":
         form.institution_id.data = user.institution_id
     picked = get_institution(form.institution_id.data) if form.institution_id.data else None
-    found = search_institutions(form.institution_q.data or "", limit=30) if form.institution_q.data else []
+    try:
+        found = search_institutions(form.institution_q.data or "", limit=30) if form.institution_q.data else []
+    except ServiceError as e:  # too long to search: said on the field, as the form's own check would
+        form.institution_q.errors = [str(e)]
+        found = []
     rows = ([picked] if picked else []) + [i for i in found if not picked or i.id != picked.id]
     form.institution_id.choices = [SelectChoice("", _("Please choose"))] + [SelectChoice(i.id, _unit_label(i))
                                                                              for i in rows]
@@ -167,7 +171,8 @@ def account():
                 if resubmitted:
                     flash(_("Your profile has been sent for review again with the new information."), "info")
                 return redirect(url_for("portal.profile" if current_user.profile is None else "portal.me"))
-    no_match = request.method == "POST" and action == "search" and bool(form.institution_q.data) and not found
+    no_match = (request.method == "POST" and action == "search" and bool(form.institution_q.data) and not found
+                and not form.institution_q.errors)
     if no_match:
         form.institution_q.errors = [_("No unit matches; try part of the name or its pinyin initials.")]
     picked = get_institution(form.institution_id.data) if form.institution_id.data else None

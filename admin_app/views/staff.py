@@ -20,7 +20,7 @@ from ..models.profile import (
     SAMPLING_QUESTIONS,
     TESTING_QUESTIONS,
 )
-from ..services import ServiceError, jobs, library, review, staff_export
+from ..services import ServiceError, bounds, jobs, library, review, staff_export
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import current_scope
 from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, reported, scoped_region
@@ -223,7 +223,6 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
         if "hwr_staff_args" in g:
             return g.hwr_staff_args
         args = super()._get_list_extra_args()
-        args.page = min(max(args.page or 0, 0), 100_000)
         # The cursor belongs to one page only: sort, filter, page-size and pager links start from the top.
         args.extra_args = {k: v for k, v in args.extra_args.items() if k not in KEYSET_ARGS}
         if request.endpoint == f"{self.endpoint}.index_view":  # the list page only: an export takes its URL
@@ -335,7 +334,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
         return get_redirect_target() or self.get_url(".index_view")
 
     def _select_all_max(self) -> int:
-        return int(current_app.config.get("REVIEW_SELECT_ALL_MAX", 10_000))
+        return bounds.limit("REVIEW_SELECT_ALL_MAX")
 
     def _matching_ids(self) -> list[int]:
         """Ids of every row the grid's filter and search select (the action URL carries the grid's arguments)."""
