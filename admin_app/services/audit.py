@@ -75,6 +75,13 @@ def record(action: str, *, target_type: str | None = None, target_id=None, insti
     return row
 
 
+def record_alone(action: str, **kwargs) -> AuditLog:
+    """Record and commit an audit row that is the only write of its work (an export changes nothing else)."""
+    row = record(action, **kwargs)
+    db.session.commit()
+    return row
+
+
 # ---- reading the log -------------------------------------------------------------------------------------
 # Detail keys and coded values as words, so an audit row reads as a sentence, not as "moved: 1; reason: null".
 DETAIL_KEYS = {

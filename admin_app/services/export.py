@@ -256,6 +256,16 @@ def write_staff_xlsx(rows, fh, sheet_title: str | None = None, today: date | Non
         return _write_staff(rows, fh, sheet_title, today, progress, folder, columns, scope_name, exported_at)
 
 
+def write_cell(ws, n: int, col: int, out, quoted) -> None:
+    """One cell: text is always text (a leading =, +, - or @ quoted, never a formula), numbers numbers, blanks blank."""
+    if out is None or out == "":
+        return
+    if type(out) is str:
+        ws.write_string(n, col, out, quoted if out.startswith(FORMULA_START) else None)
+    else:
+        ws.write_number(n, col, out)
+
+
 def _write_staff(rows, fh, sheet_title, today, progress, tmpdir, columns, scope_name, exported_at) -> int:
     today = today or clock.today()
     tz = get_timezone()
@@ -279,13 +289,7 @@ def _write_staff(rows, fh, sheet_title, today, progress, tmpdir, columns, scope_
             value = row[index]
             if value is None:
                 continue
-            out = convert(value)
-            if out is None or out == "":
-                continue
-            if type(out) is str:
-                ws.write_string(n, col, out, quoted if out.startswith(FORMULA_START) else None)
-            else:
-                ws.write_number(n, col, out)
+            write_cell(ws, n, col, convert(value), quoted)
     finish_sheet(ws, n, len(cols))
     wb.close()
     return n
@@ -342,12 +346,7 @@ def write_table_xlsx(rows, fh, title: str, headers: list[str], widths: list[int]
             if progress is not None and n % PROGRESS_EVERY == 0:
                 progress(n)
             for col, out in enumerate(values):
-                if out is None or out == "":
-                    continue
-                if isinstance(out, str):
-                    ws.write_string(n, col, out, quoted if out.startswith(FORMULA_START) else None)
-                else:
-                    ws.write_number(n, col, out)
+                write_cell(ws, n, col, out, quoted)
         finish_sheet(ws, n, len(headers))
         wb.close()
     return n

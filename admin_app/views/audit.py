@@ -6,7 +6,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from ..i18n import N_
 from ..models import AuditLog
 from ..services import jobs
-from ..services.audit import AUDIT_ACTIONS, TARGET_TYPES, describe, record
+from ..services.audit import AUDIT_ACTIONS, TARGET_TYPES, describe, record_alone
 from ..services.audit_export import audit_export_query, write_audit_xlsx
 from ..services.export import COLUMN_SETS, describe_filters, download_names, filters_text, scope_names
 from ..services.scope import current_scope
@@ -125,8 +125,8 @@ class AuditLogView(XlsxExportMixin, SecureModelView):
                    "desc": bool(view_args.sort_desc)}
         if job_id:
             details["job"] = job_id
-        record("export_audit", target_type=None, actor_id=actor_id, ip=ip, details=details,
-               institution_id=scope.institution_ids[0] if scope.institution_ids else None)
+        record_alone("export_audit", target_type=None, actor_id=actor_id, ip=ip, details=details,
+                     institution_id=scope.institution_ids[0] if scope.institution_ids else None)
 
     def _export_names(self, exported_at):
         return download_names(_("Audit log"), "audit-log", scope_names(current_scope())[1], exported_at)

@@ -10,7 +10,6 @@ from flask_admin import expose
 from flask_babel import force_locale, get_locale, gettext as _
 from flask_login import current_user
 
-from ..extensions import db
 from ..models.types import utcnow
 from ..services import jobs
 from ..services.audit import client_ip
@@ -75,7 +74,7 @@ class ExportJobPagesMixin:
 class XlsxExportMixin(ExportJobPagesMixin):
     """Subclasses name `export_job_kind`, `export_progress_title` and implement `_export_plan()` ->
     (view_args, sort column, query, total), `_write_export(query, fh, exported_at, progress=None)` -> rows,
-    `_audit_export(rows, view_args, column, actor_id=None, job_id=None, ip=None)` and
+    `_audit_export(rows, view_args, column, actor_id=None, job_id=None, ip=None)` (records and commits) and
     `_export_names(exported_at)` -> (UTF-8 name, ASCII name)."""
 
     def export_url_path(self) -> str:
@@ -107,7 +106,6 @@ class XlsxExportMixin(ExportJobPagesMixin):
         try:
             rows = self._write_export(query, fh, at)
             self._audit_export(rows, view_args, column)
-            db.session.commit()
             fh.seek(0)
         except Exception:
             fh.close()
@@ -133,6 +131,5 @@ class XlsxExportMixin(ExportJobPagesMixin):
             with jobs.open_private(path) as fh:  # owner only; removed if the job fails
                 rows = self._write_export(query, fh, at, progress=progress)
             self._audit_export(rows, view_args, column, actor_id=user.id, job_id=job.id, ip=params.get("ip"))
-            db.session.commit()
             progress(rows, rows)
             return path, self._export_names(at)[0]
