@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from ..models import ApiClient
 from ..models.types import utcnow
-from . import ID_MAX, api_search as search, fhir_resources as fr, row_id
+from . import api_search as search, fhir_resources as fr, keyset, row_id
 from .api_clients import scope_of
 from .identity import indexes_for, normalize
 
@@ -171,13 +171,22 @@ def cursor(kind: str, args):
     if raw is None:
         return None
     if kind == "Location":
-        if not (raw.isascii() and raw.isdigit() and len(raw) == 6):
-            raise FhirError(_("Invalid paging cursor."))
-        return raw
-    pk = row_id(raw)
-    if pk is None or pk > ID_MAX:
+        ok = raw.isascii() and raw.isdigit() and len(raw) == 6
+        value = raw
+    elif kind == "Organization":
+        value = row_id(raw)
+        ok = value is not None
+    else:
+        value = keyset.decode_cursor(raw)
+        ok = value is not None
+    if not ok:
         raise FhirError(_("Invalid paging cursor."))
-    return pk
+    return value
+
+
+def cursor_text(after) -> str:
+    """A page's cursor as a `next` link carries it (a staff cursor is services.keyset's)."""
+    return keyset.encode_cursor(*after) if isinstance(after, tuple) else str(after)
 
 
 class Result:
@@ -222,10 +231,10 @@ def run_search(kind: str, args, client: ApiClient, base: str) -> Result:
     include = args.get("_include") == "PractitionerRole:practitioner"
     entries, full_ids = _resources(kind, page, client, include)
     kept = [(k, v) for k, v in args.items(multi=True) if k != "_cursor"]
-    self_url = f"{base}{kind}" + (f"?{urlencode(args.items(multi=True))}" if args else "")
+    self_url = f"{base}{kind}" + (f"?{urlencode(list(args.items(multi=True)))}" if args else "")
     next_url = None
     if page.next_after is not None:
-        next_url = f"{base}{kind}?{urlencode([*kept, ('_cursor', str(page.next_after))])}"
+        next_url = f"{base}{kind}?{urlencode([*kept, ('_cursor', cursor_text(page.next_after))])}"
     return Result(fr.bundle(base, entries, self_url, next_url, utcnow()), len(page.rows), full_ids)
 
 

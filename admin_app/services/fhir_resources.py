@@ -23,7 +23,7 @@ QUESTIONS = (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)
 PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 ORG_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
 # Health commissions are government bodies, the rest providers (FHIR's organization-type codes).
-ORG_TYPE_CODES = {"commission": ("govt", "Government"), "cdc": ("govt", "Government")}
+ORG_TYPE_CODES = {"commission": ("govt", "Government")}
 
 
 def instant(value: datetime | None) -> str | None:
