@@ -6,6 +6,7 @@ from .grant import AdminGrant
 from .institution import Institution
 from .job import ExportJob
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+from .programme import Programme
 from .region import Region
 from .review import ReviewEvent
 from .session import UserSession
@@ -16,7 +17,7 @@ from .verification import IdentityVerification
 
 __all__ = [
     "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
-    "InstitutionApplication", "Region",
+    "InstitutionApplication", "Programme", "Region",
     "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
     "UserSession",
 ]
