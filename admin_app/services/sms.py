@@ -23,13 +23,16 @@ from ..models.types import utcnow
 from . import ServiceError, captcha
 from .audit import client_ip
 
-PURPOSES = ("register", "reset_password", "step_up", "institution")
+PURPOSES = ("register", "reset_password", "step_up", "institution", "login")
+# Purposes whose code only an existing account receives; for any other phone the row is stored, never delivered.
+ACCOUNT_ONLY = ("reset_password", "login")
 # What the message says the code is for (translated when the message is built).
 PURPOSE_LABELS = {
     "register": N_("registration"),
     "reset_password": N_("password reset"),
     "step_up": N_("identity confirmation"),
     "institution": N_("institution application"),
+    "login": N_("sign-in"),
 }
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,8 @@ def normalize_code(code: str) -> str:
 
 def send_code(phone: str, purpose: str, ip: str | None = None, captcha_answer: str | None = None) -> None:
     """Issue and deliver a code for an 11-digit phone + purpose; raise SmsError when a limit or the gateway refuses."""
-    # For reset_password an unknown phone gets a row that is never delivered: the answer and the limits look
-    # the same whether or not the phone has an account.
+    # For reset_password and login an unknown phone gets a row that is never delivered: the answer and the limits
+    # look the same whether or not the phone has an account.
     _check_purpose(purpose)
     cfg = current_app.config
     ip = ip if ip is not None else client_ip()
@@ -100,7 +103,7 @@ def send_code(phone: str, purpose: str, ip: str | None = None, captcha_answer: s
         raise SmsError(_("A code was sent just now; please wait a minute before asking again."), 429)
     row_id = row.id
     db.session.commit()
-    deliver = purpose != "reset_password" or exists
+    deliver = purpose not in ACCOUNT_ONLY or exists
     if deliver:
         try:
             _backend(cfg["SMS_BACKEND"])(phone, purpose, code)
