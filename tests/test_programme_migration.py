@@ -9,7 +9,7 @@ from tests.conftest import make_app
 from tests.test_migrations import MIGRATIONS, fresh_db, keep_logging
 
 __all__ = ["fresh_db"]
-BEFORE = "8d6026c9f335"  # the head before programmes
+BEFORE = "c4a7d21e9b30"  # the head before programmes
 
 
 def test_existing_rights_are_attached_to_the_default_programme_and_keep_working(fresh_db, tmp_path):

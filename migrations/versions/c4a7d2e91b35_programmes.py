@@ -1,7 +1,7 @@
 """programme: several businesses (业务) on one platform; every existing admin right joins the default one
 
 Revision ID: c4a7d2e91b35
-Revises: 8d6026c9f335
+Revises: c4a7d21e9b30
 Create Date: 2026-12-06 23:40:00
 
 The workforce-registration programme (code `workforce`, 卫生人员上报) is created as the default, and every
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import sqlite
 
 revision = "c4a7d2e91b35"
-down_revision = "8d6026c9f335"
+down_revision = "c4a7d21e9b30"
 branch_labels = None
 depends_on = None
 
