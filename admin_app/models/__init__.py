@@ -8,6 +8,7 @@ from .institution import Institution
 from .job import ExportJob
 from .notice import SmsNotice
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+from .programme import Programme
 from .region import Region
 from .review import ReviewEvent
 from .session import UserSession
@@ -18,7 +19,8 @@ from .verification import IdentityVerification
 
 __all__ = [
     "AdminGrant", "ApiClient", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
-    "InstitutionApplication", "Region",
-    "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
+    "InstitutionApplication", "Programme", "Region",
+    "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter",
+    "User",
     "UserSession",
 ]

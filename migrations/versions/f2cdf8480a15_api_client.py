@@ -1,7 +1,7 @@
 """api_client: consuming systems (接入系统) that read /fhir/ and /api/v1/ with a bearer token (issue 16)
 
 Revision ID: f2cdf8480a15
-Revises: c4a7d21e9b30
+Revises: c4a7d2e91b35
 Create Date: 2026-12-06 23:15:30.061908
 
 """
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import sqlite
 
 # revision identifiers, used by Alembic.
 revision = 'f2cdf8480a15'
-down_revision = 'c4a7d21e9b30'
+down_revision = 'c4a7d2e91b35'
 branch_labels = None
 depends_on = None
 
