@@ -250,6 +250,8 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/", public(302, anon=LOGIN)))
     add(Row("GET", "/login", public()))
     add(Row("POST", "/login", public(), data={"phone": "", "password": ""}, note="invalid form re-renders"))
+    add(Row("GET", "/login/sms", public()))
+    add(Row("POST", "/login/sms", public(), data={"phone": "", "sms_code": ""}, note="invalid form re-renders"))
     add(Row("GET", "/register", public(302, anon=200)))
     add(Row("POST", "/register", public(302, anon=200), data={}))
     add(Row("GET", "/forgot-password", public()))

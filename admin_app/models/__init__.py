@@ -5,6 +5,7 @@ from .audit import AuditLog
 from .grant import AdminGrant
 from .institution import Institution
 from .job import ExportJob
+from .notice import SmsNotice
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
@@ -17,6 +18,6 @@ from .verification import IdentityVerification
 __all__ = [
     "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
     "InstitutionApplication", "Region",
-    "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
+    "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
     "UserSession",
 ]
