@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from admin_app.extensions import db
 from admin_app.models import AuditLog, ReviewEvent, StaffProfile, User
 from admin_app.seed import fake_resident_id
-from admin_app.services import jobs
+from admin_app.services import jobs, notices
 from admin_app.services.counters import status_counts
 from tests.conftest import DISTRICT_A, STAFF_A, STAFF_B, UNIT_A, UNIT_B, csrf_token_from, sms_outbox
 from tests.test_commission_review import inst
@@ -82,6 +82,7 @@ def run_confirmed(client, html: str) -> str:
     assert resp.status_code == 303, resp.get_data(as_text=True)[:500]
     job_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
     jobs.wait(job_id, timeout=300)
+    notices.wait(timeout=300)  # the invitations go through the notice queue
     return job_id
 
 

@@ -282,31 +282,3 @@ def _post(payload: dict, purpose: str) -> None:
         log.warning("SMS gateway answered %s for purpose %s", status, purpose)
         raise SmsError(failed, 503)
 
-
-# ---- messages without a code (an invitation) -----------------------------------------------------------
-
-def deliver_message(phone: str, purpose: str, text: str) -> None:
-    """Send a text that carries no code (the staff import's invitation) through the configured backend; the
-    console backend appends one outbox line with the text in `message`. SmsError when the gateway refuses."""
-    name = current_app.config["SMS_BACKEND"]
-    if name == "console":
-        log.info("SMS to %s (%s): %s", phone, purpose, text)
-        line = {"phone": phone, "purpose": purpose, "code": None, "message": text,
-                "sent_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        with open(current_app.config["SMS_OUTBOX"], "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-        return
-    if name != "http":
-        raise RuntimeError(f"unknown SMS_BACKEND {name!r}")
-    cfg = current_app.config
-    body = json.dumps({"phone": phone, "purpose": purpose, "text": text}, ensure_ascii=False).encode()
-    req = urllib.request.Request(cfg["SMS_HTTP_URL"], data=body, method="POST",
-                                 headers={"Content-Type": "application/json; charset=utf-8"})
-    try:
-        with urllib.request.urlopen(req, timeout=float(cfg["SMS_HTTP_TIMEOUT"])) as resp:
-            ok = 200 <= resp.status < 300
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        log.warning("SMS gateway failed for purpose %s: %s", purpose, type(e).__name__)
-        ok = False
-    if not ok:
-        raise SmsError(_("The SMS could not be sent; please try again later."), 503)

@@ -20,13 +20,13 @@ from sqlalchemy import bindparam, insert, update
 from ..extensions import db
 from ..models import ReviewEvent, StaffProfile, User
 from ..models.types import utcnow
-from . import ServiceError, jobs
+from . import ServiceError, jobs, notices
 from .audit import record
 from .clock import local_day
 from .counters import add, bump
 from .identity import ensure_key
+from .profile_changes import SENT_BACK
 from .scope import scope_for
-from .sms import SmsError, deliver_message
 from .staff_import import CHUNK, UNUSABLE_PASSWORD, context, judge_chunk
 from .staff_import_file import read_sheet
 
@@ -98,7 +98,7 @@ def run_import_job(job, progress):
         sheet = read_sheet(raw)
         ctx = context(scope_for(user), user.id)
         progress(0, len(sheet.rows))
-        results, seen, invited, failed = [], {}, 0, 0
+        results, seen, invited = [], {}, 0
         for start in range(0, len(sheet.rows), CHUNK):
             rows = sheet.rows[start:start + CHUNK]
             for attempt in range(2):
@@ -114,14 +114,13 @@ def run_import_job(job, progress):
                     if attempt:
                         raise
             results.extend(r for r, _p in judged)
-            n_ok, n_failed = invite([(r, p) for r, p in judged if p and r.outcome == "create"], ctx,
-                                    params.get("base_url") or "/")
-            invited, failed = invited + n_ok, failed + n_failed
+            invited += invite([(r, p) for r, p in judged if p and r.outcome == "create"], ctx,
+                              current_app.config.get("PUBLIC_URL") or params.get("base_url") or "/")
             progress(start + len(rows))
         path = jobs.output_path(job.id)
         at = datetime.fromisoformat(params["at"]) if params.get("at") else utcnow()
         with jobs.open_private(path) as fh:
-            write_results(results, fh, invited, failed)
+            write_results(results, fh, invited)
         from .export import download_names
 
         return path, download_names(_("Staff import result"), "staff-import", "result", at)[0]
@@ -169,7 +168,10 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
             old = None
         else:
             old = {k: getattr(profile, k) for k in row if k not in ("status", "submitted_at", "updated_at")}
-            edits.append(dict(row, b_id=profile.id, b_version=profile.version, version=profile.version + 1))
+            # Back after a reject or revert: the grid marks it 重新提交, as review.submit does for the staff form.
+            again = profile.resubmitted or (profile.status in SENT_BACK and r.status == "submitted")
+            edits.append(dict(row, b_id=profile.id, b_version=profile.version, version=profile.version + 1,
+                              resubmitted=again))
             add(changes, (profile.institution_id, profile.status), -1)
             if profile.status != "draft":
                 add(types, (profile.institution_id, profile.status, profile.personnel_type or ""), -1)
@@ -215,25 +217,21 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
     db.session.commit()
 
 
-def invite(created, ctx, base_url: str) -> tuple[int, int]:
-    """SMS each new account an invitation to set a password (after the chunk's commit); (sent, failed)."""
+def invite(created, ctx, base_url: str) -> int:
+    """Queue an SMS for each new account (after the chunk's commit) inviting the person to set a password through
+    忘记密码; the notice queue (services.notices) sends, retries and limits them. Returns how many were queued."""
     names = {row.id: row.name for rows in ctx.by_name.values() for row in rows}
     link = base_url.rstrip("/") + "/forgot-password"
-    sent = failed = 0
+    items = []
     for r, p in created:
-        unit = names.get(p["account"]["institution_id"])
-        text = _("%(unit)s has registered you in the Health Workforce Registry. Open %(url)s, get a code with this "
-                 "mobile number and set your password, then sign in and check your profile.",
-                 unit=unit or _("Your unit"), url=link)
-        try:
-            deliver_message(r.phone, "invite", text)
-            sent += 1
-        except SmsError:
-            failed += 1  # the person can still use 忘记密码; the result sheet counts the misses
-    return sent, failed
+        unit = names.get(p["account"]["institution_id"]) or _("Your unit")
+        items.append(dict(phone=r.phone, kind="invite", purpose="invite", message=_(
+            "%(unit)s has registered you in the Health Workforce Registry. Open %(url)s, get a code with this "
+            "mobile number and set your password, then sign in and check your profile.", unit=unit, url=link)))
+    return len(notices.queue(items)) if items else 0
 
 
-def write_results(results, fh, invited: int, failed: int) -> None:
+def write_results(results, fh, invited: int) -> None:
     """The result sheet the job's page offers: one line per row with its outcome."""
     import xlsxwriter
 
@@ -249,7 +247,7 @@ def write_results(results, fh, invited: int, failed: int) -> None:
         for col, text in enumerate((r.name, r.phone, outcome_label(r.outcome), outcome_label(r.status or ""),
                                     r.reason), start=1):
             ws.write_string(i, col, str(text or ""))
-    ws.write_string(len(results) + 2, 0, _("Invitations sent: %(n)d; failed: %(f)d", n=invited, f=failed))
+    ws.write_string(len(results) + 2, 0, _("Invitations queued for sending by SMS: %(n)d", n=invited))
     ws.set_column(1, 2, 16)
     ws.set_column(5, 5, 60)
     ws.freeze_panes(1, 0)
