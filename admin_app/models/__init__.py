@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see one metadata."""
 from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
+from .api_client import ApiClient
 from .application import InstitutionApplication
 from .audit import AuditLog
 from .grant import AdminGrant
@@ -17,7 +18,7 @@ from .user import User
 from .verification import IdentityVerification
 
 __all__ = [
-    "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
+    "AdminGrant", "ApiClient", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
     "InstitutionApplication", "Programme", "Region",
     "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter",
     "User",
