@@ -43,6 +43,9 @@ class DefaultConfig:
     REGISTRY_APPLY_LIMIT = "20 per hour"
     REGISTRY_STATUS_LIMIT = "60 per hour"
     REGISTRY_SEARCH_LIMIT = "120 per minute"
+    # The machine APIs (/fhir/, /api/v1/), per consuming system (per IP for calls without a valid token).
+    API_RATE_LIMIT = "600 per minute"
+    API_SOFTWARE_NAME = "Health Workforce Registry"
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_Hans_CN", "en")
