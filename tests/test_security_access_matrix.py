@@ -403,6 +403,15 @@ def build_table(ids) -> list[Row]:
         for url in (f"/admin/staff/jobs/{job}", f"/admin/staff/jobs/{job}.json", f"/admin/staff/jobs/{job}/download"):
             add(Row("GET", url, admin(covers={owner, "super"}), target=side))
     add(Row("GET", "/admin/staff/jobs/" + "0" * 32, admin(404), note="no such job"))
+    # 批量导入 (issue 21): every admin imports into his own units; the import job pages serve import jobs only.
+    add(Row("GET", "/admin/staff/import/", admin()))
+    add(Row("GET", "/admin/staff/import/template.xlsx", admin()))
+    add(Row("POST", "/admin/staff/import/", admin(409), data={"confirm": "forged"}, note="no such dry run"))
+    for side in ("a", "b"):
+        job = ids[side]["job"]
+        for url in (f"/admin/staff/import/jobs/{job}", f"/admin/staff/import/jobs/{job}.json",
+                    f"/admin/staff/import/jobs/{job}/result.xlsx"):
+            add(Row("GET", url, admin(404), target=side, note="an export job"))
     # The audit grid's job pages serve audit jobs only: a staff-list job is not found there, even by its owner.
     for side in ("a", "b"):
         job = ids[side]["job"]
