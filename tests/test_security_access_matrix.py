@@ -406,6 +406,15 @@ def build_table(ids) -> list[Row]:
         for url in (f"/admin/staff/jobs/{job}", f"/admin/staff/jobs/{job}.json", f"/admin/staff/jobs/{job}/download"):
             add(Row("GET", url, admin(covers={owner, "super"}), target=side))
     add(Row("GET", "/admin/staff/jobs/" + "0" * 32, admin(404), note="no such job"))
+    # 批量导入 (issue 21): every admin imports into his own units; the import job pages serve import jobs only.
+    add(Row("GET", "/admin/staff/import/", admin()))
+    add(Row("GET", "/admin/staff/import/template.xlsx", admin()))
+    add(Row("POST", "/admin/staff/import/", admin(409), data={"confirm": "forged"}, note="no such dry run"))
+    for side in ("a", "b"):
+        job = ids[side]["job"]
+        for url in (f"/admin/staff/import/jobs/{job}", f"/admin/staff/import/jobs/{job}.json",
+                    f"/admin/staff/import/jobs/{job}/result.xlsx"):
+            add(Row("GET", url, admin(404), target=side, note="an export job"))
     # The audit grid's job pages serve audit jobs only: a staff-list job is not found there, even by its owner.
     for side in ("a", "b"):
         job = ids[side]["job"]
@@ -448,6 +457,18 @@ def build_table(ids) -> list[Row]:
         if ep not in ("staff", "institution"):
             add(Row("GET", base + "edit/?id=1", admin(302)))
             add(Row("POST", base + "edit/?id=1", admin(302), data={"name": "x"}))
+    # 业务管理: the platform admin only; every other admin is refused like a staff member (nothing written).
+    for method, url, data, ok in (("GET", "/admin/programme/", None, 200), ("GET", "/admin/programme/new/", None, 200),
+                                  ("POST", "/admin/programme/new/", {"name": "", "code": "x"}, 200),
+                                  ("GET", "/admin/programme/edit/?id=1", None, 200),
+                                  ("POST", "/admin/programme/edit/?id=1", {"name": "", "code": "workforce"}, 200),
+                                  ("POST", "/admin/programme/action/", {"action": "deactivate", "rowid": "1"}, 302),
+                                  ("GET", "/admin/programme/details/?id=1", None, 302),
+                                  ("POST", "/admin/programme/delete/", {"id": "1"}, 302),
+                                  ("GET", "/admin/programme/export/csv/", None, 302),
+                                  ("GET", "/admin/programme/ajax/lookup/?name=institution&query=a", None, 404),
+                                  ("POST", "/admin/programme/ajax/update/", {"list_form_pk": "1", "name": "x"}, 404)):
+        add(Row(method, url, admin(ok, covers={"super"}, foreign=403), data=data))
     return rows
 
 

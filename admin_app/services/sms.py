@@ -281,3 +281,4 @@ def _post(payload: dict, purpose: str) -> None:
     if not 200 <= status < 300:
         log.warning("SMS gateway answered %s for purpose %s", status, purpose)
         raise SmsError(failed, 503)
+
