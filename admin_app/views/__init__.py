@@ -4,7 +4,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
-    from . import api, auth, errors, grants_portal, health, menus, portal, registry, security, sessions, verify
+    from . import api, auth, entry, errors, grants_portal, health, menus, portal, registry, security, sessions, verify
     from .admin import init_admin
 
     security.init_app(app)
@@ -19,4 +19,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(registry.bp)
     app.register_blueprint(grants_portal.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(entry.bp)
     init_admin(app)
