@@ -5,6 +5,7 @@ from .audit import AuditLog
 from .grant import AdminGrant
 from .institution import Institution
 from .job import ExportJob
+from .preregistration import Preregistration
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .region import Region
 from .review import ReviewEvent
@@ -16,7 +17,7 @@ from .verification import IdentityVerification
 
 __all__ = [
     "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
-    "InstitutionApplication", "Region",
+    "InstitutionApplication", "Preregistration", "Region",
     "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
     "UserSession",
 ]

@@ -34,6 +34,10 @@ AUDIT_ACTIONS = {
     "assistant_added": N_("Assistant admin added"),
     "assistant_removed": N_("Assistant admin removed"),
     "manager_transferred": N_("Business manager transferred"),
+    "grant_reset": N_("Authorization revoked"),
+    "preregistration_created": N_("Admin phone pre-registered"),
+    "preregistration_claimed": N_("Pre-registered admin phone claimed"),
+    "preregistration_revoked": N_("Pre-registered admin phone revoked"),
     "identity.submit": N_("Identity verification submitted"),
     "identity.view_number": N_("Viewed a verification document number"),
     "identity.changed": N_("Identity changed"),
@@ -50,6 +54,7 @@ TARGET_TYPES = {
     "institution": N_("Institution"),
     "institution_application": N_("New-institution application"),
     "admin_grant": N_("Authorization"),
+    "admin_preregistration": N_("Pre-registered admin phone"),
     "identity_verification": N_("Identity verification"),
     "pii_key": N_("PII key"),
 }
