@@ -26,7 +26,7 @@ from ..models import AdminGrant, Institution, Preregistration, User
 from ..models.types import utcnow
 from . import ServiceError, row_id, row_ids, sessions
 from .audit import record
-from .scope import Scope, restrict
+from .scope import Scope, programme_clause, restrict
 
 NAME_MAX = 32
 
@@ -118,8 +118,10 @@ def _claim(row: Preregistration, user: User) -> str | None:
     if won != 1:
         db.session.rollback()
         return None
+    # Pre-registration grants the right in the default programme (the workforce registration the manual describes).
     existing = db.session.scalar(select(AdminGrant).where(
-        AdminGrant.institution_id == row.institution_id, AdminGrant.user_id == user.id, AdminGrant.state == "active"))
+        AdminGrant.institution_id == row.institution_id, AdminGrant.user_id == user.id, AdminGrant.state == "active",
+        programme_clause(None)))
     grant = existing or _new_grant(row, user, now)
     if user.institution_id is None:  # an admin works in his unit: his account shows it
         user.institution_id = row.institution_id

@@ -2,6 +2,7 @@
 # A code is 6 digits from `secrets`, stored as an HMAC, bound to phone + purpose, alive SMS_CODE_TTL seconds,
 # killed after SMS_MAX_TRIES wrong tries, consumed by its first successful check, and superseded by a newer
 # code for the same phone + purpose. Backends: "console" (log + one JSON line in SMS_OUTBOX) and "http".
+# send_notice delivers a text without a code (review notices) through the same backends.
 import hashlib
 import hmac
 import json
@@ -241,9 +242,29 @@ def _console(phone: str, purpose: str, code: str) -> None:
 
 def _http(phone: str, purpose: str, code: str) -> None:
     """POST {phone, purpose, code, text} as JSON to SMS_HTTP_URL; any failure becomes a clear SmsError."""
+    _post({"phone": phone, "purpose": purpose, "code": code, "text": _message(purpose, code)}, purpose)
+
+
+def send_notice(phone: str, message: str, purpose: str = "notice") -> None:
+    """Deliver a notice (no code) through SMS_BACKEND: an outbox line with `message`, or a POST; SmsError on failure."""
+    # Callers are the notice queue's workers (services/notices.py), which retry and record a failure.
+    name = current_app.config["SMS_BACKEND"]
+    if name == "console":
+        log.info("SMS notice to %s: %s", phone, message)
+        line = {"phone": phone, "purpose": purpose, "code": None, "message": message,
+                "sent_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        with open(current_app.config["SMS_OUTBOX"], "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    elif name == "http":
+        _post({"phone": phone, "purpose": purpose, "message": message, "text": message}, purpose)
+    else:
+        raise RuntimeError(f"unknown SMS_BACKEND {name!r}")
+
+
+def _post(payload: dict, purpose: str) -> None:
+    """POST one message as JSON to SMS_HTTP_URL; a refusal or an unreachable gateway becomes SmsError (503)."""
     cfg = current_app.config
-    body = json.dumps({"phone": phone, "purpose": purpose, "code": code, "text": _message(purpose, code)},
-                      ensure_ascii=False).encode()
+    body = json.dumps(payload, ensure_ascii=False).encode()
     req = urllib.request.Request(cfg["SMS_HTTP_URL"], data=body, method="POST",
                                  headers={"Content-Type": "application/json; charset=utf-8"})
     failed = _("The SMS could not be sent; please try again later.")
@@ -260,3 +281,4 @@ def _http(phone: str, purpose: str, code: str) -> None:
     if not 200 <= status < 300:
         log.warning("SMS gateway answered %s for purpose %s", status, purpose)
         raise SmsError(failed, 503)
+

@@ -20,7 +20,7 @@ from ..models.profile import (
     SAMPLING_QUESTIONS,
     TESTING_QUESTIONS,
 )
-from ..services import ServiceError, bounds, jobs, library, review, staff_export
+from ..services import ServiceError, bounds, jobs, library, review, staff_export, staff_import_job
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import current_scope
 from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, reported, scoped_region
@@ -43,6 +43,7 @@ from .staff_filters import (
     TextEqualFilter,
     request_figures,
 )
+from .staff_import import StaffImportMixin
 
 KEYSET_ARGS = ("after", "before", "pn")
 NAMES_MAX = 200  # names listed on the reason page; more are counted
@@ -90,7 +91,7 @@ def staff_view(app=None) -> "StaffProfileView":
                 if isinstance(v, StaffProfileView))
 
 
-class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
+class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, SecureModelView):
     list_template = "admin/staff/list.html"
     details_template = "admin/staff/details.html"
     can_view_details = True
@@ -128,6 +129,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
     def __init__(self, **kwargs):
         super().__init__(StaffProfile, name=_l("Staff review"), endpoint="staff", **kwargs)
         jobs.register(self.export_job_kind, staff_export.run_staff_export_job)
+        jobs.register(staff_import_job.KIND, staff_import_job.run_import_job)
 
     # ---- officers: the unit picker, region options ----------------------------------------------------
 

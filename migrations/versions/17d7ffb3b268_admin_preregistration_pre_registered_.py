@@ -1,7 +1,7 @@
 """admin_preregistration: pre-registered admin phones of subordinate units
 
 Revision ID: 17d7ffb3b268
-Revises: 8d6026c9f335
+Revises: f2cdf8480a15
 Create Date: 2026-12-06 23:31:17.581469
 
 An officer pre-registers the admin phone of a subordinate unit; whoever signs up or in with it becomes the unit's
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import sqlite
 
 # revision identifiers, used by Alembic.
 revision = '17d7ffb3b268'
-down_revision = '8d6026c9f335'
+down_revision = 'f2cdf8480a15'
 branch_labels = None
 depends_on = None
 
