@@ -8,6 +8,7 @@ def register(app: Flask) -> None:
         api,
         api_v1,
         auth,
+        entry,
         errors,
         fhir,
         grants_portal,
@@ -35,4 +36,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(registry.bp)
     app.register_blueprint(grants_portal.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(entry.bp)
     init_admin(app)
