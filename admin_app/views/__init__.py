@@ -7,6 +7,7 @@ def register(app: Flask) -> None:
     from . import (
         api,
         auth,
+        entry,
         errors,
         fhir,
         grants_portal,
@@ -35,4 +36,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(grants_portal.bp)
     app.register_blueprint(programmes_portal.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(entry.bp)
     init_admin(app)
