@@ -4,7 +4,20 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
-    from . import api, auth, errors, grants_portal, health, menus, portal, registry, security, sessions, verify
+    from . import (
+        api,
+        auth,
+        error_summary,
+        errors,
+        grants_portal,
+        health,
+        menus,
+        portal,
+        registry,
+        security,
+        sessions,
+        verify,
+    )
     from .admin import init_admin
 
     security.init_app(app)
@@ -12,6 +25,7 @@ def register(app: Flask) -> None:
     auth.init_app(app)
     sessions.init_app(app)
     menus.init_app(app)
+    error_summary.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(portal.bp)
