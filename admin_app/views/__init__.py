@@ -4,7 +4,21 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
-    from . import api, auth, errors, fhir, grants_portal, health, menus, portal, registry, security, sessions, verify
+    from . import (
+        api,
+        auth,
+        entry,
+        errors,
+        fhir,
+        grants_portal,
+        health,
+        menus,
+        portal,
+        registry,
+        security,
+        sessions,
+        verify,
+    )
     from .admin import init_admin
     from .error_summary import init_app as init_error_summary
 
@@ -22,4 +36,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(registry.bp)
     app.register_blueprint(grants_portal.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(entry.bp)
     init_admin(app)
