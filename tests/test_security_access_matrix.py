@@ -454,6 +454,18 @@ def build_table(ids) -> list[Row]:
         if ep not in ("staff", "institution"):
             add(Row("GET", base + "edit/?id=1", admin(302)))
             add(Row("POST", base + "edit/?id=1", admin(302), data={"name": "x"}))
+    # 业务管理: the platform admin only; every other admin is refused like a staff member (nothing written).
+    for method, url, data, ok in (("GET", "/admin/programme/", None, 200), ("GET", "/admin/programme/new/", None, 200),
+                                  ("POST", "/admin/programme/new/", {"name": "", "code": "x"}, 200),
+                                  ("GET", "/admin/programme/edit/?id=1", None, 200),
+                                  ("POST", "/admin/programme/edit/?id=1", {"name": "", "code": "workforce"}, 200),
+                                  ("POST", "/admin/programme/action/", {"action": "deactivate", "rowid": "1"}, 302),
+                                  ("GET", "/admin/programme/details/?id=1", None, 302),
+                                  ("POST", "/admin/programme/delete/", {"id": "1"}, 302),
+                                  ("GET", "/admin/programme/export/csv/", None, 302),
+                                  ("GET", "/admin/programme/ajax/lookup/?name=institution&query=a", None, 404),
+                                  ("POST", "/admin/programme/ajax/update/", {"list_form_pk": "1", "name": "x"}, 404)):
+        add(Row(method, url, admin(ok, covers={"super"}, foreign=403), data=data))
     return rows
 
 

@@ -22,7 +22,7 @@ class ReviewEvent(db.Model):
     changes: Mapped[dict | None] = mapped_column(JSON)
     # A reject or revert keeps the reviewed fields as they were decided on (services/profile_changes.py), so the
     # next review sees what the staff member changed since.
-    snapshot: Mapped[dict | None] = mapped_column(JSON)
+    snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL, not a JSON null
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

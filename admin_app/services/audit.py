@@ -42,6 +42,10 @@ AUDIT_ACTIONS = {
     "password_reset": N_("Password reset by SMS"),
     "session_ended": N_("Ended a sign-in session"),
     "sessions_ended_others": N_("Signed out all other devices"),
+    "programme_created": N_("Programme added"),
+    "programme_changed": N_("Programme changed"),
+    "programme_deactivated": N_("Programme deactivated"),
+    "programme_activated": N_("Programme reactivated"),
     "api_client_created": N_("Consuming system registered"),
     "api_client_revoked": N_("Consuming system revoked"),
     "api_read": N_("API read by a consuming system"),
@@ -56,6 +60,7 @@ TARGET_TYPES = {
     "admin_grant": N_("Authorization"),
     "identity_verification": N_("Identity verification"),
     "pii_key": N_("PII key"),
+    "programme": N_("Programme"),
     "api_client": N_("Consuming system"),
 }
 

@@ -83,9 +83,10 @@ def current(profile: StaffProfile) -> dict:
 
 
 def last_decision(profile_id: int) -> ReviewEvent | None:
-    """The latest review event that sent the profile back and kept a snapshot (None: no such decision)."""
+    """The latest review event that sent the profile back (None: there is none)."""
     return db.session.scalars(
-        select(ReviewEvent).where(ReviewEvent.profile_id == profile_id, ReviewEvent.snapshot.is_not(None))
+        select(ReviewEvent).where(ReviewEvent.profile_id == profile_id, ReviewEvent.to_status.in_(SENT_BACK),
+                                  ReviewEvent.action.in_(("reject", "revert")))
         .order_by(ReviewEvent.created_at.desc(), ReviewEvent.id.desc()).limit(1)).first()
 
 
@@ -113,11 +114,12 @@ def _text(field: str, value, institutions: dict) -> str:
     return str(value)
 
 
-def changes_since_decision(profile: StaffProfile) -> tuple[ReviewEvent | None, list[Change]]:
-    """(the decision, what changed since it) for a profile a reviewer opens; no decision: (None, [])."""
+def changes_since_decision(profile: StaffProfile) -> tuple[ReviewEvent | None, list[Change] | None]:
+    """(the decision that sent the profile back, what changed since); changes None when it kept no snapshot
+    (decided before snapshots were kept), (None, None) when there was no such decision."""
     event = last_decision(profile.id)
-    if event is None:
-        return None, []
+    if event is None or not event.snapshot:
+        return event, None
     before, after = event.snapshot, current(profile)
     fields = diff(before, after)
     inst_ids = {v for v in (before.get("institution_id"), after.get("institution_id")) if v is not None}

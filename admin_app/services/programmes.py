@@ -53,6 +53,16 @@ def all_programmes(*, active_only: bool = True) -> list[Programme]:
     return list(db.session.scalars(stmt))
 
 
+def grid_query():
+    """Every programme, as the legacy Query the /admin/programme/ grid pages (platform admins only)."""
+    return db.session.query(Programme)
+
+
+def grid_count_query():
+    """count(*) of the programmes (the grid's pager total)."""
+    return db.session.query(func.count()).select_from(Programme)
+
+
 # -------------------------------------------------------------------------------------------- editing
 
 def institutions_text(programme: Programme | None) -> str:

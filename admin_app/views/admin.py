@@ -10,6 +10,7 @@ from .audit import AuditLogView
 from .dashboard import DashboardView
 from .grant import GrantView
 from .institution import InstitutionView
+from .programme import ProgrammeView
 from .security import csp_nonce
 from .staff import StaffProfileView
 from .verification import IdentityVerificationView
@@ -30,5 +31,6 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(GrantView())
     admin.add_view(IdentityVerificationView())
     admin.add_view(AuditLogView())
+    admin.add_view(ProgrammeView())
     admin.add_view(ApiClientView())
     return admin

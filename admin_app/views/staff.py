@@ -36,6 +36,7 @@ from .staff_filters import (
     InstitutionFilter,
     LocalDateBetweenFilter,
     RegionFilter,
+    ResubmittedFilter,
     ScopedInstitutionLoader,
     ScopedRegionLoader,
     StatusFilter,
@@ -65,7 +66,13 @@ def _name_link(view, context, model, name):
     if "hwr_card_url" not in g:
         g.hwr_card_url = view.get_url(".details_view", id=CARD_ID, url=context.get("return_url"))
     url = g.hwr_card_url.replace(f"id={CARD_ID}", f"id={model.id}", 1)
-    return Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
+    link = Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
+    if model.resubmitted:  # a column of the row itself: no query per row
+        if "hwr_resubmitted" not in g:
+            g.hwr_resubmitted = Markup(' <span class="badge badge-primary resubmitted-mark">{}</span>').format(
+                _("Resubmitted"))
+        link += g.hwr_resubmitted
+    return link
 
 
 CARD_KEY = "hwr_staff_card"  # the status card a reviewer chose last, kept for the session
@@ -118,6 +125,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
         # Appended, so the indexes above (and the URLs using them) stay as they were.
         InstitutionFilter(),
         RegionFilter(),
+        ResubmittedFilter(),
     ]
     column_formatters = {"name": _name_link, "gender": label(GENDERS, "gender"),
                          "personnel_type": label(PERSONNEL_TYPES, "personnel_type"), "status": status_badge,
