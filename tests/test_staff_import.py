@@ -72,7 +72,7 @@ def upload(client, raw: bytes, name="staff.xlsx"):
 def report(html: str) -> list[tuple[str, str]]:
     """(outcome, note) of each row of the dry-run table."""
     return [(o, re.sub(r"\s+", " ", note).strip()) for o, note in re.findall(
-        r'data-outcome="(\w+)".*?<td class="small">(.*?)</td>', html, re.S)]
+        r'data-outcome="(\w+)".*?<td class="small"[^>]*>(.*?)</td>', html, re.S)]
 
 
 def confirm_token(html: str) -> str | None:
