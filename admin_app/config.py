@@ -26,6 +26,12 @@ class DefaultConfig:
     # Codes per local day past which platform admins see an alarm on the dashboard (0: no alarm).
     SMS_DAILY_BUDGET = 20_000
     CAPTCHA_ENABLED = True
+    # 帮助 and 客服电话 (issue 19): the number people call (the staff-reporting manual's 客户服务电话), an optional
+    # help text replacing the built-in one (plain text; a blank line starts a paragraph), and the address the login
+    # page's QR code points at (empty: the address the request came to).
+    SUPPORT_PHONE = "010-84533392"
+    HELP_TEXT = ""
+    PUBLIC_URL = ""
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True  # always present: the shared Limiter would otherwise keep the previous app's setting
     RATELIMIT_HEADERS_ENABLED = False

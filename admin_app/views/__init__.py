@@ -4,7 +4,22 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
-    from . import api, auth, errors, fhir, grants_portal, health, menus, portal, registry, security, sessions, verify
+    from . import (
+        api,
+        auth,
+        entry,
+        errors,
+        fhir,
+        grants_portal,
+        health,
+        menus,
+        portal,
+        programmes_portal,
+        registry,
+        security,
+        sessions,
+        verify,
+    )
     from .admin import init_admin
 
     security.init_app(app)
@@ -19,5 +34,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(verify.bp)
     app.register_blueprint(registry.bp)
     app.register_blueprint(grants_portal.bp)
+    app.register_blueprint(programmes_portal.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(entry.bp)
     init_admin(app)
