@@ -490,6 +490,10 @@ def build_table(ids) -> list[Row]:
                                   ("GET", "/admin/programme/ajax/lookup/?name=institution&query=a", None, 404),
                                   ("POST", "/admin/programme/ajax/update/", {"list_form_pk": "1", "name": "x"}, 404)):
         add(Row(method, url, admin(ok, covers={"super"}, foreign=403), data=data))
+    # A programme's own page: only for those who take part (the default programme's page is the back office).
+    add(Row("GET", "/programmes/workforce", portal(all=404)))
+    add(Row("POST", "/programmes/workforce/codes", portal(all=404), data={"rowid": str(ids["a"]["child"])},
+            target="a", state=grants_of_institution(ids["a"]["child"])))
     return rows
 
 

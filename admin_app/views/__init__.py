@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
         health,
         menus,
         portal,
+        programmes_portal,
         registry,
         security,
         sessions,
@@ -35,6 +36,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(verify.bp)
     app.register_blueprint(registry.bp)
     app.register_blueprint(grants_portal.bp)
+    app.register_blueprint(programmes_portal.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(entry.bp)
     init_admin(app)
