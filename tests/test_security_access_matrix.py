@@ -275,6 +275,9 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/fhir/metadata", public()))
     add(Row("GET", "/fhir/Practitioner", public(401)))
     add(Row("GET", "/fhir/Practitioner/1", public(401)))
+    add(Row("GET", "/api/v1/openapi.json", public()))
+    for url in ("/api/v1/practitioners", "/api/v1/practitioners/1", "/api/v1/organizations", "/api/v1/organizations/1"):
+        add(Row("GET", url, public(401)))
     add(Row("GET", "/institutions/search?q=%E7%96%BE%E6%8E%A7", public()))
     add(Row("GET", "/institutions/apply", public()))
     add(Row("POST", "/institutions/apply", public(), data={}))
@@ -490,6 +493,10 @@ def build_table(ids) -> list[Row]:
                                   ("GET", "/admin/programme/ajax/lookup/?name=institution&query=a", None, 404),
                                   ("POST", "/admin/programme/ajax/update/", {"list_form_pk": "1", "name": "x"}, 404)):
         add(Row(method, url, admin(ok, covers={"super"}, foreign=403), data=data))
+    # A programme's own page: only for those who take part (the default programme's page is the back office).
+    add(Row("GET", "/programmes/workforce", portal(all=404)))
+    add(Row("POST", "/programmes/workforce/codes", portal(all=404), data={"rowid": str(ids["a"]["child"])},
+            target="a", state=grants_of_institution(ids["a"]["child"])))
     return rows
 
 

@@ -2,7 +2,7 @@
 
 Rules live in services.programmes; this view parses the form and shows the service's messages on its fields.
 """
-from flask import abort, flash, request
+from flask import abort, flash, request, url_for
 from flask_admin.actions import action
 from flask_admin.form import BaseForm
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -45,6 +45,15 @@ def _fmt_institutions(view, context, model, name):
     return "、".join(i.name for i in model.institutions)
 
 
+def _fmt_page(view, context, model, name):
+    if model.is_default:
+        return Markup('<a href="{}">{}</a>').format(url_for("admin.index"), _("Back office"))
+    if not model.active:
+        return ""
+    return Markup('<a href="{}" data-programme-page>{}</a>').format(url_for("programmes.show", code=model.code),
+                                                                     _("Programme page"))
+
+
 class ProgrammeView(SecureModelView):
     """Platform admins only; rows are programmes, not scoped by institution."""
 
@@ -53,13 +62,15 @@ class ProgrammeView(SecureModelView):
     can_view_details = False
     list_template = "admin/programme/list.html"
     form = ProgrammeForm
-    column_list = ("name", "code", "active", "institutions", "created_at")
+    column_list = ("name", "code", "active", "institutions", "created_at", "page")
     column_labels = {"name": _l("Programme name"), "code": _l("Programme code"), "active": _l("State"),
-                     "institutions": _l("Participating institutions"), "created_at": _l("Created")}
+                     "institutions": _l("Participating institutions"), "created_at": _l("Created"),
+                     "page": _l("Entry")}
     column_sortable_list = ("name", "code", "created_at")
     column_default_sort = [("is_default", True), ("name", False)]
     column_searchable_list = ()
-    column_formatters = {"active": _fmt_active, "institutions": _fmt_institutions, "created_at": local_time}
+    column_formatters = {"active": _fmt_active, "institutions": _fmt_institutions, "created_at": local_time,
+                         "page": _fmt_page}
 
     def __init__(self, **kwargs):
         super().__init__(Programme, name=_l("Programmes"), endpoint="programme", url="/admin/programme", **kwargs)
