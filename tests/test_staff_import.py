@@ -1,7 +1,10 @@
 """Staff import (issue 21, part 1): template, dry run, confirmed job, bad files, scope, bounded SQL."""
 import io
+import os
 import random
 import re
+import shutil
+import subprocess
 import zipfile
 from datetime import date, timedelta
 
@@ -69,7 +72,7 @@ def upload(client, raw: bytes, name="staff.xlsx"):
 def report(html: str) -> list[tuple[str, str]]:
     """(outcome, note) of each row of the dry-run table."""
     return [(o, re.sub(r"\s+", " ", note).strip()) for o, note in re.findall(
-        r'data-outcome="(\w+)".*?<td class="small">(.*?)</td>', html, re.S)]
+        r'data-outcome="(\w+)".*?<td class="small"[^>]*>(.*?)</td>', html, re.S)]
 
 
 def confirm_token(html: str) -> str | None:
@@ -104,6 +107,25 @@ def test_the_template_has_chinese_headers_drop_downs_a_frozen_header_and_instruc
             if lists.cell(row=r, column=unit_col).value] == [UNIT_A_NAME]
     assert lists.sheet_state == "hidden"
     assert "填写说明" in notes["A1"].value
+
+
+def test_libreoffice_opens_the_template_and_keeps_its_drop_downs(import_app, login, tmp_path):
+    soffice = shutil.which("soffice")
+    if not soffice:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have LibreOffice: install libreoffice-calc-nogui (.ci/run)")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    src = tmp_path / "template.xlsx"
+    src.write_bytes(template(login(UNIT_A)))
+    out = tmp_path / "out"
+    profile = f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}"
+    done = subprocess.run([soffice, profile, "--headless", "--norestore", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                           "--outdir", str(out), str(src)], capture_output=True, timeout=180)
+    assert done.returncode == 0 and (out / "template.xlsx").exists(), done.stderr[-500:]
+    wb = load_workbook(out / "template.xlsx")
+    data = wb.worksheets[0]
+    assert [c.value for c in data[1]][:3] == ["姓名", "手机号", "所在单位"]
+    assert sum(1 for dv in data.data_validations.dataValidation if dv.type == "list") >= 10
 
 
 def test_a_2000_row_file_dry_runs_then_imports_with_progress_and_the_counts_match(import_app, login, count_queries):

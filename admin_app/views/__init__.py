@@ -21,12 +21,14 @@ def register(app: Flask) -> None:
         verify,
     )
     from .admin import init_admin
+    from .error_summary import init_app as init_error_summary
 
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     sessions.init_app(app)
     menus.init_app(app)
+    init_error_summary(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(fhir.bp)
