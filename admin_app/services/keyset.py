@@ -9,6 +9,7 @@ from datetime import datetime
 from . import ID_MAX
 
 _CURSOR = re.compile(r"([0-9]{20})-([0-9]{1,10})")
+CURSOR_SHAPE = _CURSOR
 
 
 def encode_cursor(submitted_at: datetime, row_id: int) -> str:

@@ -6,6 +6,7 @@ def register(app: Flask) -> None:
     """Attach blueprints, the admin, the login loader, security headers and error pages."""
     from . import (
         api,
+        api_v1,
         auth,
         entry,
         errors,
@@ -32,6 +33,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(fhir.bp)
+    app.register_blueprint(api_v1.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(registry.bp)
