@@ -78,6 +78,8 @@ class DefaultConfig:
     ID_MAX_AGE = 100
     EXPORT_JOB_THRESHOLD = 50_000  # larger exports run as background jobs with a progress page
     EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
+    IMPORT_MAX_ROWS = 5000  # staff rows per import file (批量导入); more are refused
+    IMPORT_MAX_BYTES = None  # None: UPLOAD_MAX_BYTES
     EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long
     EXPORT_FOLDER = None  # None: instance/exports; a storage root shared by nodes in production
     BACKUP_FOLDER = None  # None: instance/backups (restore staging and the safety copies of restores)
