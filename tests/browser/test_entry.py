@@ -79,7 +79,8 @@ def test_help_is_reached_from_the_login_page_and_shows_the_support_phone(browser
     expect(page).to_have_url(server.url + "/help")
     expect(page.locator("[data-support-phone]")).to_have_text("010-84533392")
     # The QR code image loaded (a PNG the browser decoded).
-    page.wait_for_function("() => { const i = document.querySelector('.qr-img'); return i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function("() => { const i = document.querySelector('.qr-img'); "
+                           "return i.complete && i.naturalWidth > 0; }")
     assert_accessible(page, server)
     page.screenshot(path=str(artifacts / f"entry-help-{viewport['width']}.png"), full_page=True)
     assert page.errors == []
