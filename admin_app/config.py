@@ -86,13 +86,11 @@ class DefaultConfig:
     JOB_LEASE_SECONDS = 120  # a running job whose worker sent no heartbeat for this long has died: it is failed
     # Review notices (services/notices.py): per phone and hour at most NOTICE_MAX_PER_PHONE_HOUR (the rest dropped
     # and logged); a gateway failure retried NOTICE_MAX_ATTEMPTS tries in all, waiting NOTICE_RETRY_SECONDS, then
-    # twice that, …; sent by NOTICE_BACKEND (None: JOB_BACKEND's). PUBLIC_URL (https://…) starts the link they
-    # carry; empty: the reviewer's request host.
+    # twice that, …; sent by NOTICE_BACKEND (None: JOB_BACKEND's). Their link to /me starts with PUBLIC_URL.
     NOTICE_MAX_PER_PHONE_HOUR = 5
     NOTICE_MAX_ATTEMPTS = 3
     NOTICE_RETRY_SECONDS = 30
     NOTICE_BACKEND = None
-    PUBLIC_URL = ""
     JOB_BACKEND = "thread"  # "thread" (in-process, embedded default), "inline"; see services/jobs.py
     PRODUCTION = False  # FLASK_PRODUCTION=true: the gunicorn entry; refuses unsafe settings (production.py)
     WEB_WORKERS = 1  # set by gunicorn.conf.py: several workers need a shared (Redis) limiter storage
