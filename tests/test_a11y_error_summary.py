@@ -4,7 +4,7 @@ to each field by its id, and the page title prefixed 错误：. Portal and back 
 import html
 import re
 
-from tests.conftest import DISTRICT_A, STAFF_A, UNIT_A
+from tests.conftest import DISTRICT_A, STAFF_A, SUPER, UNIT_A
 from tests.test_registry_admin import new_application
 from tests.test_registry_support import DISTRICT_A_NAME, inst
 from tests.test_review_support import ACTION_URL, STAFF_URL, make_pending, snapshot
@@ -98,3 +98,11 @@ def test_the_direct_authorisation_form_sent_empty_is_summarised(login):
     assert summary_of(admin.get(url)) is None
     summary = summary_of(admin.post(url, data={}))
     assert summary and summary["title"].startswith("错误：") and summary["links"]
+
+
+def test_a_back_office_create_form_sent_empty_is_summarised(login):
+    """A Flask-Admin form (a new programme, platform admin): the stock form gets the same summary."""
+    admin = login(SUPER)
+    assert summary_of(admin.get("/admin/programme/new/")) is None
+    summary = summary_of(admin.post("/admin/programme/new/", data={}))
+    assert summary and summary["links"] and summary["title"].startswith("错误：")

@@ -42,7 +42,9 @@ IGNORED_KEYS = {"sort", "desc", "page", "page_size", "url", "lang", "next", "aft
 def crawl_server(template_db, tmp_path_factory):
     """Exports always run as a job here, so the export menu leads to the progress page; a new-institution
     application and an identity verification wait for review, so their grids have rows, details and reason forms."""
-    with _serving(template_db, tmp_path_factory.mktemp("a11y-crawl"), "crawl", EXPORT_JOB_THRESHOLD=0) as server:
+    # Static files cached for an hour: the browser does not ask again for each of the ~25 on every page.
+    with _serving(template_db, tmp_path_factory.mktemp("a11y-crawl"), "crawl", EXPORT_JOB_THRESHOLD=0,
+                  SEND_FILE_MAX_AGE_DEFAULT=3600) as server:
         with server.app.test_request_context():
             new_application(inst(DISTRICT_A_NAME))
             scans = [FileStorage(io.BytesIO(image_bytes()), filename=f"{side}.jpg", content_type="image/jpeg")
@@ -108,10 +110,11 @@ class Crawl:
                 self.found[f"{label} @{width}px"] = violations
         self.checked.append(label)
 
-    def visit(self, url: str) -> bool:
-        """Load url; False when it is not an HTML page of this site (a download, an error, another origin)."""
+    def visit(self, url: str, to_check: bool = True) -> bool:
+        """Load url (a page only walked through needs its DOM, not its stylesheets); False when it is not an HTML
+        page of this site (a download, an error, another origin)."""
         try:
-            response = self.page.goto(url)
+            response = self.page.goto(url, wait_until="load" if to_check else "domcontentloaded")
         except PlaywrightError as exc:
             if "Download is starting" in str(exc):
                 return False
@@ -138,7 +141,7 @@ class Crawl:
                 continue
             self.seen.add(pattern(url))
             assert len(self.seen) <= MAX_PAGES, f"more than {MAX_PAGES} page patterns: {sorted(self.seen)}"
-            if not self.visit(url):
+            if not self.visit(url, url == start or pattern(url) not in done):
                 continue
             landed = pattern(self.page.url)  # where a redirect led
             if landed != pattern(url) and not (url == start or self.wanted(self.page.url)):
@@ -146,7 +149,7 @@ class Crawl:
             self.seen.add(landed)
             if landed not in done or url == start:
                 done.add(landed)
-                self.check(landed)
+                self.check(landed)  # axe waits for the load event first
             queue.extend(h for h in links(self.page, self.base) if self.wanted(h))
             self.reason_form()
 

@@ -64,7 +64,13 @@
     if (!box) { return; }
     box.querySelectorAll('a[href^="#"]').forEach(function (link) {
       link.addEventListener('click', function (e) {
-        var target = document.getElementById(link.getAttribute('href').slice(1));
+        // The field by its id; a field drawn once per row (the team page) or a radio group without its wrapper:
+        // the first element whose id starts with it.
+        var id = link.getAttribute('href').slice(1);
+        var target = document.getElementById(id);
+        [id, id.replace(/-group$/, '')].forEach(function (stem) {
+          if (!target && window.CSS) { target = document.querySelector('[id^="' + CSS.escape(stem) + '-"]'); }
+        });
         if (!target) { return; }
         var field = target.matches('input, select, textarea') ? target
           : target.querySelector('input:not([type=hidden]), select, textarea');
