@@ -143,7 +143,7 @@ def test_schemathesis_finds_no_failure(live_api, tmp_path):
          "-H", f"Authorization: Bearer {live_api['token']}", "--max-examples", "25", "--seed", "20261207",
          "--generation-deterministic", "--workers", "1", "--request-timeout", "30", "--max-failures", "5",
          "--no-color", "--report", "junit", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
+        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:]
     assert re.search(r"\b[1-9]\d* passed", output) or "No issues found" in output, output[-3000:]
