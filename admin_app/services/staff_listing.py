@@ -8,7 +8,7 @@ call it; it needs no request and no Flask-Admin.
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import desc as descending, false, func, null, tuple_
+from sqlalchemy import desc as descending, false, func, literal, literal_column, null, tuple_
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -20,12 +20,28 @@ from .search import TermTooShort, split_terms, term_condition
 from .staff_criteria import REPORTED, STATUS_GROUPS, Criterion, ScopeFigures, condition, reported
 
 SORTABLE = ("name", "gender", "phone", "personnel_type", "department", "status", "submitted_at")
-# Sortable columns with an index of their own; SQLite's index entries end with the rowid (the id), so it also
-# serves the grid's tiebreaker: ORDER BY name, id walks ix_staff_profile_name. Gender, type, department and status
-# have none on purpose: without statistics SQLite picked such indexes for *filters* too (a district's 性别 filter:
-# 50 ms -> 430 ms), so sorting a national list by them still sorts every row.
+# The index of each order: (sort key, id), so any page of any order, after its cursor, is one index range.
 SORT_INDEXES = {"name": "ix_staff_profile_name", "phone": "ix_staff_profile_phone",
-                "submitted_at": "ix_staff_profile_submitted"}
+                "submitted_at": "ix_staff_profile_submitted", "gender": "ix_staff_profile_sort_gender",
+                "personnel_type": "ix_staff_profile_sort_personnel_type",
+                "department": "ix_staff_profile_sort_department", "status": "ix_staff_profile_sort_status"}
+# Ordered by coalesce(column, ''), whose index only that expression can use: NULLs sort as empty text on both
+# engines (SQLite puts NULL first, PostgreSQL last), a cursor never holds a NULL, and SQLite's planner, which has
+# no statistics, cannot pick these indexes for a *filter* on the column (plain (column, id) indexes were tried
+# and removed: a district's 性别 filter went from 50 ms to 430 ms).
+COALESCED = ("gender", "personnel_type", "department", "status")
+
+
+def sort_key(sort: str | None):
+    """SQL: the grid's sort key of an order (None: the default order, by report time)."""
+    column = getattr(StaffProfile, sort or "submitted_at")
+    return func.coalesce(column, literal_column("''")) if sort in COALESCED else column
+
+
+def row_key(sort: str | None, row):
+    """The row's value of that sort key (what its cursor holds)."""
+    value = getattr(row, sort or "submitted_at")
+    return (value or "") if sort in COALESCED else value
 
 
 class Page:
@@ -77,12 +93,14 @@ class StaffListing:
         return self._ordered(query)
 
     def _ordered(self, query):
-        if self.sort is None:
-            return query.order_by(descending(StaffProfile.submitted_at)).order_by(descending(StaffProfile.id))
-        column = getattr(StaffProfile, self.sort)
-        # A unique tiebreaker, so OFFSET pages neither repeat nor skip rows with equal sort values.
-        return query.order_by(descending(column) if self.desc else column) \
-            .order_by(StaffProfile.id.desc() if self.desc else StaffProfile.id)
+        key = sort_key(self.sort)
+        # A unique tiebreaker, so pages neither repeat nor skip rows with equal sort values.
+        if self._descending():
+            return query.order_by(descending(key)).order_by(descending(StaffProfile.id))
+        return query.order_by(key).order_by(StaffProfile.id)
+
+    def _descending(self) -> bool:
+        return self.desc if self.sort is not None else True  # the default order: newest report first
 
     def ids(self, limit: int) -> list[int]:
         """Ids of the listing's rows, at most `limit` of them."""
@@ -163,8 +181,8 @@ class StaffListing:
     def page(self, page: int = 0, page_size: int = 50, keyset=None, cap: int | None = None) -> Page:
         """The page of rows and the listing's total; the total is read from the counters whenever they can.
 
-        keyset: (direction "after" | "before", cursor or None) seeks the page by cursor instead of OFFSET (the
-        default order only). Over a wide scope, criteria the counters cannot answer are counted up to `cap`
+        keyset: (direction "after" | "before", cursor or None) seeks the page by cursor (services.keyset, any
+        order) instead of OFFSET. Over a wide scope, criteria the counters cannot answer are counted up to `cap`
         (REVIEW_SELECT_ALL_MAX by default).
         """
         query = self.query()
@@ -179,7 +197,7 @@ class StaffListing:
             total, many = self._capped_count(query, cap)
             capped = cap if many else None
         hint = self.index_hint(known, many)
-        if keyset is not None and self.sort is None and not page and page_size:
+        if keyset is not None and not page and page_size:
             return self._keyset_page(query, keyset, page_size, total, hint, capped)
         if total is not None:
             return Page(total, [row for row, _n in self._read_page(query, hint, counted=False)], capped)
@@ -213,15 +231,19 @@ class StaffListing:
     def _keyset_page(self, query, keyset, page_size, total, hint, capped) -> Page:
         """One page after (or before) a cursor, read with page_size + 1 rows to know whether another follows."""
         direction, cursor = keyset
-        key = tuple_(StaffProfile.submitted_at, StaffProfile.id)
+        column = sort_key(self.sort)
+        key = tuple_(column, StaffProfile.id)
         if total is None and cursor is not None:
             total = self._count(query)  # before the cursor condition: the whole list's total
         query = query.limit(None).offset(None)
-        if cursor is not None and direction == "after":
-            query = query.filter(key < tuple_(*cursor))
-        elif cursor is not None:  # before: the rows just above the cursor, read upwards
-            query = query.filter(key > tuple_(*cursor)).order_by(None).order_by(
-                StaffProfile.submitted_at.asc(), StaffProfile.id.asc())
+        if cursor is not None:
+            bound = tuple_(literal(cursor[0], column.type), literal(cursor[1], StaffProfile.id.type))
+            # "after" in a descending order, or "before" in an ascending one, seeks downwards.
+            query = query.filter(key < bound if (direction == "after") == self._descending() else key > bound)
+            if direction == "before":  # the rows just above the cursor, read towards it from the other side
+                reverse = self._descending()
+                query = query.order_by(None).order_by(column.asc() if reverse else column.desc(),
+                                                      StaffProfile.id.asc() if reverse else StaffProfile.id.desc())
         counted = total is None  # the first page carries its total (count(*) OVER ())
         read = self._read_page(query.limit(page_size + 1), hint, counted=counted)
         if counted:
@@ -255,13 +277,19 @@ class StaffListing:
         if self.sort is None:
             one_status = len(self._statuses(self.criteria)) == 1
             walk = "ix_staff_profile_status_submitted" if one_status else "ix_staff_profile_submitted"
-        else:
-            walk = SORT_INDEXES.get(self.sort)
-        if many or self._wide(total):
-            return "INDEXED BY " + walk if walk else None
-        if total is None or self.sort is not None:
-            return None
-        return "INDEXED BY ix_staff_profile_inst_status_submitted"
+            if many or self._wide(total):
+                return "INDEXED BY " + walk
+            return None if total is None else "INDEXED BY ix_staff_profile_inst_status_submitted"
+        # A sorted list: walking the order's index finds a page within page_size / share entries, where the
+        # (unit, status) ranges must all be read and sorted; past GRID_WALK_MIN_ROWS rows the walk is cheaper
+        # whatever their share (at 15 million staff a district holds 0.7 %). A smaller list that the counters or
+        # the scope size as narrow: its ranges, sorted (a cursor's range condition would otherwise lure the
+        # planner onto the order's index, walking the whole registry for a unit's page).
+        if many or self.scope.is_superuser or (total or 0) >= int(current_app.config["GRID_WALK_MIN_ROWS"]):
+            return "INDEXED BY " + SORT_INDEXES[self.sort]
+        if total is not None or self.narrow():
+            return "INDEXED BY ix_staff_profile_inst_status_submitted"
+        return None
 
     def _wide(self, total: int | None) -> bool:
         """The counters size the list as a large share of every reported profile (or it is the superuser's)."""
