@@ -20,6 +20,12 @@ def register(app: Flask) -> None:
     from .services.jobs import worker_cmd  # `flask jobs-worker`: the RQ worker for export jobs (JOB_BACKEND=rq)
 
     app.cli.add_command(worker_cmd)
+    from .services.notices import send_cmd  # `flask notices-send`: due SMS notices now (cron, after an outage)
+
+    app.cli.add_command(send_cmd)
+    from .cli_api import api_client_cmd  # `flask api-client create|revoke|list`: consumers of /fhir/ and /api/v1/
+
+    app.cli.add_command(api_client_cmd)
 
 
 @click.command("load-regions")

@@ -43,6 +43,9 @@ class DefaultConfig:
     REGISTRY_APPLY_LIMIT = "20 per hour"
     REGISTRY_STATUS_LIMIT = "60 per hour"
     REGISTRY_SEARCH_LIMIT = "120 per minute"
+    # The machine APIs (/fhir/, /api/v1/), per consuming system (per IP for calls without a valid token).
+    API_RATE_LIMIT = "600 per minute"
+    API_SOFTWARE_NAME = "Health Workforce Registry"
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_Hans_CN", "en")
@@ -73,6 +76,15 @@ class DefaultConfig:
     EXPORT_FOLDER = None  # None: instance/exports; a storage root shared by nodes in production
     BACKUP_FOLDER = None  # None: instance/backups (restore staging and the safety copies of restores)
     JOB_LEASE_SECONDS = 120  # a running job whose worker sent no heartbeat for this long has died: it is failed
+    # Review notices (services/notices.py): per phone and hour at most NOTICE_MAX_PER_PHONE_HOUR (the rest dropped
+    # and logged); a gateway failure retried NOTICE_MAX_ATTEMPTS tries in all, waiting NOTICE_RETRY_SECONDS, then
+    # twice that, …; sent by NOTICE_BACKEND (None: JOB_BACKEND's). PUBLIC_URL (https://…) starts the link they
+    # carry; empty: the reviewer's request host.
+    NOTICE_MAX_PER_PHONE_HOUR = 5
+    NOTICE_MAX_ATTEMPTS = 3
+    NOTICE_RETRY_SECONDS = 30
+    NOTICE_BACKEND = None
+    PUBLIC_URL = ""
     JOB_BACKEND = "thread"  # "thread" (in-process, embedded default), "inline"; see services/jobs.py
     PRODUCTION = False  # FLASK_PRODUCTION=true: the gunicorn entry; refuses unsafe settings (production.py)
     WEB_WORKERS = 1  # set by gunicorn.conf.py: several workers need a shared (Redis) limiter storage

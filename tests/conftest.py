@@ -60,6 +60,7 @@ def base_config(tmp: Path, uri: str) -> dict:
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "BACKUP_FOLDER": str(tmp / "backups"),
         "SMS_OUTBOX": str(tmp / "sms_outbox.jsonl"),
+        "NOTICE_BACKEND": "inline",  # review notices are sent before the action returns: no thread outlives a test
         "SERVER_NAME": None,
     }
 
@@ -218,7 +219,8 @@ def sms_outbox(app) -> list[dict]:
 
 def outbox_code(app, phone: str, purpose: str | None = None) -> str | None:
     """The newest code sent to phone (for purpose, when given), or None."""
-    codes = [m["code"] for m in sms_outbox(app) if m["phone"] == phone and purpose in (None, m["purpose"])]
+    codes = [m["code"] for m in sms_outbox(app)
+             if m["phone"] == phone and purpose in (None, m["purpose"]) and m.get("code")]  # notices carry none
     return codes[-1] if codes else None
 
 

@@ -146,8 +146,12 @@ def test_upgrading_a_database_that_already_has_staff_makes_them_searchable(fresh
     app = make_app(tmp_path, uri)
     with app.app_context(), keep_logging():
         flask_migrate.upgrade(directory=str(MIGRATIONS), revision="1f9d23ee04e1")
-        runner = app.test_cli_runner()
-        assert runner.invoke(args=["seed-demo", "--staff", "40"]).exit_code == 0
+        # Institutions and staff only: today's models of other tables (admin grants) have outgrown that schema.
+        from admin_app.seed import build_institution_tree, generate_staff
+
+        build_institution_tree(12)
+        assert generate_staff(40) == 40
+        db.session.commit()
         flask_migrate.upgrade(directory=str(MIGRATIONS))
         names = dict(db.session.execute(select(StaffProfile.id, StaffProfile.name)).all())
         for pid, name in list(names.items())[:10]:

@@ -250,6 +250,8 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/", public(302, anon=LOGIN)))
     add(Row("GET", "/login", public()))
     add(Row("POST", "/login", public(), data={"phone": "", "password": ""}, note="invalid form re-renders"))
+    add(Row("GET", "/login/sms", public()))
+    add(Row("POST", "/login/sms", public(), data={"phone": "", "sms_code": ""}, note="invalid form re-renders"))
     add(Row("GET", "/register", public(302, anon=200)))
     add(Row("POST", "/register", public(302, anon=200), data={}))
     add(Row("GET", "/forgot-password", public()))
@@ -262,6 +264,10 @@ def build_table(ids) -> list[Row]:
     add(Row("POST", "/logout", public(LOGIN), fresh=True))
     add(Row("GET", "/api/regions?parent=110000", public()))
     add(Row("GET", "/api/institutions?q=bjxc", public()))
+    # The machine APIs: a bearer token, never a sign-in cookie, opens them (tests/test_api_fhir.py covers tokens).
+    add(Row("GET", "/fhir/metadata", public()))
+    add(Row("GET", "/fhir/Practitioner", public(401)))
+    add(Row("GET", "/fhir/Practitioner/1", public(401)))
     add(Row("GET", "/institutions/search?q=%E7%96%BE%E6%8E%A7", public()))
     add(Row("GET", "/institutions/apply", public()))
     add(Row("POST", "/institutions/apply", public(), data={}))
@@ -397,12 +403,37 @@ def build_table(ids) -> list[Row]:
         for url in (f"/admin/staff/jobs/{job}", f"/admin/staff/jobs/{job}.json", f"/admin/staff/jobs/{job}/download"):
             add(Row("GET", url, admin(covers={owner, "super"}), target=side))
     add(Row("GET", "/admin/staff/jobs/" + "0" * 32, admin(404), note="no such job"))
+    # 批量导入 (issue 21): every admin imports into his own units; the import job pages serve import jobs only.
+    add(Row("GET", "/admin/staff/import/", admin()))
+    add(Row("GET", "/admin/staff/import/template.xlsx", admin()))
+    add(Row("POST", "/admin/staff/import/", admin(409), data={"confirm": "forged"}, note="no such dry run"))
+    for side in ("a", "b"):
+        job = ids[side]["job"]
+        for url in (f"/admin/staff/import/jobs/{job}", f"/admin/staff/import/jobs/{job}.json",
+                    f"/admin/staff/import/jobs/{job}/result.xlsx"):
+            add(Row("GET", url, admin(404), target=side, note="an export job"))
     # The audit grid's job pages serve audit jobs only: a staff-list job is not found there, even by its owner.
     for side in ("a", "b"):
         job = ids[side]["job"]
         for url in (f"/admin/audit/jobs/{job}", f"/admin/audit/jobs/{job}.json", f"/admin/audit/jobs/{job}/download"):
             add(Row("GET", url, admin(404), target=side, note="another grid's job"))
     add(Row("GET", "/admin/grant/team/", admin()))
+    # 接入系统: platform admins only; other admins get a 403 (tests/test_api_clients.py covers the flows).
+    platform = {"covers": {"super"}, "foreign": 403}
+    add(Row("GET", "/admin/apiclient/", admin(**platform)))
+    add(Row("GET", "/admin/apiclient/new/", admin(**platform)))
+    add(Row("POST", "/admin/apiclient/new/", admin(**platform), data={"name": ""}, note="invalid form re-renders"))
+    for method in ("GET", "POST"):
+        add(Row(method, "/admin/apiclient/revoke/?id=999999", admin(404, covers={"super"}, foreign=403),
+                data={"id": "999999"}))
+    add(Row("GET", "/admin/apiclient/details/?id=999999", admin(404, covers={"super"}, foreign=403)))
+    for method, url in (("GET", "edit/?id=1"), ("POST", "edit/?id=1"), ("POST", "delete/"), ("GET", "export/csv/"),
+                        ("POST", "action/")):
+        add(Row(method, "/admin/apiclient/" + url, admin(302, covers={"super"}, foreign=403), data={"id": "1"}))
+    add(Row("GET", "/admin/apiclient/ajax/lookup/?name=institution&query=a", admin(404, covers={"super"},
+                                                                                    foreign=403)))
+    add(Row("POST", "/admin/apiclient/ajax/update/", admin(404, covers={"super"}, foreign=403),
+            data={"list_form_pk": "1", "name": "x"}))
     add(Row("GET", "/admin/grant/details/?id=1", admin(302), note="no detail page: back to the list"))
     # Switched-off stock endpoints of every grid: redirects back (create/delete/export), 404 (ajax), never data.
     for ep in ("staff", "institution", "application", "grant", "verification", "audit"):

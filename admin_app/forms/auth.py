@@ -52,6 +52,14 @@ class LoginForm(FlaskForm):
     captcha = StringField(_l("Image captcha"), validators=[Length(max=10)])
 
 
+class SmsLoginForm(FlaskForm):
+    """手机快捷登录: phone + a sign-in SMS code (+ the image captcha when it is on)."""
+
+    phone = _phone()
+    sms_code = _sms_code()
+    captcha = StringField(_l("Image captcha"), validators=[Length(max=10)])
+
+
 class RegisterForm(FlaskForm):
     name = StringField(_l("Real name"), validators=[RealName()])
     phone = _phone()

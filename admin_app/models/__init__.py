@@ -1,11 +1,14 @@
 """All models, imported here so Alembic and the app see one metadata."""
 from . import search  # noqa: F401  (the search indexes' DDL hooks on staff_profile)
+from .api_client import ApiClient
 from .application import InstitutionApplication
 from .audit import AuditLog
 from .grant import AdminGrant
 from .institution import Institution
 from .job import ExportJob
+from .notice import SmsNotice
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+from .programme import Programme
 from .region import Region
 from .review import ReviewEvent
 from .session import UserSession
@@ -15,8 +18,9 @@ from .user import User
 from .verification import IdentityVerification
 
 __all__ = [
-    "AdminGrant", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
-    "InstitutionApplication", "Region",
-    "ReviewEvent", "SmsCode", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter", "User",
+    "AdminGrant", "ApiClient", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
+    "InstitutionApplication", "Programme", "Region",
+    "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter",
+    "User",
     "UserSession",
 ]

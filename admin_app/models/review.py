@@ -20,6 +20,9 @@ class ReviewEvent(db.Model):
     to_status: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     changes: Mapped[dict | None] = mapped_column(JSON)
+    # A reject or revert keeps the reviewed fields as they were decided on (services/profile_changes.py), so the
+    # next review sees what the staff member changed since.
+    snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL, not a JSON null
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

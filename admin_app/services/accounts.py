@@ -36,46 +36,93 @@ def hash_password(password: str) -> str:
 def authenticate(phone: str, password: str) -> User:
     """Return the user for phone + password, or raise ServiceError; counts failures and locks the phone."""
     global _DUMMY_HASH
-    cfg = current_app.config
     user = db.session.scalar(select(User).where(User.phone == phone))
+    _refuse_if_locked(user)
+    if user is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password-1")
+        check_password_hash(_DUMMY_HASH, password or "")
+    if user is None or not check_password_hash(user.password_hash, password or ""):
+        left = _count_failure(user, phone, "unknown_phone" if user is None else "bad_password")
+        # Warn before the lock, as people expect: how many tries are left on this phone.
+        raise ServiceError(_("Wrong phone number or password; %(n)d tries left before the phone is locked.", n=left))
+    return _signed_in(user)
+
+
+def authenticate_by_sms(phone: str, sms_code: str) -> User:
+    """手机快捷登录: the user for phone + a `login` SMS code, under the same lockout as the password sign-in."""
+    from .sms import SmsError, check_code
+
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    _refuse_if_locked(user)
+    try:
+        # An unknown phone got a code row that was never delivered: its checks fail like a wrong code would.
+        check_code(phone, "login", sms_code, commit=False)
+        if user is None:  # a guessed code for a phone with no account: answered as a wrong one
+            db.session.rollback()
+            raise SmsError(_("The verification code is not valid or has already been used; please get a new one."))
+    except SmsError as e:
+        if not normalize_code_shape(sms_code):
+            raise  # a malformed code is a typing slip, not a guess: no lockout count
+        left = _count_failure(user, phone, "unknown_phone" if user is None else "bad_sms_code")
+        raise SmsError(_("%(reason)s (%(n)d more failed sign-ins lock this phone.)", reason=str(e), n=left)) from e
+    return _signed_in(user)
+
+
+def normalize_code_shape(code: str | None) -> bool:
+    """True when a typed SMS code has the shape of one (6 digits, after the usual clean-up)."""
+    from .sms import normalize_code
+
+    text = normalize_code(code or "")
+    return len(text) == 6 and text.isdigit()
+
+
+def _refuse_if_locked(user: User | None) -> None:
+    """A locked phone is refused before any password or code is looked at."""
     now = utcnow()
     if user is not None and user.locked_until and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         raise ServiceError(_("Too many failed attempts; this phone is locked. Try again in %(n)d minutes.", n=minutes))
+
+
+def _count_failure(user: User | None, phone: str, reason: str) -> int:
+    """Count a failed sign-in on the phone (known or not, alike), audit it, commit; raise when it locks the phone.
+
+    Returns the tries left before the lock."""
+    cfg = current_app.config
+    now = utcnow()
     if user is None:
-        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password-1")
-        check_password_hash(_DUMMY_HASH, password or "")
-        record("login_failed", target_type="phone", target_id=phone, details={"reason": "unknown_phone"})
+        record("login_failed", target_type="phone", target_id=phone, details={"reason": reason})
         db.session.commit()
         # The same words as for a known phone, tries counted alike, so the answer does not tell which phones exist.
         n = _unknown_phone_failures(phone, now - timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"]))
         if n >= cfg["LOGIN_MAX_FAILURES"]:
             raise ServiceError(_("Too many failed attempts; this phone is locked for %(n)d minutes.",
                                  n=cfg["LOGIN_LOCK_MINUTES"]))
-        raise ServiceError(_("Wrong phone number or password; %(n)d tries left before the phone is locked.",
-                             n=cfg["LOGIN_MAX_FAILURES"] - n))
-    if not check_password_hash(user.password_hash, password or ""):
-        # One UPDATE, so concurrent failures all count.
-        db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-        db.session.refresh(user)
-        locked = user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]
-        if locked:
-            user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-        record("login_failed", target_type="user", target_id=user.id, institution_id=user.institution_id,
-               actor_id=user.id, details={"reason": "bad_password", "locked": locked})
-        db.session.commit()
-        if locked:
-            raise ServiceError(_("Too many failed attempts; this phone is locked for %(n)d minutes.",
-                                 n=cfg["LOGIN_LOCK_MINUTES"]))
-        # Warn before the lock, as people expect: how many tries are left on this phone.
-        raise ServiceError(_("Wrong phone number or password; %(n)d tries left before the phone is locked.",
-                             n=cfg["LOGIN_MAX_FAILURES"] - user.failed_logins))
+        return cfg["LOGIN_MAX_FAILURES"] - n
+    # One UPDATE, so concurrent failures all count.
+    db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    db.session.refresh(user)
+    locked = user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]
+    if locked:
+        user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+        user.failed_logins = 0
+    record("login_failed", target_type="user", target_id=user.id, institution_id=user.institution_id,
+           actor_id=user.id, details={"reason": reason, "locked": locked})
+    db.session.commit()
+    if locked:
+        raise ServiceError(_("Too many failed attempts; this phone is locked for %(n)d minutes.",
+                             n=cfg["LOGIN_LOCK_MINUTES"]))
+    return cfg["LOGIN_MAX_FAILURES"] - user.failed_logins
+
+
+def _signed_in(user: User) -> User:
+    """The checks passed: refuse a disabled account, clear the failure count, note the time; commits."""
     if not user.is_active:
+        db.session.rollback()
         raise ServiceError(_("This account has been disabled."))
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = utcnow()
     db.session.commit()
     return user
 

@@ -42,6 +42,10 @@ AUDIT_ACTIONS = {
     "password_reset": N_("Password reset by SMS"),
     "session_ended": N_("Ended a sign-in session"),
     "sessions_ended_others": N_("Signed out all other devices"),
+    "api_client_created": N_("Consuming system registered"),
+    "api_client_revoked": N_("Consuming system revoked"),
+    "api_read": N_("API read by a consuming system"),
+    "api_read_full_id": N_("API read with full ID numbers"),
 }
 TARGET_TYPES = {
     "staff_profile": N_("Staff profile"),
@@ -52,6 +56,7 @@ TARGET_TYPES = {
     "admin_grant": N_("Authorization"),
     "identity_verification": N_("Identity verification"),
     "pii_key": N_("PII key"),
+    "api_client": N_("Consuming system"),
 }
 
 
@@ -97,6 +102,8 @@ DETAIL_KEYS = {
     "columns": N_("Columns"),
     "sessions_ended": N_("Sessions ended"), "session_id": N_("Session number"), "ip": N_("IP address"),
     "browser": N_("Browser"),
+    "client": N_("Consuming system"), "resource": N_("Resource"), "query": N_("Query"),
+    "full_id": N_("Full ID numbers"),
 }
 DETAIL_VALUES = {
     "unknown_phone": N_("Mobile number not registered"), "bad_password": N_("Wrong password"),

@@ -1,7 +1,8 @@
 """`flask check`: what Django's `check` is to a project, for the data. Read-only; every finding names its fix.
 
 Counters against a fresh GROUP BY, the PII key against the data's fingerprint, export jobs whose worker is gone,
-files in EXPORT_FOLDER no job owns, uploaded images the database names but the disk lacks.
+files in EXPORT_FOLDER no job owns, uploaded images the database names but the disk lacks, SMS notices that
+failed or wait too long.
 """
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,7 +13,7 @@ from sqlalchemy import func, literal, select, union
 from ..extensions import db
 from ..models import ExportJob, IdentityVerification, StaffProfile
 from ..models.types import utcnow
-from . import counters, fingerprint, jobs
+from . import counters, fingerprint, jobs, notices
 from .uploads import image_path
 
 
@@ -79,10 +80,19 @@ def _missing_uploads() -> Finding:
     return Finding("uploads", True, "every uploaded image the database names is on disk")
 
 
+def _notices() -> Finding:
+    failed, stuck = notices.problems()
+    if failed or stuck:
+        return Finding("notices", False, f"{failed} SMS notice(s) failed after their retries, {stuck} overdue in the "
+                                         "queue (the gateway or the worker is down); when it is back, run "
+                                         "`flask notices-send --retry-failed`")
+    return Finding("notices", True, "no failed or overdue SMS notice")
+
+
 def run_checks() -> list[Finding]:
     """Every check, in order; a check that cannot run is itself a failed finding."""
     out = []
-    for check in (_pii_key, _counters, _stuck_jobs, _orphans, _missing_uploads):
+    for check in (_pii_key, _counters, _stuck_jobs, _orphans, _missing_uploads, _notices):
         try:
             out.append(check())
         except Exception as e:  # report and go on: one broken check must not hide the others

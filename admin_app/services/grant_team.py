@@ -28,7 +28,7 @@ from .grants import (
     is_verified,
     require_issuable,
 )
-from .scope import Scope
+from .scope import Scope, programme_clause
 
 # --------------------------------------------------------------------------------- direct authorization
 
@@ -58,21 +58,23 @@ def authorize_directly(scope: Scope, actor, institution_id, id_type: str, id_num
     institution = require_issuable(scope, institution_id)
     target = find_verified(id_type=id_type, id_number=id_number)
     _check_belongs(target, institution)
-    if _has_active_manager(institution.id):
+    pid = scope.programme_id
+    if _has_active_manager(institution.id, pid):
         raise ServiceError(_("This institution already has a business manager; revoke the authorization first."))
     check_step_up(actor, password, sms_code)
     now = utcnow()
-    _drop_other_roles(target.id, institution.id, now)
+    _drop_other_roles(target.id, institution.id, now, pid)
     live = db.session.scalar(select(AdminGrant).where(
         AdminGrant.institution_id == institution.id, AdminGrant.role == "manager", AdminGrant.state == "issued",
-        _not_expired(now)).order_by(AdminGrant.issued_at.desc()).limit(1))
+        _not_expired(now), programme_clause(pid)).order_by(AdminGrant.issued_at.desc()).limit(1))
     if live is not None:
         if not _activate(live.id, None, target, now):
             db.session.rollback()
             raise ServiceError(_("The authorization code has just been used; please reload the page."))
         grant_id = live.id
     else:
-        grant = AdminGrant(institution_id=institution.id, role="manager", code=_fresh_code(), state="active",
+        grant = AdminGrant(institution_id=institution.id, programme_id=pid, role="manager", code=_fresh_code(),
+                           state="active",
                            user_id=target.id, issued_by_id=actor.id, issued_at=now, expires_at=now + code_ttl(),
                            activated_at=now)
         db.session.add(grant)
@@ -115,11 +117,13 @@ def add_assistant(scope: Scope, actor, institution_id, *, phone: str | None = No
     """添加辅助管理员: the manager gives a verified user of the institution an assistant grant."""
     institution, target = _manager_and_target(scope, actor, institution_id, phone, id_type, id_number)
     if db.session.scalar(select(exists().where(AdminGrant.institution_id == institution.id,
-                                               AdminGrant.user_id == target.id, AdminGrant.state == "active"))):
+                                               AdminGrant.user_id == target.id, AdminGrant.state == "active",
+                                               programme_clause(scope.programme_id)))):
         raise ServiceError(_("This person is already an admin of this institution."))
     check_step_up(actor, password, sms_code)
     now = utcnow()
-    grant = AdminGrant(institution_id=institution.id, role="assistant", code=None, state="active",
+    grant = AdminGrant(institution_id=institution.id, programme_id=scope.programme_id, role="assistant", code=None,
+                       state="active",
                        user_id=target.id, issued_by_id=actor.id, issued_at=now, activated_at=now)
     db.session.add(grant)
     try:
@@ -133,11 +137,19 @@ def add_assistant(scope: Scope, actor, institution_id, *, phone: str | None = No
     return grant
 
 
+def _same_programme(grant: AdminGrant, scope: Scope) -> bool:
+    """The grant belongs to the programme whose rights the scope holds."""
+    if scope.programme_id is not None:
+        return grant.programme_id == scope.programme_id
+    return bool(grant.programme.is_default)
+
+
 def remove_assistant(scope: Scope, actor, grant_id, password: str | None, sms_code: str | None) -> None:
     """移除辅助管理员 (with step-up)."""
     ids = row_ids([grant_id])
     grant = db.session.get(AdminGrant, ids[0]) if ids else None
-    if grant is None or grant.role != "assistant" or scope.roles.get(grant.institution_id) != "manager":
+    if (grant is None or grant.role != "assistant" or scope.roles.get(grant.institution_id) != "manager"
+            or not _same_programme(grant, scope)):
         raise GrantNotFound(_("Only the business manager of this institution may do this."))
     if grant.state != "active":
         raise ServiceError(_("This assistant admin has already been removed."))
@@ -164,14 +176,16 @@ def transfer_manager(scope: Scope, actor, institution_id, *, phone: str | None =
     now = utcnow()
     mine = db.session.execute(
         update(AdminGrant).where(AdminGrant.institution_id == institution.id, AdminGrant.role == "manager",
-                                 AdminGrant.state == "active", AdminGrant.user_id == actor.id)
+                                 AdminGrant.state == "active", AdminGrant.user_id == actor.id,
+                                 programme_clause(scope.programme_id))
         .values(state="reset", reset_at=now).returning(AdminGrant.id)
         .execution_options(synchronize_session=False)).all()
     if len(mine) != 1:
         db.session.rollback()
         raise ServiceError(_("You are no longer the business manager of this institution."))
-    _drop_other_roles(target.id, institution.id, now)
-    grant = AdminGrant(institution_id=institution.id, role="manager", code=None, state="active", user_id=target.id,
+    _drop_other_roles(target.id, institution.id, now, scope.programme_id)
+    grant = AdminGrant(institution_id=institution.id, programme_id=scope.programme_id, role="manager", code=None,
+                       state="active", user_id=target.id,
                        issued_by_id=actor.id, issued_at=now, activated_at=now)
     db.session.add(grant)
     try:

@@ -30,7 +30,7 @@ from ..models.types import utcnow
 from . import ServiceError, row_ids, sessions
 from .audit import record
 from .codes import ALPHABET, new_code, normalize_code
-from .scope import Scope
+from .scope import Scope, programme_clause
 
 CODE_LENGTH = 8
 LIVE_STATES = ("issued", "active")
@@ -135,14 +135,14 @@ class GrantState:
         return self.grant.code if self.grant is not None and self.state in ("issued", "expired") else None
 
 
-def grant_states(institution_ids) -> dict[int, GrantState]:
-    """The manager grant state of each institution (one query for a whole page)."""
+def grant_states(institution_ids, programme_id: int | None = None) -> dict[int, GrantState]:
+    """The manager grant state of each institution in one programme (one query for a whole page)."""
     ids = row_ids(institution_ids)
     if not ids:
         return {}
     rows = db.session.scalars(
         select(AdminGrant).where(AdminGrant.institution_id.in_(ids), AdminGrant.role == "manager",
-                                 AdminGrant.state.in_(LIVE_STATES))
+                                 AdminGrant.state.in_(LIVE_STATES), programme_clause(programme_id))
         .order_by(AdminGrant.issued_at, AdminGrant.id)).all()
     now = utcnow()
     out = {i: GrantState("none") for i in ids}
@@ -159,10 +159,11 @@ def grant_states(institution_ids) -> dict[int, GrantState]:
     return out
 
 
-def admins_of(institution_id: int) -> list[AdminGrant]:
-    """Active grants of an institution, manager first."""
+def admins_of(institution_id: int, programme_id: int | None = None) -> list[AdminGrant]:
+    """Active grants of an institution in one programme, manager first."""
     return list(db.session.scalars(
-        select(AdminGrant).where(AdminGrant.institution_id == institution_id, AdminGrant.state == "active")
+        select(AdminGrant).where(AdminGrant.institution_id == institution_id, AdminGrant.state == "active",
+                                 programme_clause(programme_id))
         .order_by(AdminGrant.role.desc(), AdminGrant.activated_at, AdminGrant.id)))
 
 
@@ -231,12 +232,13 @@ def issue_codes(scope: Scope, actor, institution_ids) -> IssueResult:
     result = IssueResult(requested=len(ids), out_of_scope=len(ids) - len(allowed))
     if not allowed:
         return result
+    in_programme = programme_clause(scope.programme_id)
     now = utcnow()
     expires = now + code_ttl()
     # Expired, never-bound codes die so a new one can take their place.
     stale = db.session.execute(
         update(AdminGrant).where(AdminGrant.institution_id.in_(allowed), AdminGrant.role == "manager",
-                                 AdminGrant.state == "issued", AdminGrant.expires_at <= now)
+                                 AdminGrant.state == "issued", AdminGrant.expires_at <= now, in_programme)
         .values(state="reset", reset_at=now).returning(AdminGrant.id, AdminGrant.institution_id)
         .execution_options(synchronize_session=False)).all()
     for gid, inst_id in stale:
@@ -245,13 +247,13 @@ def issue_codes(scope: Scope, actor, institution_ids) -> IssueResult:
     institutions = {i.id: i for i in db.session.scalars(select(Institution).where(Institution.id.in_(allowed)))}
     for inst_id in allowed:
         live = exists().where(AdminGrant.institution_id == inst_id, AdminGrant.role == "manager",
-                              AdminGrant.state.in_(LIVE_STATES))
+                              AdminGrant.state.in_(LIVE_STATES), in_programme)
         if db.session.scalar(select(live)):
             result.already += 1
             continue
         code = _fresh_code()
-        grant = AdminGrant(institution_id=inst_id, role="manager", code=code, state="issued",
-                           issued_by_id=actor.id, issued_at=now, expires_at=expires)
+        grant = AdminGrant(institution_id=inst_id, programme_id=scope.programme_id, role="manager", code=code,
+                           state="issued", issued_by_id=actor.id, issued_at=now, expires_at=expires)
         db.session.add(grant)
         db.session.flush()
         record("grant_code_issued", target_type="admin_grant", target_id=grant.id, institution_id=inst_id,
@@ -287,6 +289,9 @@ def lookup_code(code: str) -> AdminGrant:
         raise ServiceError(_("This authorization code has already been used."))
     if grant.expires_at is not None and grant.expires_at <= utcnow():
         raise ServiceError(_("This authorization code has expired; please ask your superior for a new one."))
+    if not grant.programme.active:
+        raise ServiceError(_("The business of this authorization code (%(name)s) has been deactivated.",
+                             name=grant.programme.name))
     return grant
 
 
@@ -305,17 +310,19 @@ def _activate(grant_id: int, code: str | None, user: User, now: datetime) -> boo
     return res.rowcount == 1
 
 
-def _drop_other_roles(user_id: int, institution_id: int, now: datetime) -> None:
-    """An assistant who becomes manager gives up the assistant grant (one active role per institution)."""
+def _drop_other_roles(user_id: int, institution_id: int, now: datetime, programme_id: int | None) -> None:
+    """An assistant who becomes manager gives up the assistant grant (one active role per institution and
+    programme)."""
     db.session.execute(update(AdminGrant).where(AdminGrant.institution_id == institution_id,
                                                 AdminGrant.user_id == user_id, AdminGrant.role == "assistant",
-                                                AdminGrant.state == "active")
+                                                AdminGrant.state == "active", programme_clause(programme_id))
                        .values(state="reset", reset_at=now).execution_options(synchronize_session=False))
 
 
-def _has_active_manager(institution_id: int) -> bool:
+def _has_active_manager(institution_id: int, programme_id: int | None) -> bool:
     return bool(db.session.scalar(select(exists().where(
-        AdminGrant.institution_id == institution_id, AdminGrant.role == "manager", AdminGrant.state == "active"))))
+        AdminGrant.institution_id == institution_id, AdminGrant.role == "manager", AdminGrant.state == "active",
+        programme_clause(programme_id)))))
 
 
 def _commit_or_refuse(message: str) -> None:
@@ -335,17 +342,17 @@ def bind_code(user, code: str, password: str | None, sms_code: str | None) -> Ad
     _check_belongs(user, institution, _("This authorization code belongs to another institution (%(name)s), not "
                                         "to your work unit; please check the code with your superior.",
                                         name=institution.name))
-    if _has_active_manager(institution.id):
+    if _has_active_manager(institution.id, grant.programme_id):
         raise ServiceError(_("This institution already has a business manager; ask your superior to revoke the "
                              "authorization first."))
     check_step_up(user, password, sms_code)
     now = utcnow()
-    _drop_other_roles(user.id, institution.id, now)
+    _drop_other_roles(user.id, institution.id, now, grant.programme_id)
     if not _activate(grant.id, grant.code, user, now):
         db.session.rollback()
         raise ServiceError(_("This authorization code has just been used or is no longer valid."))
     record("grant_bound", target_type="admin_grant", target_id=grant.id, institution_id=institution.id,
-           actor_id=user.id, details={"role": "manager", "user_id": user.id})
+           actor_id=user.id, details={"role": "manager", "user_id": user.id, "programme_id": grant.programme_id})
     _commit_or_refuse(_("This institution already has a business manager."))
     db.session.refresh(grant)
     return grant
@@ -376,7 +383,7 @@ def reset(scope: Scope, actor, institution_ids, *, only_unactivated: bool = Fals
     if not allowed:
         return result
     now = utcnow()
-    conds = [AdminGrant.institution_id.in_(allowed)]
+    conds = [AdminGrant.institution_id.in_(allowed), programme_clause(scope.programme_id)]
     if only_unactivated:
         conds += [AdminGrant.state == "issued", AdminGrant.role == "manager"]
     else:

@@ -154,9 +154,8 @@ class KeyMismatch(ServiceError):
     """This node's PII key ring does not open the data: it must not seal numbers the other nodes cannot read."""
 
 
-def sealed(id_type: str, number: str) -> dict:
-    """Column values for storing a validated document: ciphertext, blind index and mask."""
-    number = check_document(id_type, number)
+def ensure_key() -> None:
+    """Raise KeyMismatch when this node's PII key ring does not open the stored data (it must not seal numbers)."""
     from .fingerprint import problem
 
     found = problem()
@@ -164,6 +163,16 @@ def sealed(id_type: str, number: str) -> dict:
         current_app.logger.error("identity number refused: %s", found)
         raise KeyMismatch(_("Document numbers cannot be saved on this server right now (its PII key does not "
                             "match the data). Please try again later or tell the system administrator."))
+
+
+def sealed(id_type: str, number: str, key_checked: bool = False) -> dict:
+    """Column values for storing a validated document: ciphertext, blind index and mask.
+
+    `key_checked`: the caller called ensure_key() once for a whole batch (a staff import's chunk).
+    """
+    number = check_document(id_type, number)
+    if not key_checked:
+        ensure_key()
     return {
         "id_type": id_type,
         "id_number_enc": encrypt(number),

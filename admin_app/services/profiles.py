@@ -229,22 +229,9 @@ def _apply_identity(user: User, document: tuple[str, str] | None, errors: dict) 
     return [old_masked, user.id_number_masked]
 
 
-def save_profile(user: User, data: dict, avatar_file=None, today: date | None = None,
-                 pending_avatar: str | None = None) -> StaffProfile:
-    """Validate the profile page and submit it for review; FieldErrors/ServiceError leave nothing written."""
-    # `pending_avatar`: the photo a failed save kept (FieldErrors.pending), used when no new file comes.
-    # `data`: version, id_type, id_number, gender, birth_date, personnel_type, education, title_level, title,
-    # position, work_start_date (dates parsed by the form), pcr_years, and each question as "yes"/"no".
-    today = today or clock.today()
-    if not user.account_complete:
-        raise ServiceError(_("Please complete your account information first."))
-    profile = user.profile
-    if profile is not None:
-        if profile.status in LOCKED:
-            raise ServiceError(locked_message(profile.status))
-        if str(data.get("version") or "") != str(profile.version):
-            raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
-                                 "Please reload and check before saving again."))
+def check_fields(user: User, data: dict, today: date) -> tuple[dict, dict, tuple[str, str] | None]:
+    """The questionnaire's completeness rule, photo aside: (values to store, field -> message, the document to
+    hand to update_identity or None). Nothing is written; the staff form and the staff import both ask it."""
     errors: dict[str, str] = {}
     new: dict = {}
 
@@ -311,6 +298,27 @@ def save_profile(user: User, data: dict, avatar_file=None, today: date | None = 
             errors["pcr_years"] = _("Please enter the years of PCR work as a whole number from 1 to %(n)d.",
                                     n=PCR_YEARS_MAX)
         new["pcr_years"] = years
+
+    return new, errors, document
+
+
+def save_profile(user: User, data: dict, avatar_file=None, today: date | None = None,
+                 pending_avatar: str | None = None) -> StaffProfile:
+    """Validate the profile page and submit it for review; FieldErrors/ServiceError leave nothing written."""
+    # `pending_avatar`: the photo a failed save kept (FieldErrors.pending), used when no new file comes.
+    # `data`: version, id_type, id_number, gender, birth_date, personnel_type, education, title_level, title,
+    # position, work_start_date (dates parsed by the form), pcr_years, and each question as "yes"/"no".
+    today = today or clock.today()
+    if not user.account_complete:
+        raise ServiceError(_("Please complete your account information first."))
+    profile = user.profile
+    if profile is not None:
+        if profile.status in LOCKED:
+            raise ServiceError(locked_message(profile.status))
+        if str(data.get("version") or "") != str(profile.version):
+            raise ServiceError(_("Your profile changed while you were editing (it may have been reviewed). "
+                                 "Please reload and check before saving again."))
+    new, errors, document = check_fields(user, data, today)
 
     # The photo is checked first and kept aside, so a save refused for another field does not lose it.
     has_file = avatar_file is not None and getattr(avatar_file, "filename", "")

@@ -14,7 +14,7 @@ from ..i18n import N_
 from ..models import Institution, ReviewEvent, StaffProfile
 from ..models.profile import STATUSES
 from ..models.types import utcnow
-from . import ServiceError, parse_ids
+from . import ServiceError, notices, parse_ids, profile_changes
 from .audit import client_ip, record
 from .clock import local_day
 from .counters import add, bump
@@ -208,6 +208,7 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
     ip = client_ip()
     deltas: dict = {}
     type_deltas: dict = {}
+    told = []  # (user_id, phone, to_status) of every moved row: the notices sent after the commit
     for t in steps:
         lvl = _level_condition(t.level, scope)
         moved_ids = set()
@@ -225,18 +226,29 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
                 cond.append(lvl)
             values = dict(status=t.to_status, version=StaffProfile.version + 1, reviewed_at=now,
                           last_reviewer_id=actor_id, last_reason=reason)
+            keep = t.to_status in profile_changes.SENT_BACK
+            if keep or t.to_status == "approved":
+                values["resubmitted"] = False  # the 重新提交 mark lasts until the profile is decided on again
             # RETURNING tells exactly which rows this statement moved, so a concurrent reviewer cannot be
             # double-counted: the row's status changed, so the second UPDATE's WHERE no longer matches it.
+            # A decision that sends the profile back also reads the reviewed fields, kept as its snapshot.
+            extra = profile_changes.snapshot_columns() if keep else []
             moved = db.session.execute(
                 update(StaffProfile).where(*cond).values(**values)
-                .returning(StaffProfile.id, StaffProfile.institution_id, StaffProfile.personnel_type)
+                .returning(StaffProfile.id, StaffProfile.institution_id, StaffProfile.personnel_type,
+                           StaffProfile.user_id, StaffProfile.phone, *extra)
                 .execution_options(synchronize_session=False)).all()
             if not moved:
                 continue
+            who = profile_changes.identities({r[3] for r in moved}) if keep else {}
             db.session.execute(insert(ReviewEvent), [
-                dict(profile_id=pid, actor_id=actor_id, action=action, level=t.level, from_status=t.from_status,
-                     to_status=t.to_status, reason=reason, ip=ip, created_at=now) for pid, _inst, _pt in moved])
-            for pid, inst, ptype in moved:
+                dict(profile_id=r[0], actor_id=actor_id, action=action, level=t.level, from_status=t.from_status,
+                     to_status=t.to_status, reason=reason, ip=ip, created_at=now,
+                     snapshot=profile_changes.snapshot(dict(zip(profile_changes.PROFILE_FIELDS, r[5:], strict=True)),
+                                                       who.get(r[3])) if keep else None)
+                for r in moved])
+            told.extend((r[3], r[4], t.to_status) for r in moved)
+            for pid, inst, ptype, *_rest in moved:
                 moved_ids.add(pid)
                 deltas[(inst, t.from_status)] = deltas.get((inst, t.from_status), 0) - 1
                 deltas[(inst, t.to_status)] = deltas.get((inst, t.to_status), 0) + 1
@@ -258,6 +270,9 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
                         "levels": {str(k): v for k, v in sorted(result.by_level.items())},
                         "reason": reason, "first_ids": requested[:50]})
     db.session.commit()
+    if told:
+        # After the commit: a notice can neither hold up nor undo the decision (it never raises).
+        notices.after_review(action, told, reason)
     return result
 
 
@@ -312,6 +327,8 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         values = {c.key: getattr(profile, c.key) for c in StaffProfile.__table__.columns
                   if c.key not in ("id", "status", "version", "submitted_at", "created_at")}
         values.update(status=new_status, version=loaded_version + 1, submitted_at=now, updated_at=now)
+        if loaded_status in profile_changes.SENT_BACK:
+            values["resubmitted"] = True  # back after a reject or revert: the grid marks it 重新提交
         old_inst = original("institution_id")
         old_type = original("personnel_type")
         old_submitted = original("submitted_at")

@@ -1,4 +1,8 @@
-"""The scope rule: an admin of institution X sees and acts on everything under X's path. One home."""
+"""The scope rule: an admin of institution X sees and acts on everything under X's path. One home.
+
+Rights are per programme (业务): the back office (the workforce grid and every /admin/ view) asks the default
+programme's rights; a right in another programme opens only that programme's own pages.
+"""
 from dataclasses import dataclass, field
 
 from flask import g, has_request_context
@@ -11,6 +15,7 @@ from ..models import (
     IdentityVerification,
     Institution,
     InstitutionApplication,
+    Programme,
     ReviewEvent,
     StaffProfile,
     User,
@@ -26,6 +31,7 @@ class Scope:
     paths: tuple[str, ...] = ()
     institution_ids: tuple[int, ...] = ()
     roles: dict = field(default_factory=dict)  # institution_id -> "manager" | "assistant"
+    programme_id: int | None = None  # the programme the rights are of; None: the default programme
 
     @property
     def is_admin(self) -> bool:
@@ -52,14 +58,21 @@ class Scope:
         return stmt if clause is None else stmt.where(clause)
 
 
-def scope_for(user) -> Scope:
-    """Build the scope of a user from their active admin grants (and the superuser flag)."""
+def programme_clause(programme_id: int | None):
+    """SQL condition: an AdminGrant belongs to this programme (None: the default programme)."""
+    if programme_id is not None:
+        return AdminGrant.programme_id == programme_id
+    return AdminGrant.programme_id.in_(select(Programme.id).where(Programme.is_default))
+
+
+def scope_for(user, programme_id: int | None = None) -> Scope:
+    """Build the scope of a user from their active admin grants in one programme (default: the workforce one)."""
     if user is None or not getattr(user, "is_authenticated", False):
-        return Scope(user_id=None)
+        return Scope(user_id=None, programme_id=programme_id)
     rows = db.session.execute(
         select(Institution.id, Institution.path, AdminGrant.role)
         .join(AdminGrant, AdminGrant.institution_id == Institution.id)
-        .where(AdminGrant.user_id == user.id, AdminGrant.state == "active")
+        .where(AdminGrant.user_id == user.id, AdminGrant.state == "active", programme_clause(programme_id))
     ).all()
     return Scope(
         user_id=user.id,
@@ -67,6 +80,7 @@ def scope_for(user) -> Scope:
         paths=tuple(sorted({r.path for r in rows})),
         institution_ids=tuple(sorted({r.id for r in rows})),
         roles={r.id: r.role for r in rows},
+        programme_id=programme_id,
     )
 
 

@@ -2,6 +2,7 @@
 # A code is 6 digits from `secrets`, stored as an HMAC, bound to phone + purpose, alive SMS_CODE_TTL seconds,
 # killed after SMS_MAX_TRIES wrong tries, consumed by its first successful check, and superseded by a newer
 # code for the same phone + purpose. Backends: "console" (log + one JSON line in SMS_OUTBOX) and "http".
+# send_notice delivers a text without a code (review notices) through the same backends.
 import hashlib
 import hmac
 import json
@@ -23,13 +24,16 @@ from ..models.types import utcnow
 from . import ServiceError, captcha
 from .audit import client_ip
 
-PURPOSES = ("register", "reset_password", "step_up", "institution")
+PURPOSES = ("register", "reset_password", "step_up", "institution", "login")
+# Purposes whose code only an existing account receives; for any other phone the row is stored, never delivered.
+ACCOUNT_ONLY = ("reset_password", "login")
 # What the message says the code is for (translated when the message is built).
 PURPOSE_LABELS = {
     "register": N_("registration"),
     "reset_password": N_("password reset"),
     "step_up": N_("identity confirmation"),
     "institution": N_("institution application"),
+    "login": N_("sign-in"),
 }
 log = logging.getLogger(__name__)
 
@@ -72,8 +76,8 @@ def normalize_code(code: str) -> str:
 
 def send_code(phone: str, purpose: str, ip: str | None = None, captcha_answer: str | None = None) -> None:
     """Issue and deliver a code for an 11-digit phone + purpose; raise SmsError when a limit or the gateway refuses."""
-    # For reset_password an unknown phone gets a row that is never delivered: the answer and the limits look
-    # the same whether or not the phone has an account.
+    # For reset_password and login an unknown phone gets a row that is never delivered: the answer and the limits
+    # look the same whether or not the phone has an account.
     _check_purpose(purpose)
     cfg = current_app.config
     ip = ip if ip is not None else client_ip()
@@ -100,7 +104,7 @@ def send_code(phone: str, purpose: str, ip: str | None = None, captcha_answer: s
         raise SmsError(_("A code was sent just now; please wait a minute before asking again."), 429)
     row_id = row.id
     db.session.commit()
-    deliver = purpose != "reset_password" or exists
+    deliver = purpose not in ACCOUNT_ONLY or exists
     if deliver:
         try:
             _backend(cfg["SMS_BACKEND"])(phone, purpose, code)
@@ -238,9 +242,29 @@ def _console(phone: str, purpose: str, code: str) -> None:
 
 def _http(phone: str, purpose: str, code: str) -> None:
     """POST {phone, purpose, code, text} as JSON to SMS_HTTP_URL; any failure becomes a clear SmsError."""
+    _post({"phone": phone, "purpose": purpose, "code": code, "text": _message(purpose, code)}, purpose)
+
+
+def send_notice(phone: str, message: str, purpose: str = "notice") -> None:
+    """Deliver a notice (no code) through SMS_BACKEND: an outbox line with `message`, or a POST; SmsError on failure."""
+    # Callers are the notice queue's workers (services/notices.py), which retry and record a failure.
+    name = current_app.config["SMS_BACKEND"]
+    if name == "console":
+        log.info("SMS notice to %s: %s", phone, message)
+        line = {"phone": phone, "purpose": purpose, "code": None, "message": message,
+                "sent_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        with open(current_app.config["SMS_OUTBOX"], "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    elif name == "http":
+        _post({"phone": phone, "purpose": purpose, "message": message, "text": message}, purpose)
+    else:
+        raise RuntimeError(f"unknown SMS_BACKEND {name!r}")
+
+
+def _post(payload: dict, purpose: str) -> None:
+    """POST one message as JSON to SMS_HTTP_URL; a refusal or an unreachable gateway becomes SmsError (503)."""
     cfg = current_app.config
-    body = json.dumps({"phone": phone, "purpose": purpose, "code": code, "text": _message(purpose, code)},
-                      ensure_ascii=False).encode()
+    body = json.dumps(payload, ensure_ascii=False).encode()
     req = urllib.request.Request(cfg["SMS_HTTP_URL"], data=body, method="POST",
                                  headers={"Content-Type": "application/json; charset=utf-8"})
     failed = _("The SMS could not be sent; please try again later.")
@@ -257,3 +281,4 @@ def _http(phone: str, purpose: str, code: str) -> None:
     if not 200 <= status < 300:
         log.warning("SMS gateway answered %s for purpose %s", status, purpose)
         raise SmsError(failed, 503)
+

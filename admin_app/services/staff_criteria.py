@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, or_, select, true
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile
@@ -24,7 +24,7 @@ STATUS_GROUPS = {"reported": REPORTED, "rejected_all": ("unit_rejected", "reject
 KEY_ANSWERS = ("pcr_certificate", "pcr_training", "doing_pcr", "biosafety_post_certificate",
                "currently_covid_testing", "currently_sampling")
 CRITERIA = ("status", "personnel_type", "gender", "department", "department_contains", "submitted_between",
-            "institution", "region", *KEY_ANSWERS)
+            "institution", "region", *KEY_ANSWERS, "resubmitted")
 
 
 class Criterion(NamedTuple):
@@ -187,6 +187,8 @@ def condition(criterion: Criterion, figures: ScopeFigures):
         subtree = db.session.scalars(select(Institution.id).where(
             Institution.path.startswith(inst.path, autoescape=True))).all()
         return StaffProfile.institution_id.in_(subtree)
+    if kind == "resubmitted":  # 重新提交: the flag review.submit sets; the partial index holds only those rows
+        return StaffProfile.resubmitted == true()
     if kind == "region":
         insts = select(Institution.id).where(Institution.region_code.like(region_prefix(value) + "%"))
         return StaffProfile.institution_id.in_(insts)

@@ -169,7 +169,9 @@ class StaffListing:
         grid says "more than cap".
         """
         ids = query.limit(None).offset(None).order_by(None).with_entities(StaffProfile.id).limit(cap + 1)
-        if covers_everything(self.scope):
+        if self._resubmitted():
+            ids = ids.with_hint(StaffProfile, "INDEXED BY ix_staff_profile_resubmitted", "sqlite")
+        elif covers_everything(self.scope):
             # Every row is in reach, so the first cap + 1 matches lie in the first stretch of the table: read it
             # in storage order (SQLite's guess, row by row through each unit's index range, was 3-10x slower).
             ids = ids.with_hint(StaffProfile, "NOT INDEXED", "sqlite")
@@ -274,6 +276,8 @@ class StaffListing:
             return None
         if self.search and not self.narrow():
             return "NOT INDEXED"
+        if self.sort is None and self._resubmitted():
+            return "INDEXED BY ix_staff_profile_resubmitted"  # few rows, in the default order: read them only
         if self.sort is None:
             one_status = len(self._statuses(self.criteria)) == 1
             walk = "ix_staff_profile_status_submitted" if one_status else "ix_staff_profile_submitted"
@@ -290,6 +294,10 @@ class StaffListing:
         if total is not None or self.narrow():
             return "INDEXED BY ix_staff_profile_inst_status_submitted"
         return None
+
+    def _resubmitted(self) -> bool:
+        """The 重新提交 filter is on: its partial index holds exactly the rows it can match."""
+        return any(kind == "resubmitted" for kind, _value in self.criteria)
 
     def _wide(self, total: int | None) -> bool:
         """The counters size the list as a large share of every reported profile (or it is the superuser's)."""

@@ -4,6 +4,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+from .api_client import ApiClientView
 from .application import ApplicationView
 from .audit import AuditLogView
 from .dashboard import DashboardView
@@ -29,4 +30,5 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(GrantView())
     admin.add_view(IdentityVerificationView())
     admin.add_view(AuditLogView())
+    admin.add_view(ApiClientView())
     return admin

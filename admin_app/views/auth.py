@@ -16,10 +16,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import limiter, login_manager
-from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm
+from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm, SmsLoginForm
 from ..forms.validators import normalize_phone
 from ..services import ServiceError, bounds, captcha, sessions
-from ..services.accounts import authenticate, register_account, reset_password_by_sms
+from ..services.accounts import authenticate, authenticate_by_sms, register_account, reset_password_by_sms
 from ..services.personal import verification_prompt
 from ..services.scope import is_unit_admin, scope_for
 from ..services.sms import PURPOSES, SmsError, send_code
@@ -68,22 +68,51 @@ def index():
 @limiter.limit(_ip_limit, methods=["POST"])
 def login():
     form = LoginForm()
-    if form.validate_on_submit():
-        # The captcha is checked first: a wrong one costs no password check and no lockout count.
-        if current_app.config["CAPTCHA_ENABLED"] and not (form.captcha.data or "").strip():
-            form.captcha.errors.append(_("Please enter the image captcha."))
-        elif current_app.config["CAPTCHA_ENABLED"] and not captcha.check(form.captcha.data):
-            form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
+    if form.validate_on_submit() and _captcha_passed(form):
+        try:
+            user = authenticate(form.phone.data, form.password.data)
+        except ServiceError as e:
+            form.password.errors.append(str(e))
         else:
-            try:
-                user = authenticate(form.phone.data, form.password.data)
-            except ServiceError as e:
-                form.password.errors.append(str(e))
-            else:
-                login_user(user)
-                _prompt_verification(user)
-                return redirect(safe_next(request.args.get("next")) or home_for(user))
-    return render_template("auth/login.html", form=form)
+            return _land(user)
+    return render_template("auth/login.html", form=form, mode="password")
+
+
+@bp.route("/login/sms", methods=["GET", "POST"])
+@limiter.limit(_ip_limit, methods=["POST"])
+def login_sms():
+    """手机快捷登录: the phone and a sign-in SMS code instead of the password; the same checks and landing."""
+    form = SmsLoginForm()
+    if request.method == "POST" and request.form.get("action") == "send_code":
+        _send_from_form(form, "login")
+    elif form.validate_on_submit() and _captcha_passed(form):
+        try:
+            user = authenticate_by_sms(form.phone.data, form.sms_code.data)
+        except ServiceError as e:
+            form.sms_code.errors.append(str(e))
+        else:
+            return _land(user)
+    return render_template("auth/login.html", form=form, mode="sms")
+
+
+def _captcha_passed(form) -> bool:
+    """The image captcha is checked first: a wrong one costs no password or code check and no lockout count."""
+    if not current_app.config["CAPTCHA_ENABLED"]:
+        return True
+    if not (form.captcha.data or "").strip():
+        form.captcha.errors.append(_("Please enter the image captcha."))
+        return False
+    if not captcha.check(form.captcha.data):
+        form.captcha.errors.append(_("The image captcha is wrong; please enter the characters in the new image."))
+        return False
+    return True
+
+
+def _land(user):
+    """Signed in (either way): the server-side session, the prompt, then `next` or the user's home."""
+    login_user(user)
+    _prompt_verification(user)
+    return redirect(safe_next(request.args.get("next")) or home_for(user))
 
 
 def _prompt_verification(user) -> None:

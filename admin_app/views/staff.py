@@ -20,7 +20,7 @@ from ..models.profile import (
     SAMPLING_QUESTIONS,
     TESTING_QUESTIONS,
 )
-from ..services import ServiceError, bounds, jobs, library, review, staff_export
+from ..services import ServiceError, bounds, jobs, library, review, staff_export, staff_import_job
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import current_scope
 from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, reported, scoped_region
@@ -36,6 +36,7 @@ from .staff_filters import (
     InstitutionFilter,
     LocalDateBetweenFilter,
     RegionFilter,
+    ResubmittedFilter,
     ScopedInstitutionLoader,
     ScopedRegionLoader,
     StatusFilter,
@@ -43,6 +44,7 @@ from .staff_filters import (
     TextEqualFilter,
     request_figures,
 )
+from .staff_import import StaffImportMixin
 
 KEYSET_ARGS = ("after", "before", "pn")
 NAMES_MAX = 200  # names listed on the reason page; more are counted
@@ -64,7 +66,13 @@ def _name_link(view, context, model, name):
     if "hwr_card_url" not in g:
         g.hwr_card_url = view.get_url(".details_view", id=CARD_ID, url=context.get("return_url"))
     url = g.hwr_card_url.replace(f"id={CARD_ID}", f"id={model.id}", 1)
-    return Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
+    link = Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
+    if model.resubmitted:  # a column of the row itself: no query per row
+        if "hwr_resubmitted" not in g:
+            g.hwr_resubmitted = Markup(' <span class="badge badge-primary resubmitted-mark">{}</span>').format(
+                _("Resubmitted"))
+        link += g.hwr_resubmitted
+    return link
 
 
 CARD_KEY = "hwr_staff_card"  # the status card a reviewer chose last, kept for the session
@@ -90,7 +98,7 @@ def staff_view(app=None) -> "StaffProfileView":
                 if isinstance(v, StaffProfileView))
 
 
-class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
+class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, SecureModelView):
     list_template = "admin/staff/list.html"
     details_template = "admin/staff/details.html"
     can_view_details = True
@@ -117,6 +125,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
         # Appended, so the indexes above (and the URLs using them) stay as they were.
         InstitutionFilter(),
         RegionFilter(),
+        ResubmittedFilter(),
     ]
     column_formatters = {"name": _name_link, "gender": label(GENDERS, "gender"),
                          "personnel_type": label(PERSONNEL_TYPES, "personnel_type"), "status": status_badge,
@@ -128,6 +137,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, SecureModelView):
     def __init__(self, **kwargs):
         super().__init__(StaffProfile, name=_l("Staff review"), endpoint="staff", **kwargs)
         jobs.register(self.export_job_kind, staff_export.run_staff_export_job)
+        jobs.register(staff_import_job.KIND, staff_import_job.run_import_job)
 
     # ---- officers: the unit picker, region options ----------------------------------------------------
 

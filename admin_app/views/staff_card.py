@@ -16,7 +16,7 @@ from ..models.profile import (
     answer_label,
 )
 from ..models.user import ID_TYPES
-from ..services import review
+from ..services import profile_changes, review
 from ..services.clock import local_text, practice_years, years_since
 from ..services.export import COLUMNS as EXPORT_COLUMNS, UndecryptableNumber, region_paths
 from ..services.scope import current_scope
@@ -73,6 +73,8 @@ class StaffCardMixin:
         inst = profile.institution
         region_code = user.region_code or (inst.region_code if inst else None)
         history = review.history(profile.id, HISTORY_MAX)
+        # Back after a reject or revert: what changed since that decision (old → new), read only for those.
+        decision, changes = profile_changes.changes_since_decision(profile) if profile.resubmitted else (None, None)
         questions = []
         if profile.personnel_type in ("sampling", "both"):
             questions.append((_("Sampling information"), SAMPLING_QUESTIONS))
@@ -85,7 +87,7 @@ class StaffCardMixin:
             self.details_template, model=profile, user=user, institution=inst, return_url=return_url,
             full_id=full_id, age=years_since(profile.birth_date), practice=practice_years(profile.work_start_date),
             region=region_paths([region_code]).get(region_code, "") if region_code else "",
-            questions=questions, history=history, avatar_url=avatar_url,
+            questions=questions, history=history, avatar_url=avatar_url, decision=decision, changes=changes,
             actions=review.available(profile.status, profile.institution_id, inst.path if inst else None, scope,
                                      owner_id=profile.user_id),
             own_profile=profile.user_id == scope.user_id,

@@ -126,6 +126,18 @@ class AnswerFilter(BooleanEqualFilter):
         return self.column.key
 
 
+class ResubmittedFilter(CriterionFilter):
+    """重新提交: profiles back for review after a reject or revert (what changed is on their card)."""
+
+    kind = "resubmitted"
+
+    def __init__(self):
+        super().__init__(StaffProfile.resubmitted, _l("Resubmitted"), options=[("1", _l("Yes"))])
+
+    def validate(self, value):
+        return value == "1"
+
+
 class InstitutionFilter(CriterionFilter):
     """单位: staff of one institution in scope and every institution below it (picked through an ajax lookup)."""
 

@@ -1,0 +1,147 @@
+"""What the machine APIs read (/fhir/ and /api/v1/): approved staff, institutions and regions inside a consuming
+system's scope, paged by keyset. One home for both APIs: each turns its own query syntax into `Filters`.
+
+A page is `WHERE <filters> AND <scope> AND key > :after ORDER BY key LIMIT :n + 1` on an indexed key: the database
+seeks to the cursor through the index, so the last page of a million rows costs what the first does, where OFFSET
+would read and drop every row before it. Staff are paged in the grid's key, (submitted_at, id) (services.keyset's
+cursor), through the indexes the grid reads: (status, submitted_at, id) for a scope over every institution,
+(institution_id, status, submitted_at, id) for one institution. Institutions page by id, regions by code. One
+statement per page: the staff member's account (e-mail, sealed ID number) is joined in, never read row by row.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import lazyload
+
+from ..extensions import db
+from ..models import Institution, Region, StaffProfile, User
+from . import like_escape
+from .crypto import decrypt
+from .scope import Scope, covers_everything, restrict
+
+# Only approved staff (审核已通过) leave the registry through the APIs.
+PUBLISHED = "approved"
+
+
+@dataclass
+class Filters:
+    """Search conditions shared by the APIs; empty fields do not filter. `none` makes the search match nothing."""
+
+    ids: list = field(default_factory=list)
+    updated: list[tuple[str, datetime]] = field(default_factory=list)  # (op in gt ge lt le eq, naive UTC)
+    name: str | None = None
+    identifier_indexes: list[str] | None = None  # resident ID: blind indexes (full-ID clients only)
+    uscc: str | None = None
+    code: str | None = None  # region code (Location identifier)
+    organization_id: int | None = None
+    partof: str | int | None = None
+    none: bool = False
+
+
+@dataclass
+class Page:
+    rows: list
+    next_after: object | None  # the cursor of the next page, None on the last page
+
+
+def _compare(column, op: str, value):
+    return {"gt": column > value, "ge": column >= value, "lt": column < value, "le": column <= value,
+            "eq": column == value}[op]
+
+
+def _page(stmt, key: tuple, count: int, after, shape) -> Page:
+    if after is not None:
+        stmt = stmt.where(tuple_(*key) > tuple_(*after) if len(key) > 1 else key[0] > after)
+    rows = db.session.execute(stmt.order_by(*key).limit(count + 1)).all()
+    more = len(rows) > count
+    rows = [shape(r) for r in rows[:count]]
+    return Page(rows, getattr(rows[-1], "key", None) if more and rows else None)
+
+
+@dataclass
+class StaffRow:
+    """An approved profile with what the APIs show of its account."""
+
+    profile: StaffProfile
+    email: str | None
+    id_type: str | None
+    id_number_enc: str | None
+
+    @property
+    def key(self):
+        return (self.profile.submitted_at, self.profile.id)
+
+    def resident_id(self) -> str | None:
+        """The full resident ID number (decrypted); for full-ID clients only, the caller audits it."""
+        if self.id_type != "resident_id" or not self.id_number_enc:
+            return None
+        return decrypt(self.id_number_enc)
+
+
+def staff(scope: Scope, f: Filters, count: int, after: tuple[datetime, int] | None = None) -> Page:
+    """A page of approved staff in the scope matching the filters, in (submitted_at, id) order after `after`."""
+    if f.none:
+        return Page([], None)
+    stmt = (select(StaffProfile, User.email, User.id_type, User.id_number_enc)
+            .join(User, User.id == StaffProfile.user_id)
+            .where(StaffProfile.status == PUBLISHED, StaffProfile.submitted_at.is_not(None)))
+    stmt = restrict(stmt, StaffProfile, scope)
+    # SQLite has no statistics and would read every approved row of the scope and sort them, page after page: name
+    # the index whose order is the page's (PostgreSQL's planner knows better and gets no hint).
+    if f.organization_id is not None:
+        stmt = stmt.with_hint(StaffProfile, "INDEXED BY ix_staff_profile_inst_status_submitted", "sqlite")
+    elif covers_everything(scope) and f.identifier_indexes is None and not f.ids:
+        stmt = stmt.with_hint(StaffProfile, "INDEXED BY ix_staff_profile_status_submitted", "sqlite")
+    if f.ids:
+        stmt = stmt.where(StaffProfile.id.in_(f.ids))
+    for op, value in f.updated:
+        stmt = stmt.where(_compare(StaffProfile.updated_at, op, value))
+    if f.name:
+        stmt = stmt.where(StaffProfile.name.like(like_escape(f.name) + "%", escape="\\"))
+    if f.identifier_indexes is not None:
+        stmt = stmt.where(User.id_type == "resident_id", User.id_number_index.in_(f.identifier_indexes or [""]))
+    if f.organization_id is not None:
+        stmt = stmt.where(StaffProfile.institution_id == f.organization_id)
+    return _page(stmt, (StaffProfile.submitted_at, StaffProfile.id), count, after, lambda r: StaffRow(*r))
+
+
+@dataclass
+class Row:
+    obj: object
+    key: object
+
+
+def institutions(scope: Scope, f: Filters, count: int, after: int | None = None) -> Page:
+    """A page of institutions in the scope matching the filters, by id."""
+    if f.none:
+        return Page([], None)
+    stmt = restrict(select(Institution), Institution, scope).options(lazyload(Institution.parent))
+    if f.ids:
+        stmt = stmt.where(Institution.id.in_(f.ids))
+    for op, value in f.updated:
+        stmt = stmt.where(_compare(Institution.created_at, op, value))
+    if f.name:
+        stmt = stmt.where(Institution.name.like(like_escape(f.name) + "%", escape="\\"))
+    if f.uscc is not None:
+        stmt = stmt.where(Institution.uscc == f.uscc)
+    if f.partof is not None:
+        stmt = stmt.where(Institution.parent_id == f.partof)
+    return _page(stmt, (Institution.id,), count, after, lambda r: Row(r[0], r[0].id))
+
+
+def regions(f: Filters, count: int, after: str | None = None) -> Page:
+    """A page of regions (public reference data, as /api/regions serves them) by code."""
+    if f.none:
+        return Page([], None)
+    stmt = select(Region)
+    if f.ids:
+        stmt = stmt.where(Region.code.in_(f.ids))
+    if f.name:
+        stmt = stmt.where(Region.name.like(like_escape(f.name) + "%", escape="\\"))
+    if f.code is not None:
+        stmt = stmt.where(Region.code == f.code)
+    if f.partof is not None:
+        stmt = stmt.where(Region.parent_code == str(f.partof))
+    return _page(stmt, (Region.code,), count, after, lambda r: Row(r[0], r[0].code))
+
