@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
-.PHONY: run serve worker test pg-test install install-dev system-packages catalogs db demo-logins bench bench-pg
+.PHONY: run serve worker test pg-test install install-dev system-packages catalogs db demo-logins bench bench-pg bench-notices
 
 run: install catalogs db demo-logins
 	$(FLASK) run --host $(HOST) --port $(PORT)
@@ -58,6 +58,10 @@ bench-pg: install-dev catalogs
 	@set -e; trap 'bash "$(CURDIR)/bench/national/pg.sh" stop "$(BENCH_PG_DIR)"' EXIT; \
 	url=$$(bash "$(CURDIR)/bench/national/pg.sh" start "$(BENCH_PG_DIR)" $(BENCH_PG_PORT)); echo "BENCH_DATABASE_URL=$$url"; \
 	cd bench/national && BENCH_DATABASE_URL="$$url" ../../$(PY) prepare.py && BENCH_DATABASE_URL="$$url" ../../$(PY) run.py
+
+# Bulk reject of 1,000 with and without SMS notices (issue 21; bench/notices, its own small database).
+bench-notices: install-dev catalogs
+	$(PY) bench/notices/run.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

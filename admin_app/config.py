@@ -26,6 +26,12 @@ class DefaultConfig:
     # Codes per local day past which platform admins see an alarm on the dashboard (0: no alarm).
     SMS_DAILY_BUDGET = 20_000
     CAPTCHA_ENABLED = True
+    # 帮助 and 客服电话 (issue 19): the number people call (the staff-reporting manual's 客户服务电话), an optional
+    # help text replacing the built-in one (plain text; a blank line starts a paragraph), and the address the login
+    # page's QR code points at (empty: the address the request came to).
+    SUPPORT_PHONE = "010-84533392"
+    HELP_TEXT = ""
+    PUBLIC_URL = ""
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True  # always present: the shared Limiter would otherwise keep the previous app's setting
     RATELIMIT_HEADERS_ENABLED = False
@@ -72,19 +78,19 @@ class DefaultConfig:
     ID_MAX_AGE = 100
     EXPORT_JOB_THRESHOLD = 50_000  # larger exports run as background jobs with a progress page
     EXPORT_MAX_ROWS = 1_000_000  # larger ones are refused
+    IMPORT_MAX_ROWS = 5000  # staff rows per import file (批量导入); more are refused
+    IMPORT_MAX_BYTES = None  # None: UPLOAD_MAX_BYTES
     EXPORT_RETENTION_HOURS = 24  # finished export files are kept this long
     EXPORT_FOLDER = None  # None: instance/exports; a storage root shared by nodes in production
     BACKUP_FOLDER = None  # None: instance/backups (restore staging and the safety copies of restores)
     JOB_LEASE_SECONDS = 120  # a running job whose worker sent no heartbeat for this long has died: it is failed
     # Review notices (services/notices.py): per phone and hour at most NOTICE_MAX_PER_PHONE_HOUR (the rest dropped
     # and logged); a gateway failure retried NOTICE_MAX_ATTEMPTS tries in all, waiting NOTICE_RETRY_SECONDS, then
-    # twice that, …; sent by NOTICE_BACKEND (None: JOB_BACKEND's). PUBLIC_URL (https://…) starts the link they
-    # carry; empty: the reviewer's request host.
+    # twice that, …; sent by NOTICE_BACKEND (None: JOB_BACKEND's). Their link to /me starts with PUBLIC_URL.
     NOTICE_MAX_PER_PHONE_HOUR = 5
     NOTICE_MAX_ATTEMPTS = 3
     NOTICE_RETRY_SECONDS = 30
     NOTICE_BACKEND = None
-    PUBLIC_URL = ""
     JOB_BACKEND = "thread"  # "thread" (in-process, embedded default), "inline"; see services/jobs.py
     PRODUCTION = False  # FLASK_PRODUCTION=true: the gunicorn entry; refuses unsafe settings (production.py)
     WEB_WORKERS = 1  # set by gunicorn.conf.py: several workers need a shared (Redis) limiter storage

@@ -212,7 +212,7 @@ def test_organizations_and_locations_follow_mcsd(app, client):
 
 @pytest.mark.parametrize("query", ["_count=abc", "_lastUpdated=gtyesterday", "_lastUpdated=ne2026-01-01",
                                    "unknown=1", "active=maybe", "_include=Practitioner:foo", "_format=xml",
-                                   "_cursor=-1", "name=" + "x" * 300])
+                                   "_cursor=-1", "name=" + "x" * 300, "name=a%00b"])
 def test_malformed_searches_get_400_with_an_operation_outcome(app, client, query):
     resp = get(client, f"/fhir/Practitioner?{query}", token_for())
     assert resp.status_code == 400, query

@@ -164,7 +164,8 @@ def test_an_unverified_user_on_the_add_business_page_still_sees_where_he_is(logi
 def test_the_name_menu_of_the_portal_offers_the_manuals_entries_and_a_post_logout(login):
     html = page(login(STAFF_A), "/account")
     menu = Links(html).in_("menu")
-    assert [text for text, _a in menu.values()] == ["个人信息中心", "修改密码", "修改账户信息", "编辑档案", "登录设备"]
+    assert [text for text, _a in menu.values()] == ["个人信息中心", "修改密码", "修改账户信息", "编辑档案", "登录设备",
+                                                    "帮助"]
     assert menu["/account"][1].get("aria-current") == "page"
     assert "张晓明" in html[html.index("<summary"):html.index("</summary>")]
     form = html[html.index("user-menu-divider"):]

@@ -9,7 +9,7 @@ from admin_app.models import SmsNotice, StaffProfile
 from admin_app.services import checkup, notices
 from tests.conftest import DISTRICT_A, UNIT_A, clone_demo, make_app, sms_outbox
 from tests.test_ops_jobs import _signal_handlers_restored, redis_url  # noqa: F401  (redis-server, RQ signals)
-from tests.test_review_support import flashes, make_pending, post_action, profile, user
+from tests.test_review_support import flashes, make_pending, post_action, profile
 
 REASON = "身份证正反面照片不清晰，请重新拍照上传，并核对职称信息是否与证书一致，然后重新提交审核"
 
@@ -97,10 +97,10 @@ def test_a_gateway_failure_is_retried_then_recorded_and_the_reject_still_stands(
 
 
 def test_a_notice_that_cannot_be_queued_never_undoes_the_review(app, login, monkeypatch, caplog):
-    def broken(items):
+    def broken(*args):
         raise RuntimeError("database of notices unavailable")
 
-    monkeypatch.setattr(notices, "queue", broken)
+    monkeypatch.setattr(notices, "queue_profiles", broken)
     ids = make_pending(UNIT_A, 2)
     c = login(UNIT_A)
     with caplog.at_level(logging.ERROR, logger="admin_app.services.notices"):
@@ -125,11 +125,25 @@ def test_one_phone_gets_at_most_the_hourly_number_of_notices(app, caplog):
     assert len(notices.queue([other])) == 1  # the limit is per phone
 
 
-def test_a_notice_to_a_bad_phone_or_without_one_is_not_sent(app, login):
+def test_only_the_final_approval_and_profiles_with_a_phone_are_told(app, login):
     pid = make_pending(UNIT_A, 1)[0]
-    assert notices.after_review("reject", [(user(UNIT_A).id, "", "unit_rejected")], "x") == 0
-    assert notices.after_review("approve", [(None, phones_of([pid])[pid], "unit_approved")], None) == 0
+    assert notices.after_review("approve", [(pid, "unit_approved")], None) == 0
+    db.session.execute(StaffProfile.__table__.update().where(StaffProfile.id == pid).values(phone=""))
+    db.session.commit()
+    assert notices.after_review("reject", [(pid, "unit_rejected")], "x") == 0
     assert notice_lines(app) == []
+
+
+def test_the_hourly_limit_holds_for_review_notices_too(app, login, caplog):
+    app.config["NOTICE_MAX_PER_PHONE_HOUR"] = 1
+    ids = make_pending(UNIT_A, 3)
+    assert notices.after_review("reject", [(i, "unit_rejected") for i in ids], "x") == 3
+    with caplog.at_level(logging.WARNING, logger="admin_app.services.notices"):
+        assert notices.after_review("revert", [(i, "unit_rejected") for i in ids[:2]], "y") == 0
+    assert "dropped" in caplog.text
+    rows = db.session.scalars(select(SmsNotice).order_by(SmsNotice.id)).all()
+    assert [(r.kind, r.status) for r in rows] == [("reject", "sent")] * 3 + [("revert", "dropped")] * 2
+    assert len(notice_lines(app)) == 3
 
 
 @pytest.fixture

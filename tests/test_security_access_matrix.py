@@ -23,6 +23,7 @@ from admin_app.models import (
     IdentityVerification,
     Institution,
     InstitutionApplication,
+    Preregistration,
     StaffProfile,
     User,
     UserSession,
@@ -118,7 +119,11 @@ def world(template_db, tmp_path_factory):
         grant = AdminGrant(institution_id=unit.id, role="assistant", state="active", user_id=assistant.id,
                            issued_by_id=unit_user.id)
         db.session.add(grant)
+        # A pre-registered admin phone of the side's child hospital (issue 19), not claimed.
+        pre = Preregistration(institution_id=d["child"], phone=f"1360000{seq:04d}", name="预置" + side.upper())
+        db.session.add(pre)
         db.session.commit()
+        d["prereg"] = pre.id
         d.update(application=appl.id, application_name=appl.name, audit=audit.id, grant=grant.id,
                  assistant_phone=assistant.phone)
     # Export jobs (when the app has them): a finished one of the unit admin ("a") and of the sibling officer ("b").
@@ -257,6 +262,8 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/forgot-password", public()))
     add(Row("POST", "/forgot-password", public(), data={}))
     add(Row("GET", "/captcha.png", public()))
+    add(Row("GET", "/help", public()))
+    add(Row("GET", "/qr.png", public()))
     add(Row("GET", "/healthz", public()))  # probes for the load balancer (rows for absent routes are dropped)
     add(Row("GET", "/readyz", public()))
     add(Row("POST", "/sms/send", public(200, anon=401), data={"purpose": "step_up"},
@@ -268,6 +275,9 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/fhir/metadata", public()))
     add(Row("GET", "/fhir/Practitioner", public(401)))
     add(Row("GET", "/fhir/Practitioner/1", public(401)))
+    add(Row("GET", "/api/v1/openapi.json", public()))
+    for url in ("/api/v1/practitioners", "/api/v1/practitioners/1", "/api/v1/organizations", "/api/v1/organizations/1"):
+        add(Row("GET", url, public(401)))
     add(Row("GET", "/institutions/search?q=%E7%96%BE%E6%8E%A7", public()))
     add(Row("GET", "/institutions/apply", public()))
     add(Row("POST", "/institutions/apply", public(), data={}))
@@ -382,6 +392,13 @@ def build_table(ids) -> list[Row]:
         add(Row("POST", f"/admin/grant/authorize/?id={cid}", admin(covers=child_cover),
                 data={"id_type": "resident_id", "id_number": "", "password": "", "sms_code": ""}, target=side,
                 state=grants_of_institution(cid)))
+        # pre-registered admin phones (预置管理员手机号): the child hospital's, for the officers above it
+        add(Row("GET", f"/admin/preregistration/?search=1360000{301 if side == 'a' else 302:04d}", admin(),
+                target=side, check=lambda resp, role, pid=d["prereg"], cc=child_cover: _grant_list_check(
+                    resp, role, pid, cc)))
+        add(Row("POST", "/admin/preregistration/action/", admin(302), data={"action": "revoke",
+                                                                           "rowid": str(d["prereg"])},
+                target=side, state=status_of(Preregistration, d["prereg"], Preregistration.revoked_at)))
         # my institution's admins: the business manager of that very institution only (UNIT_A of unit A)
         manager = {"unit"} if side == "a" else set()
         step_up = {"password": "wrong-password-1", "sms_code": "000000"}
@@ -418,6 +435,13 @@ def build_table(ids) -> list[Row]:
         for url in (f"/admin/audit/jobs/{job}", f"/admin/audit/jobs/{job}.json", f"/admin/audit/jobs/{job}/download"):
             add(Row("GET", url, admin(404), target=side, note="another grid's job"))
     add(Row("GET", "/admin/grant/team/", admin()))
+    # A new pre-registration for hospital b: only the sibling district's officer may (the superuser then finds the
+    # phone taken); everyone else gets the form back with the refusal, and nothing is written.
+    add(Row("GET", "/admin/preregistration/new/", admin()))
+    add(Row("POST", "/admin/preregistration/new/", {**admin(200), "sibling": 302},
+            data={"institution_id": str(ids["b"]["child"]), "phone": "13600009999", "name": "矩阵预置"}, target="b",
+            state=lambda: db.session.scalar(select(func.count()).select_from(Preregistration).where(
+                Preregistration.phone == "13600009999"))))
     # 接入系统: platform admins only; other admins get a 403 (tests/test_api_clients.py covers the flows).
     platform = {"covers": {"super"}, "foreign": 403}
     add(Row("GET", "/admin/apiclient/", admin(**platform)))
@@ -436,10 +460,13 @@ def build_table(ids) -> list[Row]:
             data={"list_form_pk": "1", "name": "x"}))
     add(Row("GET", "/admin/grant/details/?id=1", admin(302), note="no detail page: back to the list"))
     # Switched-off stock endpoints of every grid: redirects back (create/delete/export), 404 (ajax), never data.
-    for ep in ("staff", "institution", "application", "grant", "verification", "audit"):
+    for ep in ("staff", "institution", "application", "grant", "verification", "audit", "preregistration"):
         base = f"/admin/{ep}/"
-        add(Row("GET", base + "new/", admin(302)))
-        add(Row("POST", base + "new/", admin(302), data={"name": "x"}))
+        if ep != "preregistration":
+            add(Row("GET", base + "new/", admin(302)))
+            add(Row("POST", base + "new/", admin(302), data={"name": "x"}))
+        else:
+            add(Row("GET", base + "details/?id=1", admin(302), note="no detail page: back to the list"))
         if ep != "staff":
             add(Row("GET", base + "ajax/lookup/?name=institution&query=a", admin(404)))
         add(Row("POST", base + "ajax/update/", admin(404), data={"list_form_pk": "1", "name": "x"}))
@@ -454,6 +481,22 @@ def build_table(ids) -> list[Row]:
         if ep not in ("staff", "institution"):
             add(Row("GET", base + "edit/?id=1", admin(302)))
             add(Row("POST", base + "edit/?id=1", admin(302), data={"name": "x"}))
+    # 业务管理: the platform admin only; every other admin is refused like a staff member (nothing written).
+    for method, url, data, ok in (("GET", "/admin/programme/", None, 200), ("GET", "/admin/programme/new/", None, 200),
+                                  ("POST", "/admin/programme/new/", {"name": "", "code": "x"}, 200),
+                                  ("GET", "/admin/programme/edit/?id=1", None, 200),
+                                  ("POST", "/admin/programme/edit/?id=1", {"name": "", "code": "workforce"}, 200),
+                                  ("POST", "/admin/programme/action/", {"action": "deactivate", "rowid": "1"}, 302),
+                                  ("GET", "/admin/programme/details/?id=1", None, 302),
+                                  ("POST", "/admin/programme/delete/", {"id": "1"}, 302),
+                                  ("GET", "/admin/programme/export/csv/", None, 302),
+                                  ("GET", "/admin/programme/ajax/lookup/?name=institution&query=a", None, 404),
+                                  ("POST", "/admin/programme/ajax/update/", {"list_form_pk": "1", "name": "x"}, 404)):
+        add(Row(method, url, admin(ok, covers={"super"}, foreign=403), data=data))
+    # A programme's own page: only for those who take part (the default programme's page is the back office).
+    add(Row("GET", "/programmes/workforce", portal(all=404)))
+    add(Row("POST", "/programmes/workforce/codes", portal(all=404), data={"rowid": str(ids["a"]["child"])},
+            target="a", state=grants_of_institution(ids["a"]["child"])))
     return rows
 
 
@@ -549,7 +592,7 @@ def test_every_route_is_in_the_matrix(template_db, tmp_path):
 
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     fake = {side: {k: 1 for k in ("profile", "unit", "child", "verification", "application", "audit", "grant",
-                                  "session")}
+                                  "session", "prereg")}
             | {"job": side * 32, "staff_phone": "13800000010", "staff_name": "x", "unit_name": "x", "child_name": "x",
                "application_name": "x", "assistant_phone": "13700000001"} for side in ("a", "b")}
     missing = sorted(_required_routes(app) - _covered_endpoints(app, build_table(fake)))

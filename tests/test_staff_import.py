@@ -1,7 +1,10 @@
 """Staff import (issue 21, part 1): template, dry run, confirmed job, bad files, scope, bounded SQL."""
 import io
+import os
 import random
 import re
+import shutil
+import subprocess
 import zipfile
 from datetime import date, timedelta
 
@@ -69,7 +72,7 @@ def upload(client, raw: bytes, name="staff.xlsx"):
 def report(html: str) -> list[tuple[str, str]]:
     """(outcome, note) of each row of the dry-run table."""
     return [(o, re.sub(r"\s+", " ", note).strip()) for o, note in re.findall(
-        r'data-outcome="(\w+)".*?<td class="small">(.*?)</td>', html, re.S)]
+        r'data-outcome="(\w+)".*?<td class="small"[^>]*>(.*?)</td>', html, re.S)]
 
 
 def confirm_token(html: str) -> str | None:
@@ -104,6 +107,25 @@ def test_the_template_has_chinese_headers_drop_downs_a_frozen_header_and_instruc
             if lists.cell(row=r, column=unit_col).value] == [UNIT_A_NAME]
     assert lists.sheet_state == "hidden"
     assert "填写说明" in notes["A1"].value
+
+
+def test_libreoffice_opens_the_template_and_keeps_its_drop_downs(import_app, login, tmp_path):
+    soffice = shutil.which("soffice")
+    if not soffice:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have LibreOffice: install libreoffice-calc-nogui (.ci/run)")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    src = tmp_path / "template.xlsx"
+    src.write_bytes(template(login(UNIT_A)))
+    out = tmp_path / "out"
+    profile = f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}"
+    done = subprocess.run([soffice, profile, "--headless", "--norestore", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                           "--outdir", str(out), str(src)], capture_output=True, timeout=180)
+    assert done.returncode == 0 and (out / "template.xlsx").exists(), done.stderr[-500:]
+    wb = load_workbook(out / "template.xlsx")
+    data = wb.worksheets[0]
+    assert [c.value for c in data[1]][:3] == ["姓名", "手机号", "所在单位"]
+    assert sum(1 for dv in data.data_validations.dataValidation if dv.type == "list") >= 10
 
 
 def test_a_2000_row_file_dry_runs_then_imports_with_progress_and_the_counts_match(import_app, login, count_queries):
@@ -152,13 +174,16 @@ def test_the_chunks_sql_is_bounded_whatever_their_size(import_app, login, count_
     from admin_app.services import staff_import as svc
 
     c = login(UNIT_A)
-    counts = []
+    counts, dry = [], []
     for n in (10, 200):
-        html = upload(c, fill(c, [person(k + n * 1000) for k in range(n)])).get_data(as_text=True)
+        raw = fill(c, [person(k + n * 1000) for k in range(n)])
+        with count_queries() as q:
+            html = upload(c, raw).get_data(as_text=True)
+        dry.append(len(q.statements))
         with count_queries() as q:
             run_confirmed(c, html)
         counts.append(len(q.statements))
-    assert counts[1] <= counts[0] + 5, counts  # 20 times the rows, the same statements
+    assert counts[1] <= counts[0] + 5 and dry[1] == dry[0], (counts, dry)  # 20 times the rows, the same SQL
     assert svc.CHUNK >= 200
 
 
@@ -271,3 +296,20 @@ def test_the_upload_form_carries_csrf_and_a_post_without_it_is_refused(import_ap
     before = staff_total()
     resp = upload(c, fill(c, [person(1)]))
     assert resp.status_code == 400 and staff_total() == before
+
+
+def test_a_number_registered_between_dry_run_and_confirmation_is_refused_by_the_job(import_app, login):
+    from admin_app.services.accounts import create_account
+
+    c = login(UNIT_A)
+    html = upload(c, fill(c, [person(1), person(2)])).get_data(as_text=True)
+    create_account("抢先注册", "13900000002", "Passw0rd1")  # signs up on his own meanwhile, no unit yet
+    db.session.commit()
+    job_id = run_confirmed(c, html)
+    status = c.get(f"/admin/staff/import/jobs/{job_id}.json").get_json()
+    assert status["status"] == "done"
+    rows = list(load_workbook(io.BytesIO(c.get(status["download_url"]).data)).worksheets[0].values)
+    outcomes = {r[2]: r[3] for r in rows[1:3]}
+    assert outcomes == {"13900000001": "新建账号", "13900000002": "拒绝"}, rows[:3]
+    assert user("13900000002").name == "抢先注册" and user("13900000001").profile.status == "submitted"
+    assert [m["phone"] for m in sms_outbox(import_app) if m["purpose"] == "invite"] == ["13900000001"]

@@ -7,6 +7,7 @@ from .grant import AdminGrant
 from .institution import Institution
 from .job import ExportJob
 from .notice import SmsNotice
+from .preregistration import Preregistration
 from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
 from .programme import Programme
 from .region import Region
@@ -19,7 +20,7 @@ from .verification import IdentityVerification
 
 __all__ = [
     "AdminGrant", "ApiClient", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
-    "InstitutionApplication", "Programme", "Region",
+    "InstitutionApplication", "Preregistration", "Programme", "Region",
     "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter",
     "User",
     "UserSession",

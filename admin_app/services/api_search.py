@@ -9,14 +9,14 @@ cursor), through the indexes the grid reads: (status, submitted_at, id) for a sc
 statement per page: the staff member's account (e-mail, sealed ID number) is joined in, never read row by row.
 """
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile, User
-from . import like_escape
+from . import keyset, like_escape
 from .crypto import decrypt
 from .scope import Scope, covers_everything, restrict
 
@@ -104,6 +104,20 @@ def staff(scope: Scope, f: Filters, count: int, after: tuple[datetime, int] | No
     if f.organization_id is not None:
         stmt = stmt.where(StaffProfile.institution_id == f.organization_id)
     return _page(stmt, (StaffProfile.submitted_at, StaffProfile.id), count, after, lambda r: StaffRow(*r))
+
+
+def seek_position(cursor: str) -> tuple[datetime, int] | None:
+    """Where a staff cursor (services.keyset's) points; a well-formed one naming a day its month lacks (0230) points
+    just past that month's last day: a cursor is only a position to seek from, any position is a valid one."""
+    found = keyset.decode_cursor(cursor)
+    if found is not None or not keyset.CURSOR_SHAPE.fullmatch(cursor or ""):
+        return found
+    stamp, pk = cursor.split("-")
+    try:
+        first = datetime.strptime(stamp[:6] + "01" + stamp[8:], "%Y%m%d%H%M%S%f")
+    except ValueError:
+        return None
+    return first + timedelta(days=int(stamp[6:8]) - 1), int(pk)
 
 
 @dataclass

@@ -102,6 +102,8 @@ def filters(kind: str, args, client: ApiClient) -> search.Filters:
             raise FhirError(_("Unsupported search parameter: %(name)s", name=key[:40]))
         if any(len(v) > MAX_VALUE for v in args.getlist(key)):
             raise FhirError(_("Search parameter %(name)s is too long.", name=key))
+        if any(not v.isprintable() for v in args.getlist(key)):  # control characters (NUL breaks PostgreSQL)
+            raise FhirError(_("Search parameter %(name)s holds control characters.", name=key))
     if args.get("_format", "json") not in ("json", "application/fhir+json", "application/json"):
         raise FhirError(_("Only JSON is served."), code="not-supported")
     if "_id" in args:

@@ -11,6 +11,7 @@ from datetime import datetime
 from . import ID_MAX
 
 _CURSOR = re.compile(r"([0-9]{20})-([0-9]{1,10})")
+CURSOR_SHAPE = _CURSOR  # a cursor of the default order (the API's cursors too)
 _ID = re.compile(r"[0-9]{1,10}")
 TIME_SORTS = (None, "submitted_at")  # orders whose key is the report time
 VALUE_MAX = 64  # the longest sortable text column (name, department: String(64))

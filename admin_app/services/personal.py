@@ -9,6 +9,7 @@ from ..i18n import N_
 from ..models import AdminGrant, Institution
 from ..models.grant import ROLES
 from ..models.institution import CATEGORIES
+from .programmes import participations
 from .scope import current_scope
 from .verification import IdentityStatus, is_verified, verification_status
 
@@ -46,6 +47,7 @@ class Centre:
     can_add_business: bool  # verified: 添加业务 (/grants/bind)
     is_admin: bool  # holds admin rights: the back office
     businesses: list[Business] = field(default_factory=list)
+    programmes: list = field(default_factory=list)  # services.programmes.Participation: 我参与的业务
 
 
 def work_unit(institution: Institution | None) -> WorkUnit | None:
@@ -68,9 +70,11 @@ def businesses_of(user) -> list[Business]:
 def centre_for(user) -> Centre:
     """The personal centre of the signed-in user."""
     scope = current_scope()
+    verified = is_verified(user)  # 我参与的业务 is shown once the identity is verified (manual 004)
     return Centre(identity=verification_status(user), unit=work_unit(user.institution),
-                  can_add_business=is_verified(user), is_admin=scope.is_admin,
-                  businesses=businesses_of(user) if scope.paths else [])
+                  can_add_business=verified, is_admin=scope.is_admin,
+                  businesses=businesses_of(user) if scope.paths and not verified else [],
+                  programmes=participations(user) if verified else [])
 
 
 def verification_prompt(user) -> str | None:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -51,6 +51,16 @@ def all_programmes(*, active_only: bool = True) -> list[Programme]:
     if active_only:
         stmt = stmt.where(Programme.active)
     return list(db.session.scalars(stmt))
+
+
+def grid_query():
+    """Every programme, as the legacy Query the /admin/programme/ grid pages (platform admins only)."""
+    return db.session.query(Programme)
+
+
+def grid_count_query():
+    """count(*) of the programmes (the grid's pager total)."""
+    return db.session.query(func.count()).select_from(Programme)
 
 
 # -------------------------------------------------------------------------------------------- editing
@@ -217,24 +227,21 @@ def unit_takes_part(programme: Programme, institution: Institution | None) -> bo
 
 
 def participations(user) -> list[Participation]:
-    """The programmes the user takes part in (我参与的业务), the default first, then by name."""
+    """The programmes the user takes part in (我参与的业务), the default first, then by name (two queries)."""
     rights = _rights(user)
     unit = user.institution
-    by_unit: set[int] = set()
-    if unit is not None:
-        # Programmes whose participating subtrees hold the unit: `unit.path LIKE institution.path || '%'`.
-        pattern = Institution.path.concat("%")
-        by_unit = set(db.session.scalars(
-            select(Programme.id).join(programme_institution, programme_institution.c.programme_id == Programme.id)
-            .join(Institution, Institution.id == programme_institution.c.institution_id)
-            .where(Programme.active, literal(unit.path).like(pattern))))
-    out = []
-    for programme in all_programmes():
-        mine = rights.get(programme.id, [])
-        in_unit = programme.id in by_unit or (programme.is_default and unit is not None)
-        if mine or in_unit:
-            out.append(Participation(programme, mine, in_unit))
-    return out
+    if unit is None:
+        in_unit = literal(False)
+    else:
+        # The unit lies in one of the programme's participating subtrees: `unit.path LIKE institution.path || '%'`.
+        in_unit = Programme.is_default | exists().where(
+            programme_institution.c.programme_id == Programme.id,
+            programme_institution.c.institution_id == Institution.id,
+            literal(unit.path).like(Institution.path.concat("%")))
+    rows = db.session.execute(select(Programme, in_unit.label("in_unit")).where(Programme.active)
+                              .order_by(Programme.is_default.desc(), Programme.name)).all()
+    return [Participation(p, rights.get(p.id, []), bool(by_unit)) for p, by_unit in rows
+            if rights.get(p.id) or by_unit]
 
 
 def require_active(code: str | None) -> Programme:
@@ -243,3 +250,39 @@ def require_active(code: str | None) -> Programme:
     if programme is None or programme.is_default:
         raise ServiceError(_("No such programme."))
     return programme
+
+
+# ------------------------------------------------------------------------------------ a programme's page
+
+DESK_ROWS_MAX = 500
+
+
+@dataclass
+class Desk:
+    """What /programmes/<code> shows one user: his roles, and the authorization of the institutions he authorizes."""
+
+    programme: Programme
+    roles: list[Role]
+    by_unit: bool
+    rows: list[Institution]  # the institutions whose codes he issues in this programme
+    states: dict  # institution id -> grants.GrantState in this programme
+
+
+def desk(user, programme: Programme) -> Desk:
+    """The programme's page for this user; ServiceError when he takes no part in it (the view answers 404)."""
+    from .grants import grant_states
+    from .scope import scope_for
+
+    scope = scope_for(user, programme.id)
+    roles = roles_in(user, programme.id)
+    by_unit = unit_takes_part(programme, user.institution)
+    if not (roles or by_unit or scope.is_superuser):
+        raise ServiceError(_("No such programme."))
+    if scope.is_superuser:  # the platform admin authorizes the participating institutions themselves first
+        rows = list(programme.institutions)
+    elif scope.institution_ids:
+        rows = list(db.session.scalars(select(Institution).where(Institution.parent_id.in_(scope.institution_ids))
+                                       .order_by(Institution.path).limit(DESK_ROWS_MAX)))
+    else:
+        rows = []
+    return Desk(programme, roles, by_unit, rows, grant_states([i.id for i in rows], programme.id))

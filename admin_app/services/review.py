@@ -208,7 +208,7 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
     ip = client_ip()
     deltas: dict = {}
     type_deltas: dict = {}
-    told = []  # (user_id, phone, to_status) of every moved row: the notices sent after the commit
+    told = []  # (profile id, to_status) of every moved row: the notices sent after the commit
     for t in steps:
         lvl = _level_condition(t.level, scope)
         moved_ids = set()
@@ -236,7 +236,7 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
             moved = db.session.execute(
                 update(StaffProfile).where(*cond).values(**values)
                 .returning(StaffProfile.id, StaffProfile.institution_id, StaffProfile.personnel_type,
-                           StaffProfile.user_id, StaffProfile.phone, *extra)
+                           StaffProfile.user_id, *extra)
                 .execution_options(synchronize_session=False)).all()
             if not moved:
                 continue
@@ -244,10 +244,10 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
             db.session.execute(insert(ReviewEvent), [
                 dict(profile_id=r[0], actor_id=actor_id, action=action, level=t.level, from_status=t.from_status,
                      to_status=t.to_status, reason=reason, ip=ip, created_at=now,
-                     snapshot=profile_changes.snapshot(dict(zip(profile_changes.PROFILE_FIELDS, r[5:], strict=True)),
+                     snapshot=profile_changes.snapshot(dict(zip(profile_changes.PROFILE_FIELDS, r[4:], strict=True)),
                                                        who.get(r[3])) if keep else None)
                 for r in moved])
-            told.extend((r[3], r[4], t.to_status) for r in moved)
+            told.extend((r[0], t.to_status) for r in moved)
             for pid, inst, ptype, *_rest in moved:
                 moved_ids.add(pid)
                 deltas[(inst, t.from_status)] = deltas.get((inst, t.from_status), 0) - 1

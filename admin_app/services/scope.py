@@ -15,6 +15,7 @@ from ..models import (
     IdentityVerification,
     Institution,
     InstitutionApplication,
+    Preregistration,
     Programme,
     ReviewEvent,
     StaffProfile,
@@ -50,6 +51,20 @@ class Scope:
         if not self.paths:
             return false()
         return or_(*[path_column.like(p + "%") for p in self.paths])
+
+    def covers_below(self, path: str | None) -> bool:
+        """True when an institution with this path lies strictly below one of the scope's own (not one of them)."""
+        if self.is_superuser:
+            return True
+        return bool(path) and any(path.startswith(p) and path != p for p in self.paths)
+
+    def below_clause(self, path_column):
+        """SQL condition: path_column lies strictly below one of the scope's institutions (None: no limit)."""
+        if self.is_superuser:
+            return None
+        if not self.paths:
+            return false()
+        return or_(*[path_column.like(p + "%") & (path_column != p) for p in self.paths])
 
     def institution_ids_select(self):
         """A SELECT of the ids of every institution in scope (for `col IN (...)`)."""
@@ -134,6 +149,9 @@ def restrict(query, model, scope: Scope | None = None):
         cond = scope.path_clause(Institution.path)
     elif model in (StaffProfile, User, AdminGrant, AuditLog):
         cond = _in_scope_institutions(scope, model.institution_id)
+    elif model is Preregistration:
+        # Pre-registered admin phones belong to the institutions strictly below the officer's own.
+        cond = Preregistration.institution_id.in_(select(Institution.id).where(scope.below_clause(Institution.path)))
     elif model is InstitutionApplication:
         cond = _in_scope_institutions(scope, InstitutionApplication.parent_id)
     elif model is IdentityVerification:

@@ -10,6 +10,8 @@ from .audit import AuditLogView
 from .dashboard import DashboardView
 from .grant import GrantView
 from .institution import InstitutionView
+from .preregistration import PreregistrationView
+from .programme import ProgrammeView
 from .security import csp_nonce
 from .staff import StaffProfileView
 from .verification import IdentityVerificationView
@@ -28,7 +30,9 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(InstitutionView())
     admin.add_view(ApplicationView())
     admin.add_view(GrantView())
+    admin.add_view(PreregistrationView())
     admin.add_view(IdentityVerificationView())
     admin.add_view(AuditLogView())
+    admin.add_view(ProgrammeView())
     admin.add_view(ApiClientView())
     return admin

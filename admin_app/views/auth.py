@@ -18,7 +18,8 @@ from flask_login import current_user, login_user, logout_user
 from ..extensions import limiter, login_manager
 from ..forms.auth import ForgotPasswordForm, LoginForm, RegisterForm, SmsLoginForm
 from ..forms.validators import normalize_phone
-from ..services import ServiceError, bounds, captcha, sessions
+from ..models.grant import ROLES
+from ..services import ServiceError, bounds, captcha, preregistration, sessions
 from ..services.accounts import authenticate, authenticate_by_sms, register_account, reset_password_by_sms
 from ..services.personal import verification_prompt
 from ..services.scope import is_unit_admin, scope_for
@@ -109,10 +110,23 @@ def _captcha_passed(form) -> bool:
 
 
 def _land(user):
-    """Signed in (either way): the server-side session, the prompt, then `next` or the user's home."""
+    """Signed in (either way): a pre-registered admin phone claimed, the server-side session, the prompt, then
+    `next` or the user's home."""
+    _claim_preregistrations(user)
     login_user(user)
     _prompt_verification(user)
     return redirect(safe_next(request.args.get("next")) or home_for(user))
+
+
+def _claim_preregistrations(user) -> bool:
+    """Signing up or in with a phone an officer pre-registered makes the person that unit's admin; True if so."""
+    result = preregistration.claim_for(user)
+    for inst, role in result.claimed:
+        flash(_("You are now the admin of %(name)s (%(role)s).", name=inst.name, role=_(ROLES[role])), "success")
+    for inst in result.refused:
+        flash(_("Your phone is pre-registered as an admin phone of %(name)s, but your work unit is another "
+                "institution; please contact your superior institution.", name=inst.name), "warning")
+    return bool(result.claimed)
 
 
 def _prompt_verification(user) -> None:
@@ -168,6 +182,11 @@ def register():
         except ServiceError as e:
             form.phone.errors.append(str(e))
         else:
+            if _claim_preregistrations(user):
+                # The unit admin the officer named: straight to the unit's 上报人员列表 (manual 000).
+                login_user(user)
+                flash(_("Registration succeeded."), "success")
+                return redirect(home_for(user))
             login_user(user)
             flash(_("Registration succeeded. Please complete your account information."), "success")
             _prompt_verification(user)

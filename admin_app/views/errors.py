@@ -27,9 +27,11 @@ def init_app(app: Flask) -> None:
             if isinstance(e, CSRFError):
                 message = _(
                     "The form has expired or is missing its security token; please reload the page and try again.")
+            # A 405 names the methods the URL allows (RFC 9110): the answer keeps werkzeug's Allow header.
+            headers = {"Allow": ", ".join(e.valid_methods)} if getattr(e, "valid_methods", None) else {}
             if _wants_json():
-                return jsonify(ok=False, error=message), code
-            return render_template("errors/error.html", code=code, message=message), code
+                return jsonify(ok=False, error=message), code, headers
+            return render_template("errors/error.html", code=code, message=message), code, headers
         return handle
 
     for code in MESSAGES:

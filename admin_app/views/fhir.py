@@ -44,6 +44,16 @@ def _not_found(_e):
     return fhir_json(fr.outcome("not-found", _("No such FHIR endpoint.")), 404)
 
 
+@bp.errorhandler(400)
+def _bad_request(_e):  # e.g. a NUL in the query string, refused app-wide before the view
+    return fhir_json(fr.outcome("invalid", _("The request could not be understood.")), 400)
+
+
+@bp.errorhandler(500)
+def _failed(_e):
+    return fhir_json(fr.outcome("exception", _("Something went wrong on our side; please try again later.")), 500)
+
+
 @bp.errorhandler(405)
 def _not_allowed(_e):
     return fhir_json(fr.outcome("not-supported", _("This API is read-only.")), 405)

@@ -47,6 +47,8 @@ def bind():
         else:
             flash(_("Authorization bound: you are now the business manager of %(name)s.",
                     name=grant.institution.name), "success")
+            if not grant.programme.is_default:  # a right in another programme opens that programme's page
+                return redirect(url_for("programmes.show", code=grant.programme.code))
             return redirect(url_for("admin.index"))
     elif request.method == "POST":
         flash(_("Please correct the fields marked below."), "danger")

@@ -49,6 +49,7 @@ USER_MENU: list[MenuItem] = [
     MenuItem("portal.profile", N_("Edit profile")),
     MenuItem("sessions.index", N_("Signed-in devices")),
     MenuItem("admin.index", N_("Back office"), show=lambda user: current_scope().is_admin),
+    MenuItem("entry.help_page", N_("Help")),
 ]
 
 

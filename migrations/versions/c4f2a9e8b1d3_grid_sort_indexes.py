@@ -1,7 +1,7 @@
 """every sortable column of the staff grid gets an index of its order, (key, id), for keyset pages
 
 Revision ID: c4f2a9e8b1d3
-Revises: f2cdf8480a15
+Revises: 17d7ffb3b268
 Create Date: 2026-12-06 23:30:00
 
 name and phone: (column, id) instead of (column). gender, personnel_type, department, status: an index on
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c4f2a9e8b1d3"
-down_revision = "f2cdf8480a15"
+down_revision = "17d7ffb3b268"
 branch_labels = None
 depends_on = None
 

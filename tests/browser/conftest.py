@@ -60,9 +60,9 @@ def _wait_until_answering(url: str, server_thread: threading.Thread) -> None:
 
 
 @contextmanager
-def _serving(template_db, tmp: Path, label: str):
+def _serving(template_db, tmp: Path, label: str, **overrides):
     """The app over a fresh copy of the demo database, served by werkzeug in a thread on 127.0.0.1."""
-    app = make_app(tmp, clone_demo(template_db, tmp, label=label), WTF_CSRF_ENABLED=True)
+    app = make_app(tmp, clone_demo(template_db, tmp, label=label), WTF_CSRF_ENABLED=True, **overrides)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name=f"live-server-{label}", daemon=True)
     thread.start()

@@ -2,21 +2,20 @@
 critical violation; every form control has an accessible name; errors are tied to their fields; the forms
 can be completed from the keyboard.
 
-axe is served to the page from a same-origin URL intercepted by Playwright (page.route), so the app's CSP
-(script-src 'self' + nonce) stays in force and is tested as shipped — no bypass_csp.
+axe is evaluated in the page by Playwright (tests/browser/axe.py), so the app's CSP (script-src 'self' + nonce)
+stays in force and is tested as shipped — no bypass_csp, no injected script tag.
 """
-import json
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.axe import AXE, report, serious_violations  # noqa: F401 (AXE: for tests that import it here)
 from tests.conftest import DEMO_PASSWORD, STAFF_A, UNIT_A
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+# Older tests route this URL to the library; harmless now that axe is evaluated instead of loaded by a tag.
 AXE_PATH = "/__test-only__/axe.min.js"
 PUBLIC = ("/login", "/register", "/forgot-password", "/institutions/search", "/institutions/apply",
           "/institutions/status")
@@ -31,8 +30,6 @@ def server(module_live_server):
 @pytest.fixture
 def a11y_page(browser, server):
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    context.route(server.url + AXE_PATH, lambda route: route.fulfill(
-        status=200, content_type="application/javascript", body=AXE.read_text(encoding="utf-8")))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -42,21 +39,9 @@ def a11y_page(browser, server):
     context.close()
 
 
-def axe_violations(page: Page, base: str) -> list[dict]:
+def axe_violations(page: Page, base: str = "") -> list[dict]:
     """Serious and critical axe-core violations of the current page (WCAG 2.x A/AA and best practices)."""
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(url=base + AXE_PATH)
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                       nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' ' +
-                                                                    JSON.stringify((n.any[0] || {}).data || ''))}));
-    }""")
-    return [v for v in result if v["impact"] in ("serious", "critical")]
-
-
-def report(violations: list[dict]) -> str:
-    return json.dumps(violations, ensure_ascii=False, indent=1)
+    return serious_violations(page)
 
 
 def unlabeled_controls(page: Page) -> list[str]:

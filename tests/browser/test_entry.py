@@ -64,3 +64,20 @@ def test_quick_sign_in_by_phone_from_the_login_page(browser, server, artifacts, 
     expect(page).to_have_url(server.url + home)
     assert page.errors == []
     context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1366px"])
+def test_help_is_reached_from_the_login_page_and_shows_the_support_phone(browser, server, artifacts, viewport):
+    context, page = new_page(browser, server, viewport)
+    page.goto(server.url + "/login")
+    expect(page.locator(".login-qr img")).to_be_visible() if viewport is DESKTOP else None
+    assert_accessible(page, server)
+    page.locator("[data-footer-help]").click()
+    expect(page).to_have_url(server.url + "/help")
+    expect(page.locator("[data-support-phone]")).to_have_text("010-84533392")
+    # The QR code image loaded (a PNG the browser decoded).
+    assert page.evaluate("document.querySelector('.qr-img').naturalWidth") > 0
+    assert_accessible(page, server)
+    page.screenshot(path=str(artifacts / f"entry-help-{viewport['width']}.png"), full_page=True)
+    assert page.errors == []
+    context.close()

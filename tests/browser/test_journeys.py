@@ -21,6 +21,8 @@ from stdnum.cn import ric
 
 from admin_app.extensions import db
 from admin_app.models import Institution, StaffProfile, User
+from tests.browser.test_a11y import AXE, AXE_PATH
+from tests.browser.test_a11y_admin import wcag_violations
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, UNIT_A, outbox_code as sms_code_from_outbox
 from tests.test_registry_support import HOSPITAL_A_NAME, make_user, uscc_for
 
@@ -238,9 +240,26 @@ def test_2_unit_admin_bulk_approves_and_rejects_one_then_the_staff_member_resubm
     assert errors == [] and staff_errors == []
     context.close()
 
-    # The unit admin approves the corrected profile.
+    # The unit admin sees the row marked 重新提交, and on its card what changed since the reject (issue 21).
     context, page, errors = new_page(browser)
+    context.route(base + AXE_PATH, lambda route: route.fulfill(
+        status=200, content_type="application/javascript", body=AXE.read_text(encoding="utf-8")))
     sign_in(page, base, UNIT_A)
+    page.goto(base + "/admin/staff/?search=" + NEWCOMER_NAME)
+    expect(row_with(page, NEWCOMER_NAME).locator(".resubmitted-mark")).to_have_text("重新提交")
+    row_with(page, NEWCOMER_NAME).locator("a.staff-name").click()
+    changes = page.locator(".profile-changes")
+    expect(changes).to_contain_text("自上次审核以来的修改")
+    expect(changes.locator(".last-decision")).to_contain_text(REASON)
+    expect(changes.locator("tr[data-field=position] th")).to_have_text("职务")
+    expect(changes.locator("tr[data-field=position] .change-new")).to_have_text("主管检验师")
+    expect(changes.locator("tr[data-field]")).to_have_count(1)  # nothing else was changed
+    screenshots(page, artifacts, "admin-staff-card-changes")
+    for viewport in (PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        assert wcag_violations(page, base) == [], viewport
+
+    # The unit admin approves the corrected profile.
     page.goto(base + "/admin/staff/?search=" + NEWCOMER_NAME)
     check_row(page, NEWCOMER_NAME)
     page.click("button[data-action=approve]")

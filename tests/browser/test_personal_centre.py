@@ -99,7 +99,8 @@ def test_1_staff_member_is_told_to_verify_verifies_and_finds_add_business(browse
     expect(page).to_have_url(base + "/password")
     expect(tab(page, "修改密码")).to_have_attribute("aria-current", "page")
     menu = open_name_menu(page)
-    expect(menu.get_by_role("link")).to_have_text(["个人信息中心", "修改密码", "修改账户信息", "编辑档案", "登录设备"])
+    expect(menu.get_by_role("link")).to_have_text(["个人信息中心", "修改密码", "修改账户信息", "编辑档案", "登录设备",
+                                                       "帮助"])
     page.screenshot(path=str(artifacts / "pc-name-menu-1366x768.png"))
     menu.get_by_role("button", name="退出").click()
     expect(page).to_have_url(re.compile(r"/login"))

@@ -1,7 +1,7 @@
 /* What a screen reader needs that the stock markup lacks (issue 31), for the portal and the back office:
    grid row checkboxes named by their row, the select-all toggle saying what it selects, filter inputs named by
-   their filter, and an error summary (role="alert", focused, linking to each field) on a form that came back
-   with errors, with the page title prefixed. Words come from the script tag's data-i18n (Flask-Babel). */
+   their filter, and focus on the error summary the page renders when a form came back with errors. Words come
+   from the script tag's data-i18n (Flask-Babel). */
 (function () {
   'use strict';
   var me = document.currentScript;
@@ -57,66 +57,33 @@
     if (target) { target.focus(); }
   }
 
-  function labelOf(field) {
-    var label = field.id && document.querySelector('label[for="' + field.id + '"]');
-    if (label) { return text(label); }
-    var set = field.closest('fieldset');
-    return set ? text(set.querySelector('legend')) : (field.getAttribute('aria-label') || field.name || '');
-  }
-
-  function messageOf(field) {
-    var ids = (field.getAttribute('aria-describedby') || '').split(' ');
-    for (var i = 0; i < ids.length; i++) {
-      var el = ids[i] && document.getElementById(ids[i]);
-      if (el && el.classList.contains('invalid-feedback')) { return text(el); }
-    }
-    var group = field.closest('.form-group') || field.parentNode;
-    return text(group && group.querySelector('.invalid-feedback'));
-  }
-
-  function errorSummary() {
-    var fields = Array.prototype.filter.call(document.querySelectorAll('.is-invalid'), function (el) {
-      return el.matches('input, select, textarea') && el.type !== 'hidden';
+  // The error summary is rendered by the page (templates/_error_summary.html): move focus to it, so a screen
+  // reader reads it at once, and let its links focus the field they name (a radio group: its first choice).
+  function focusErrorSummary() {
+    var box = document.querySelector('.error-summary');
+    if (!box) { return; }
+    box.querySelectorAll('a[href^="#"]').forEach(function (link) {
+      link.addEventListener('click', function (e) {
+        // The field by its id; a field drawn once per row (the team page) or a radio group without its wrapper:
+        // the first element whose id starts with it.
+        var id = link.getAttribute('href').slice(1);
+        var target = document.getElementById(id);
+        [id, id.replace(/-group$/, '')].forEach(function (stem) {
+          if (!target && window.CSS) { target = document.querySelector('[id^="' + CSS.escape(stem) + '-"]'); }
+        });
+        if (!target) { return; }
+        var field = target.matches('input, select, textarea') ? target
+          : target.querySelector('input:not([type=hidden]), select, textarea');
+        if (field) { e.preventDefault(); field.focus(); }
+      });
     });
-    if (!fields.length || document.querySelector('.error-summary')) { return; }
-    var box = document.createElement('div');
-    box.className = 'alert alert-danger error-summary';
-    box.setAttribute('role', 'alert');
-    box.setAttribute('tabindex', '-1');
-    var head = document.createElement('p');
-    head.className = 'font-weight-bold mb-1';
-    head.textContent = (t.summary || 'The form has {n} error(s):').replace('{n}', fields.length);
-    box.appendChild(head);
-    var list = document.createElement('ul');
-    list.className = 'mb-0';
-    var seen = {};
-    fields.forEach(function (field) {
-      var key = field.name || field.id;
-      if (seen[key]) { return; }
-      seen[key] = true;
-      if (!field.id) { field.id = 'field-' + key; }
-      var item = document.createElement('li');
-      var link = document.createElement('a');
-      link.href = '#' + field.id;
-      var label = labelOf(field).replace(/[*＊:：\s]+$/, '');
-      link.textContent = label + (label ? '：' : '') + messageOf(field);
-      link.addEventListener('click', function (e) { e.preventDefault(); field.focus(); });
-      item.appendChild(link);
-      list.appendChild(item);
-    });
-    box.appendChild(list);
-    var form = fields[0].closest('form');
-    form.parentNode.insertBefore(box, form);
-    if (document.title.indexOf(t.errorPrefix || 'Error: ') !== 0) {
-      document.title = (t.errorPrefix || 'Error: ') + document.title;
-    }
     box.focus();
   }
 
   function run() {
     nameRows();
     nameFilters();
-    errorSummary();
+    focusErrorSummary();
     var filters = document.querySelector('table.filters');
     if (filters && window.MutationObserver) {
       new MutationObserver(function () { nameFilters(); focusNewFilter(); })

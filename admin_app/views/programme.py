@@ -1,0 +1,132 @@
+"""/admin/programme/ — 业务管理: the platform admin adds, edits and deactivates programmes (业务).
+
+Rules live in services.programmes; this view parses the form and shows the service's messages on its fields.
+"""
+from flask import abort, flash, request, url_for
+from flask_admin.actions import action
+from flask_admin.form import BaseForm
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import StringField, TextAreaField
+
+from ..models import Programme
+from ..services import programmes
+from ..services.profiles import FieldErrors
+from ..services.scope import current_scope
+from .base import SecureModelView
+from .formatters import local_time
+
+
+class ProgrammeForm(BaseForm):
+    """Shape only: services.programmes decides what is accepted (and says why not, in Chinese)."""
+
+    name = StringField(_l("Programme name"))
+    code = StringField(_l("Programme code"),
+                       description=_l("Lower-case letters, digits or hyphens, e.g. talent-review; it names the "
+                                      "programme's page."))
+    description = TextAreaField(_l("Description"), render_kw={"rows": 2})
+    institutions = TextAreaField(
+        _l("Participating institutions"), render_kw={"rows": 4},
+        description=_l("One per line, by full name or unified social credit code; each institution takes part "
+                       "together with every institution below it. Leave empty for the default programme (all "
+                       "institutions)."))
+
+
+def _fmt_active(view, context, model, name):
+    badge, text = ("success", _("In use")) if model.active else ("secondary", _("Deactivated"))
+    return Markup('<span class="badge badge-{}" data-programme-active="{}">{}</span>').format(
+        badge, "1" if model.active else "0", text)
+
+
+def _fmt_institutions(view, context, model, name):
+    if model.is_default:
+        return _("All institutions (default programme)")
+    return "、".join(i.name for i in model.institutions)
+
+
+def _fmt_page(view, context, model, name):
+    if model.is_default:
+        return Markup('<a href="{}">{}</a>').format(url_for("admin.index"), _("Back office"))
+    if not model.active:
+        return ""
+    return Markup('<a href="{}" data-programme-page>{}</a>').format(url_for("programmes.show", code=model.code),
+                                                                     _("Programme page"))
+
+
+class ProgrammeView(SecureModelView):
+    """Platform admins only; rows are programmes, not scoped by institution."""
+
+    can_create = True
+    can_edit = True
+    can_view_details = False
+    list_template = "admin/programme/list.html"
+    form = ProgrammeForm
+    column_list = ("name", "code", "active", "institutions", "created_at", "page")
+    column_labels = {"name": _l("Programme name"), "code": _l("Programme code"), "active": _l("State"),
+                     "institutions": _l("Participating institutions"), "created_at": _l("Created"),
+                     "page": _l("Entry")}
+    column_sortable_list = ("name", "code", "created_at")
+    column_default_sort = [("is_default", True), ("name", False)]
+    column_searchable_list = ()
+    column_formatters = {"active": _fmt_active, "institutions": _fmt_institutions, "created_at": local_time,
+                         "page": _fmt_page}
+
+    def __init__(self, **kwargs):
+        super().__init__(Programme, name=_l("Programmes"), endpoint="programme", url="/admin/programme", **kwargs)
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and current_scope().is_superuser
+
+    def get_query(self):
+        return programmes.grid_query()
+
+    def get_count_query(self):
+        return programmes.grid_count_query()
+
+    def get_empty_list_message(self):
+        return _("No programmes yet.")
+
+    # ------------------------------------------------------------------------------------------ the form
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if request.method != "POST":  # the relationship would show as a list; the form takes lines of text
+            form.institutions.data = programmes.institutions_text(obj)
+        return form
+
+    def _save(self, form, model):
+        try:
+            return programmes.save(model, current_user, name=form.name.data, code=form.code.data,
+                                   description=form.description.data, institutions=form.institutions.data)
+        except FieldErrors as e:
+            for key, message in e.errors.items():
+                getattr(form, key).errors = list(getattr(form, key).errors or []) + [message]
+            flash(_("Please correct the fields marked below."), "error")
+            return None
+
+    def create_model(self, form):
+        return self._save(form, None) or False
+
+    def update_model(self, form, model):
+        return self._save(form, model) is not None
+
+    def delete_model(self, model):
+        abort(405)
+
+    # ----------------------------------------------------------------------------------------- actions
+    @action("deactivate", _l("Deactivate"),
+            _l("Deactivate the selected programmes? Their rights stop showing and their codes can no longer be bound."))
+    def action_deactivate(self, ids):
+        result = programmes.set_active(ids, False, current_user)
+        if result.changed:
+            flash(_("%(n)d programme(s) deactivated.", n=result.changed), "success")
+        if result.refused_default:
+            flash(_("The default programme cannot be deactivated."), "error")
+        if not result.changed and not result.refused_default:
+            flash(_("The selected programmes were already deactivated."), "info")
+
+    @action("activate", _l("Reactivate"))
+    def action_activate(self, ids):
+        result = programmes.set_active(ids, True, current_user)
+        flash(_("%(n)d programme(s) reactivated.", n=result.changed), "success" if result.changed else "info")
+

@@ -1,0 +1,61 @@
+"""批量导入 in a browser (issue 21): a unit admin goes from the staff grid to the import page, downloads the template,
+fills it, uploads it, reads the dry run, confirms and watches the job finish; at desktop and phone width, with no
+WCAG A/AA violation (axe-core) on the upload and report pages."""
+import io
+import random
+import re
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from tests.browser.test_a11y import report
+from tests.browser.test_a11y_admin import sign_in, wcag_violations
+from tests.conftest import UNIT_A
+from tests.test_staff_import import person
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(module_live_server, tmp_path_factory):
+    module_live_server.app.config["EXPORT_FOLDER"] = str(tmp_path_factory.mktemp("import-exports"))
+    return module_live_server
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_unit_admin_imports_staff_from_the_grid(browser, server, artifacts, tmp_path, width):
+    page = sign_in(browser, server, UNIT_A, width)
+    page.goto(server.url + "/admin/staff/")
+    page.click("a.staff-import-link")
+    expect(page).to_have_url(re.compile(r"/admin/staff/import/$"))
+    assert wcag_violations(page, server.url) == [], report(wcag_violations(page, server.url))
+    with page.expect_download() as dl:
+        page.click("#import-template")
+    raw = dl.value.path().read_bytes()
+    wb = load_workbook(io.BytesIO(raw))
+    ws = wb.worksheets[0]
+    headers = [c.value for c in ws[1]]
+    rng = random.Random(width)
+    rows = [person(width * 100 + k, complete=k % 2 == 0, rng=rng) for k in range(12)]
+    for i, row in enumerate(rows, start=2):
+        for key, value in row.items():
+            ws.cell(row=i, column=headers.index(key) + 1, value=value)
+    filled = tmp_path / "filled.xlsx"
+    wb.save(filled)
+    page.set_input_files("#import-file", str(filled))
+    page.click("#import-upload")
+    expect(page.locator("#count-create")).to_contain_text("12")
+    expect(page.locator("tr[data-outcome=create]")).to_have_count(12)
+    assert wcag_violations(page, server.url) == [], report(wcag_violations(page, server.url))
+    page.screenshot(path=str(artifacts / f"staff-import-report-{width}.png"), full_page=False)
+    page.click("#import-confirm")
+    expect(page).to_have_url(re.compile(r"/admin/staff/import/jobs/[0-9a-f]{32}$"))
+    expect(page.locator("#export-text")).to_contain_text("已完成", timeout=60_000)
+    expect(page.locator("#export-download")).to_be_visible()
+    assert wcag_violations(page, server.url) == [], report(wcag_violations(page, server.url))
+    page.screenshot(path=str(artifacts / f"staff-import-done-{width}.png"), full_page=False)
+    # Back on the grid, the imported staff are there: the six complete rows wait for review.
+    page.goto(server.url + f"/admin/staff/?search={rows[0]['手机号']}")
+    expect(page.locator("table.model-list")).to_contain_text(rows[0]["姓名"])
+    page.context.close()
