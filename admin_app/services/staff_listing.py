@@ -8,7 +8,7 @@ call it; it needs no request and no Flask-Admin.
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import desc as descending, false, func, literal, literal_column, null, tuple_
+from sqlalchemy import desc as descending, false, func, literal, literal_column, null, select, tuple_, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -212,20 +212,26 @@ class StaffListing:
             return Page(self._count(query), [])
         return Page(0, [])
 
-    def _read_page(self, query, hint: str | None, counted: bool) -> list[tuple]:
+    def _read_page(self, query, hint: str | None, counted: bool, parts=None) -> list[tuple]:
         """(row, total or None) of one page, read in two steps inside one statement.
 
         The inner SELECT finds the page's ids through an index that covers the condition and the order, so any
         sort is over (key, id) pairs rather than whole rows; the outer one reads those rows with their unit and
-        region (one joined load, never a query per row), in the same order.
+        region (one joined load, never a query per row), in the same order. `parts`: the inner SELECT as a UNION
+        ALL of these queries instead (a cursor split in two seeks, _keyset_page).
         """
         cols = [StaffProfile.id.label("page_id")]
         if counted:
             cols.append(func.count().over().label("page_total"))
-        inner = query.with_entities(*cols)
-        if hint:
-            inner = inner.with_hint(StaffProfile, hint, "sqlite")
-        inner = inner.subquery("page")
+
+        def ids(q):
+            q = q.with_entities(*cols)
+            return q.with_hint(StaffProfile, hint, "sqlite") if hint else q
+
+        if parts:
+            inner = union_all(*[select(ids(q).subquery().c.page_id) for q in parts]).subquery("page")
+        else:
+            inner = ids(query).subquery("page")
         outer = db.session.query(StaffProfile, inner.c.page_total if counted else null()) \
             .join(inner, inner.c.page_id == StaffProfile.id).options(joinedload(StaffProfile.institution))
         return [tuple(r) for r in self._ordered(outer).all()]
@@ -238,19 +244,32 @@ class StaffListing:
         if total is None and cursor is not None:
             total = self._count(query)  # before the cursor condition: the whole list's total
         query = query.limit(None).offset(None)
+        parts = None
         if cursor is not None:
-            bound = tuple_(literal(cursor[0], column.type), literal(cursor[1], StaffProfile.id.type))
             # "after" in a descending order, or "before" in an ascending one, seeks downwards.
-            query = query.filter(key < bound if (direction == "after") == self._descending() else key > bound)
+            down = (direction == "after") == self._descending()
             if direction == "before":  # the rows just above the cursor, read towards it from the other side
-                reverse = self._descending()
-                query = query.order_by(None).order_by(column.asc() if reverse else column.desc(),
-                                                      StaffProfile.id.asc() if reverse else StaffProfile.id.desc())
+                query = query.order_by(None).order_by(column.desc() if down else column.asc(),
+                                                      StaffProfile.id.desc() if down else StaffProfile.id.asc())
+            value, pk = literal(cursor[0], column.type), literal(cursor[1], StaffProfile.id.type)
+            if self.sort in COALESCED and db.session.get_bind().dialect.name == "sqlite":
+                # SQLite seeks an expression index by `key < v` but not by `(key, id) < (v, id)` (it scanned the
+                # index from its start: a deep page cost 2-3 x page 1). So: the rest of the cursor's key, by id,
+                # then the keys beyond it, each one seek of (key, id); the outer SELECT orders their union.
+                parts = [query.filter(column == value, StaffProfile.id < pk if down else StaffProfile.id > pk)
+                         .order_by(None).order_by(StaffProfile.id.desc() if down else StaffProfile.id.asc())
+                         .limit(page_size + 1),
+                         query.filter(column < value if down else column > value).limit(page_size + 1)]
+            else:
+                bound = tuple_(value, pk)
+                query = query.filter(key < bound if down else key > bound)
         counted = total is None  # the first page carries its total (count(*) OVER ())
-        read = self._read_page(query.limit(page_size + 1), hint, counted=counted)
+        read = self._read_page(query.limit(page_size + 1), hint, counted=counted, parts=parts)
         if counted:
             total = read[0][1] if read else 0
         rows = [r for r, _n in read]  # in the grid's order (the outer SELECT sorts), whichever way they were read
+        if parts:  # the union holds up to two pages: the page_size + 1 nearest the cursor
+            rows = rows[-(page_size + 1):] if direction == "before" else rows[:page_size + 1]
         more = len(rows) > page_size
         rows = rows[-page_size:] if direction == "before" else rows[:page_size]
         return Page(total, rows, capped, {"after": more if direction == "after" else cursor is not None,
