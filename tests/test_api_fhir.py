@@ -287,3 +287,15 @@ def test_a_page_is_a_keyset_seek_in_the_query_plan(app, where):
     else:
         assert re.search(r"Index (Only )?Scan using ix_staff_profile_\w*status_submitted", plan), plan
         assert re.search(r"Index Cond: \(.*ROW\(submitted_at, id\) > ROW\(", plan), plan
+
+
+def test_every_error_under_fhir_is_an_operation_outcome(app, client):
+    token = token_for(label="错误")
+    for method, url, status in (("POST", "/fhir/Practitioner", 405), ("DELETE", "/fhir/Organization/1", 405),
+                                ("GET", "/fhir/", 404), ("GET", "/fhir/Practitioner/1/_history", 404),
+                                ("GET", "/fhir/Practitioner?name=a%00", 400)):
+        resp = client.open(url, method=method, headers=bearer(token))
+        assert resp.status_code == status and resp.mimetype == "application/fhir+json", url
+        assert valid_r4(resp.json).issue[0].severity == "error"
+        if status == 405:
+            assert "GET" in resp.headers["Allow"]

@@ -176,3 +176,17 @@ def test_the_superuser_pre_registers_anywhere_and_an_officer_sees_only_his_subor
     with pytest.raises(ServiceError):
         svc.require_below(scope_for(db.session.scalar(select(User).where(User.phone == DISTRICT_B))),
                           db.session.scalar(select(Institution.id).where(Institution.name == HOSPITAL_A_NAME)))
+
+
+def test_a_claim_that_loses_every_race_still_lets_the_person_sign_in(app, login, monkeypatch):
+    officer = login(DISTRICT_A)
+    assert prereg(officer, inst(HOSPITAL_A_NAME).id).status_code == 302
+    make_user(NEW_ADMIN, "王预置", verified=False)
+
+    def lost(row, user, now):
+        raise ServiceError("本机构已有业务负责人。")
+
+    monkeypatch.setattr(svc, "_new_grant", lost)
+    resp = app.test_client().post("/login", data={"phone": NEW_ADMIN, "password": PW, "captcha": ""})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/me")
+    assert grants_of(NEW_ADMIN) == [] and rows()[0].state == "unclaimed"  # nothing half-written; claimable later

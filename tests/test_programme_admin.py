@@ -32,6 +32,8 @@ def test_the_platform_admin_finds_programmes_in_the_menu_and_adds_one(login):
         AuditLog.action == "programme_created")) == 1
     listing = client.get("/admin/programme/").get_data(as_text=True)
     assert "人才评价" in listing and DISTRICT_A_NAME in listing
+    audit = client.get("/admin/audit/").get_data(as_text=True)
+    assert "添加业务" in audit and "业务代码：talent" in audit and "参与机构编号" in audit
 
 
 def test_bad_input_is_refused_in_chinese_on_the_form_and_nothing_is_written(login):

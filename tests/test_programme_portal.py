@@ -102,3 +102,34 @@ def test_a_deactivated_programme_leaves_the_personal_centre(login):
     client = login(UNIT_A)
     assert "/programmes/talent" not in html_of(client, "/me")
     assert client.get("/programmes/talent").status_code == 404
+
+
+# --------------------------------------------------------------------------- the grant grid's programme choice
+
+def test_the_grant_grid_issues_codes_of_the_chosen_programme_with_the_default_preselected(login):
+    prog = talent()
+    hospital = inst(HOSPITAL_A_NAME)
+    client = login(SUPER)
+    grid = html_of(client, "/admin/grant/?search=" + HOSPITAL_A_NAME)
+    assert 'name="programme"' in grid and '<option value="workforce" selected>' in grid and "人才评价" in grid
+    grid = html_of(client, "/admin/grant/?programme=talent&search=" + HOSPITAL_A_NAME)
+    assert '<option value="talent" selected>' in grid and 'type="hidden" name="programme" value="talent"' in grid
+    resp = client.post("/admin/grant/action/", data={"action": "generate", "rowid": str(hospital.id),
+                                                     "programme": "talent", "url": "/admin/grant/?programme=talent"})
+    assert resp.status_code == 302
+    [grant] = db.session.scalars(select(AdminGrant).where(AdminGrant.institution_id == hospital.id)).all()
+    assert grant.programme_id == prog.id  # the workforce grid of the same hospital still has no code
+    assert 'data-grant-state="none"' in html_of(client, "/admin/grant/?search=" + HOSPITAL_A_NAME)
+    assert grant.code in html_of(client, "/admin/grant/?programme=talent&search=" + HOSPITAL_A_NAME)
+
+
+def test_an_officer_without_a_right_in_a_programme_is_offered_only_the_default_one_and_refused_another(login):
+    talent()
+    client = login(DISTRICT_A)
+    assert "data-grant-programme" not in html_of(client, "/admin/grant/")  # one choice: no menu
+    assert client.get("/admin/grant/?programme=talent").status_code == 404
+    hospital = inst(HOSPITAL_A_NAME)
+    resp = client.post("/admin/grant/action/", data={"action": "generate", "rowid": str(hospital.id),
+                                                     "programme": "talent"})
+    assert resp.status_code == 404
+    assert db.session.scalars(select(AdminGrant).where(AdminGrant.institution_id == hospital.id)).all() == []

@@ -236,6 +236,8 @@ def test_a_bad_file_gets_a_clear_message_and_changes_nothing(import_app, login, 
     resp = upload(c, raw)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and 'id="import-error"' in html and expect in html, html[:3000]
+    # The refusal is announced without JavaScript: the page's error summary links to the file field.
+    assert 'role="alert"' in html and 'href="#import-file"' in html and "<title>错误：" in html
     assert confirm_token(html) is None and staff_total() == before
 
 
@@ -313,3 +315,19 @@ def test_a_number_registered_between_dry_run_and_confirmation_is_refused_by_the_
     assert outcomes == {"13900000001": "新建账号", "13900000002": "拒绝"}, rows[:3]
     assert user("13900000002").name == "抢先注册" and user("13900000001").profile.status == "submitted"
     assert [m["phone"] for m in sms_outbox(import_app) if m["purpose"] == "invite"] == ["13900000001"]
+
+
+def test_an_invited_person_sets_a_password_through_forgot_password_and_sees_the_profile(import_app, login, client):
+    from tests.conftest import outbox_code
+
+    c = login(UNIT_A)
+    run_confirmed(c, upload(c, fill(c, [person(7)])).get_data(as_text=True))
+    phone = "13900000007"
+    assert client.post("/login", data={"phone": phone, "password": "anything1", "captcha": ""}).status_code != 302
+    assert client.post("/sms/send", data={"phone": phone, "purpose": "reset_password"}).json["ok"]
+    code = outbox_code(import_app, phone, "reset_password")
+    resp = client.post("/forgot-password", data={"phone": phone, "sms_code": code, "password": "NewPass99",
+                                                 "password_confirm": "NewPass99"})
+    assert resp.status_code == 302
+    assert client.post("/login", data={"phone": phone, "password": "NewPass99", "captcha": ""}).status_code == 302
+    assert 'data-status="submitted"' in client.get("/me").get_data(as_text=True)

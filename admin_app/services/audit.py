@@ -114,6 +114,8 @@ DETAIL_KEYS = {
     "browser": N_("Browser"),
     "client": N_("Consuming system"), "resource": N_("Resource"), "query": N_("Query"),
     "full_id": N_("Full ID numbers"),
+    "code": N_("Programme code"), "institution_ids": N_("Participating institution numbers"),
+    "programme_id": N_("Programme number"),
 }
 DETAIL_VALUES = {
     "unknown_phone": N_("Mobile number not registered"), "bad_password": N_("Wrong password"),

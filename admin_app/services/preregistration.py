@@ -103,7 +103,11 @@ def claim_for(user: User) -> ClaimResult:
         if user.institution_id is not None and user.institution_id != inst.id:
             result.refused.append(inst)
             continue
-        role = _claim(row, user)
+        try:
+            role = _claim(row, user)
+        except ServiceError:  # lost both races (manager and assistant) at once: signing in still goes on
+            db.session.rollback()
+            continue
         if role is not None:
             result.claimed.append((inst, role))
     return result

@@ -286,3 +286,13 @@ def desk(user, programme: Programme) -> Desk:
     else:
         rows = []
     return Desk(programme, roles, by_unit, rows, grant_states([i.id for i in rows], programme.id))
+
+
+def issuing_programmes(user, scope) -> list[Programme]:
+    """The programmes whose codes this back-office user may issue: every active one for the platform admin, else
+    the active ones he holds a right in (the default first)."""
+    stmt = select(Programme).where(Programme.active).order_by(Programme.is_default.desc(), Programme.name)
+    if not scope.is_superuser:
+        stmt = stmt.where(Programme.is_default | Programme.id.in_(
+            select(AdminGrant.programme_id).where(AdminGrant.user_id == user.id, AdminGrant.state == "active")))
+    return list(db.session.scalars(stmt))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from flask import g, has_request_context
 from sqlalchemy import false, func, or_, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import (
@@ -33,6 +34,7 @@ class Scope:
     institution_ids: tuple[int, ...] = ()
     roles: dict = field(default_factory=dict)  # institution_id -> "manager" | "assistant"
     programme_id: int | None = None  # the programme the rights are of; None: the default programme
+    has_below: bool | None = None  # some institution of the scope has institutions below it (None: not looked up)
 
     @property
     def is_admin(self) -> bool:
@@ -84,8 +86,11 @@ def scope_for(user, programme_id: int | None = None) -> Scope:
     """Build the scope of a user from their active admin grants in one programme (default: the workforce one)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return Scope(user_id=None, programme_id=programme_id)
+    # Whether an institution has children rides on the same statement: every back-office page asks is_unit_admin.
+    child = aliased(Institution)
+    below = select(child.id).where(child.parent_id == Institution.id).exists()
     rows = db.session.execute(
-        select(Institution.id, Institution.path, AdminGrant.role)
+        select(Institution.id, Institution.path, AdminGrant.role, below.label("has_below"))
         .join(AdminGrant, AdminGrant.institution_id == Institution.id)
         .where(AdminGrant.user_id == user.id, AdminGrant.state == "active", programme_clause(programme_id))
     ).all()
@@ -96,6 +101,7 @@ def scope_for(user, programme_id: int | None = None) -> Scope:
         institution_ids=tuple(sorted({r.id for r in rows})),
         roles={r.id: r.role for r in rows},
         programme_id=programme_id,
+        has_below=any(r.has_below for r in rows),
     )
 
 
@@ -104,6 +110,8 @@ def is_unit_admin(scope: Scope) -> bool:
     单位管理员), who works in 上报人员列表; a commission officer (institutions below) oversees from the dashboard."""
     if scope.is_superuser or not scope.institution_ids:
         return False
+    if scope.has_below is not None:
+        return not scope.has_below
     below = db.session.scalar(select(Institution.id).where(Institution.parent_id.in_(scope.institution_ids)).limit(1))
     return below is None
 

@@ -11,6 +11,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _
@@ -96,6 +97,14 @@ def header_names() -> dict[str, str]:
 
 def choice_words(field: str, kind: str) -> dict[str, str]:
     """Accepted cell words (translated labels and the stored codes) -> code, for a coded column."""
+    from flask_babel import get_locale
+
+    return _choice_words(field, kind, str(get_locale()))
+
+
+@lru_cache(maxsize=256)
+def _choice_words(field: str, kind: str, _locale: str) -> dict[str, str]:
+    # Cached per locale: a 5,000-row file asks for these 75,000 times, and each build switches locales.
     if kind == "answer":
         words = answer_words(field)
         extra = {"是": "yes", "否": "no", "有": "yes", "无": "no", "yes": "yes", "no": "no"}

@@ -29,6 +29,10 @@ def init_app(app: Flask) -> None:
                     "The form has expired or is missing its security token; please reload the page and try again.")
             # A 405 names the methods the URL allows (RFC 9110): the answer keeps werkzeug's Allow header.
             headers = {"Allow": ", ".join(e.valid_methods)} if getattr(e, "valid_methods", None) else {}
+            if request.path.startswith("/fhir/"):  # the FHIR API answers every error with an OperationOutcome
+                from .fhir import error_outcome
+
+                return error_outcome(code, message, headers)
             if _wants_json():
                 return jsonify(ok=False, error=message), code, headers
             return render_template("errors/error.html", code=code, message=message), code, headers

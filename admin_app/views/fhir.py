@@ -44,19 +44,16 @@ def _not_found(_e):
     return fhir_json(fr.outcome("not-found", _("No such FHIR endpoint.")), 404)
 
 
-@bp.errorhandler(400)
-def _bad_request(_e):  # e.g. a NUL in the query string, refused app-wide before the view
-    return fhir_json(fr.outcome("invalid", _("The request could not be understood.")), 400)
+ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+               413: "too-long", 429: "throttled", 500: "exception"}
 
 
-@bp.errorhandler(500)
-def _failed(_e):
-    return fhir_json(fr.outcome("exception", _("Something went wrong on our side; please try again later.")), 500)
-
-
-@bp.errorhandler(405)
-def _not_allowed(_e):
-    return fhir_json(fr.outcome("not-supported", _("This API is read-only.")), 405)
+def error_outcome(status: int, message: str, headers: dict | None = None) -> Response:
+    """The app's error pages under /fhir/ (a URL or method it does not serve, a refused query string, a failure):
+    an OperationOutcome with the same status."""
+    resp = fhir_json(fr.outcome(ISSUE_CODES.get(status, "processing"), message), status)
+    resp.headers.update(headers or {})
+    return resp
 
 
 def _client():

@@ -18,8 +18,8 @@ from ..forms.validators import normalize_phone
 from ..models import Institution
 from ..models.grant import ROLES
 from ..models.institution import CATEGORIES
-from ..services import ServiceError, grant_team, grants
-from ..services.scope import count_query, current_scope
+from ..services import ServiceError, grant_team, grants, programmes
+from ..services.scope import count_query, current_scope, scope_for
 from .base import SecureModelView
 from .formatters import label, local_time
 from .grants_portal import send_step_up
@@ -32,10 +32,37 @@ STATE_LABELS = {
 }
 
 
+def chosen_programme():
+    """The programme the grid issues codes of (业务, a choice on the grid; the default one preselected), per request."""
+    if "grant_programme" not in g:
+        choices = programmes.issuing_programmes(current_user, current_scope())
+        code = request.values.get("programme")
+        g.grant_programmes = choices
+        g.grant_programme = next((p for p in choices if p.code == code) if code else
+                                 (p for p in choices if p.is_default), None)
+        if code and g.grant_programme is None:  # not a programme of his: as for an institution outside scope
+            abort(404)
+    return g.grant_programme
+
+
+def grant_scope():
+    """The signed-in admin's rights in the chosen programme (the default programme: the back office's scope)."""
+    programme = chosen_programme()
+    if programme is None or programme.is_default:
+        return current_scope()
+    if "grant_scope" not in g:
+        g.grant_scope = scope_for(current_user, programme.id)
+    return g.grant_scope
+
+
+def _pid():
+    return grant_scope().programme_id
+
+
 def _state_of(model) -> grants.GrantState:
     states = g.get("grant_states")
     if states is None or model.id not in states:
-        states = grants.grant_states([model.id])
+        states = grants.grant_states([model.id], _pid())
     return states.get(model.id, grants.GrantState("none"))
 
 
@@ -75,7 +102,9 @@ def _fmt_ops(view, context, model, name):
     st = _state_of(model)
     if st.state == "active":
         return ""
-    url = view.get_url(".authorize_view", id=model.id)
+    programme = chosen_programme()
+    extra = {} if programme is None or programme.is_default else {"programme": programme.code}
+    url = view.get_url(".authorize_view", id=model.id, **extra)
     return Markup('<a class="btn btn-sm btn-outline-primary" href="{}">{}</a>').format(url, _("Authorize directly"))
 
 
@@ -111,22 +140,32 @@ class GrantView(SecureModelView):
         super().__init__(Institution, name=_l("Institution business authorization"), endpoint="grant",
                          url="/admin/grant", **kwargs)
 
+    # ------------------------------------------------------------------------------- the chosen programme
+    def programme(self):
+        """The programme whose codes the grid issues (templates)."""
+        return chosen_programme()
+
+    def programme_choices(self) -> list:
+        """The programmes offered in the grid's 业务 choice (templates)."""
+        chosen_programme()
+        return g.grant_programmes
+
     # ------------------------------------------------------------------------------------ rows in scope
     def _issuable(self, query):
-        clause = grants.issuable_clause(current_scope())
+        clause = grants.issuable_clause(grant_scope())
         return query if clause is None else query.filter(clause)
 
     def get_query(self):
         return self._issuable(super().get_query())
 
     def get_count_query(self):
-        return self._issuable(count_query(Institution, current_scope()))
+        return self._issuable(count_query(Institution, grant_scope()))
 
     def get_list(self, *args, **kwargs):
         count, data = super().get_list(*args, **kwargs)
         if kwargs.get("execute", True) and data is not None:
             data = list(data)
-            g.grant_states = grants.grant_states([i.id for i in data])
+            g.grant_states = grants.grant_states([i.id for i in data], _pid())
         return count, data
 
     def get_empty_list_message(self):
@@ -140,7 +179,7 @@ class GrantView(SecureModelView):
 
     @action("generate", _l("Generate authorization codes"))
     def action_generate(self, ids):
-        result = grants.issue_codes(current_scope(), current_user, ids)
+        result = grants.issue_codes(grant_scope(), current_user, ids)
         if result.issued:
             flash(_("Authorization codes generated for %(n)d institution(s); tell each subordinate its code.",
                     n=len(result.issued)), "success")
@@ -152,7 +191,7 @@ class GrantView(SecureModelView):
     @action("reset", _l("Revoke authorization"),
             _l("Revoke the authorization of the selected institutions? Their admins lose access at once."))
     def action_reset(self, ids):
-        result = grants.reset(current_scope(), current_user, ids)
+        result = grants.reset(grant_scope(), current_user, ids)
         if result.institutions:
             flash(_("Authorization revoked for %(n)d institution(s); their admins have lost access.",
                     n=result.institutions), "success")
@@ -161,7 +200,7 @@ class GrantView(SecureModelView):
     @action("reset_unactivated", _l("Batch revoke unactivated codes"),
             _l("Revoke every generated but unactivated authorization code of the selected institutions?"))
     def action_reset_unactivated(self, ids):
-        result = grants.reset(current_scope(), current_user, ids, only_unactivated=True)
+        result = grants.reset(grant_scope(), current_user, ids, only_unactivated=True)
         if result.institutions:
             flash(_("Unactivated authorization codes revoked for %(n)d institution(s).", n=result.institutions),
                   "success")
@@ -177,7 +216,7 @@ class GrantView(SecureModelView):
     @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
     def authorize_view(self):
         try:
-            inst = grants.require_issuable(current_scope(), request.args.get("id"))
+            inst = grants.require_issuable(grant_scope(), request.args.get("id"))
         except grants.GrantNotFound:
             abort(404)
         form = AuthorizeForm()
@@ -188,7 +227,7 @@ class GrantView(SecureModelView):
                 form.id_number.errors = [_("Please enter the ID number of the business manager.")]
             else:
                 try:
-                    grant = grant_team.authorize_directly(current_scope(), current_user, inst.id, form.id_type.data,
+                    grant = grant_team.authorize_directly(grant_scope(), current_user, inst.id, form.id_type.data,
                                                       form.id_number.data, form.password.data, form.sms_code.data)
                 except grants.GrantNotFound:
                     abort(404)
@@ -197,8 +236,10 @@ class GrantView(SecureModelView):
                 else:
                     flash(_("%(person)s is now the business manager of %(name)s.",
                             person=grants.masked_person(grant.user), name=inst.name), "success")
-                    return redirect(self.get_url(".index_view"))
-        state = grants.grant_states([inst.id])[inst.id]
+                    programme = chosen_programme()
+                    extra = {} if programme is None or programme.is_default else {"programme": programme.code}
+                    return redirect(self.get_url(".index_view", **extra))
+        state = grants.grant_states([inst.id], _pid())[inst.id]
         return self.render("admin/grant/authorize.html", inst=inst, form=form, state=state,
                            state_label=STATE_LABELS[state.state], masked_phone=grants.mask_phone(current_user.phone))
 

@@ -97,11 +97,9 @@ class PreregistrationView(SecureModelView):
         except ServiceError as e:
             form.phone.errors = [*form.phone.errors, str(e)]
             return False
-        return row
-
-    def after_model_change(self, form, model, is_created):
         flash(_("%(phone)s is pre-registered as an admin phone of %(name)s; whoever signs up or signs in with it "
-                "becomes the unit's admin.", phone=model.phone, name=model.institution.name), "success")
+                "becomes the unit's admin.", phone=row.phone, name=row.institution.name), "success")
+        return row
 
     @action("revoke", _l("Revoke"),
             _l("Revoke the selected pre-registered phones? An admin right already claimed with them ends at once."))

@@ -1,8 +1,9 @@
 """批量导入 on the staff grid (/admin/staff/import/…): the upload page, the template, the dry-run report, the
 confirmation and the import job's progress page. The rules are services.staff_import*; this only answers."""
 import io
+import os
 
-from flask import abort, current_app, jsonify, request, send_file
+from flask import abort, current_app, jsonify, redirect, request, send_file
 from flask_admin import expose
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
@@ -13,7 +14,7 @@ from ..services import ServiceError, jobs, staff_import, staff_import_job
 from ..services.audit import client_ip
 from ..services.export import XLSX_MIMETYPE, content_disposition, download_names
 from ..services.scope import current_scope
-from ..services.staff_import_file import ImportFileError, max_bytes, max_rows
+from ..services.staff_import_file import ImportFileError, max_bytes, max_rows, write_template
 
 TEMPLATE = "admin/staff/import.html"
 
@@ -54,16 +55,12 @@ class StaffImportMixin:
         return self._import_page(report=report, token=token)
 
     def redirect_to_job(self, job_id: str):
-        from flask import redirect
-
         return redirect(self.get_url(".import_job", job_id=job_id), code=303)
 
     @expose("/import/template.xlsx")
     def import_template(self):
         """The template: the questionnaire's columns, drop-downs, a frozen header, an instruction sheet."""
         fh = io.BytesIO()
-        from ..services.staff_import_file import write_template
-
         write_template(fh, staff_import.unit_names(current_scope()))
         fh.seek(0)
         name, ascii_name = download_names(_("Staff import template"), "staff-import-template", "blank", utcnow())
@@ -109,8 +106,6 @@ class StaffImportMixin:
 
     @expose("/import/jobs/<string(length=32):job_id>/result.xlsx")
     def import_job_download(self, job_id):
-        import os
-
         job = self._import_job_or_404(job_id)
         if job.status != "done" or not job.file_path or not os.path.exists(job.file_path):
             abort(404)

@@ -6,8 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_a11y import AXE, AXE_PATH
-from tests.browser.test_a11y_admin import wcag_violations
+from tests.browser.axe import wcag_violations
 from tests.browser.test_personal_centre import sign_in_from_login_page
 from tests.conftest import SUPER, UNIT_A
 from tests.test_registry_support import DISTRICT_A_NAME
@@ -23,8 +22,6 @@ def server(module_live_server):
 
 def new_page(browser, server, width: int) -> tuple[Page, list[str]]:
     context = browser.new_context(viewport={"width": width, "height": 844}, locale="zh-CN")
-    context.route(server.url + AXE_PATH, lambda route: route.fulfill(
-        status=200, content_type="application/javascript", body=AXE.read_text(encoding="utf-8")))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -33,7 +30,7 @@ def new_page(browser, server, width: int) -> tuple[Page, list[str]]:
 
 
 def assert_accessible(page: Page, server, label: str) -> None:
-    found = wcag_violations(page, server.url)
+    found = wcag_violations(page)
     assert not found, f"{label}: {found}"
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{label} scrolls sideways by {overflow}px"

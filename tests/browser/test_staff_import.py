@@ -9,9 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from tests.browser.test_a11y import report
-from tests.browser.test_a11y_admin import sign_in, wcag_violations
-from tests.conftest import UNIT_A
+from tests.browser.axe import report, wcag_violations
+from tests.conftest import DEMO_PASSWORD, UNIT_A
 from tests.test_staff_import import person
 
 pytestmark = pytest.mark.browser
@@ -23,13 +22,24 @@ def server(module_live_server, tmp_path_factory):
     return module_live_server
 
 
+def sign_in(browser, server, phone: str, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(server.url + "/login")
+    page.fill("main input[name=phone]", phone)
+    page.fill("main input[name=password]", DEMO_PASSWORD)
+    page.click("main button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/admin/"))
+    return page
+
+
 @pytest.mark.parametrize("width", [1366, 390])
 def test_a_unit_admin_imports_staff_from_the_grid(browser, server, artifacts, tmp_path, width):
     page = sign_in(browser, server, UNIT_A, width)
     page.goto(server.url + "/admin/staff/")
     page.click("a.staff-import-link")
     expect(page).to_have_url(re.compile(r"/admin/staff/import/$"))
-    assert wcag_violations(page, server.url) == [], report(wcag_violations(page, server.url))
+    assert wcag_violations(page) == [], report(wcag_violations(page))
     with page.expect_download() as dl:
         page.click("#import-template")
     raw = dl.value.path().read_bytes()
@@ -47,13 +57,13 @@ def test_a_unit_admin_imports_staff_from_the_grid(browser, server, artifacts, tm
     page.click("#import-upload")
     expect(page.locator("#count-create")).to_contain_text("12")
     expect(page.locator("tr[data-outcome=create]")).to_have_count(12)
-    assert wcag_violations(page, server.url) == [], report(wcag_violations(page, server.url))
+    assert wcag_violations(page) == [], report(wcag_violations(page))
     page.screenshot(path=str(artifacts / f"staff-import-report-{width}.png"), full_page=False)
     page.click("#import-confirm")
     expect(page).to_have_url(re.compile(r"/admin/staff/import/jobs/[0-9a-f]{32}$"))
     expect(page.locator("#export-text")).to_contain_text("已完成", timeout=60_000)
     expect(page.locator("#export-download")).to_be_visible()
-    assert wcag_violations(page, server.url) == [], report(wcag_violations(page, server.url))
+    assert wcag_violations(page) == [], report(wcag_violations(page))
     page.screenshot(path=str(artifacts / f"staff-import-done-{width}.png"), full_page=False)
     # Back on the grid, the imported staff are there: the six complete rows wait for review.
     page.goto(server.url + f"/admin/staff/?search={rows[0]['手机号']}")
