@@ -80,7 +80,7 @@ def create_superuser_cmd(phone: str, name: str, password: str):
 
 
 @click.command("gen-staff")
-@click.option("--count", default=1000, show_default=True, type=click.IntRange(1, 5_000_000))
+@click.option("--count", default=1000, show_default=True, type=click.IntRange(1, 20_000_000))
 @click.option("--seed", default=1, show_default=True)
 @click.option("--institutions", type=click.IntRange(4, 100_000), default=None,
               help="First build a 4-level tree of this many institutions (national commission, provincial "

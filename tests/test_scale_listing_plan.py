@@ -6,13 +6,13 @@ count, the keyset page, the page carrying its own total, and the SQLite index hi
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from admin_app.extensions import db
 from admin_app.models import StaffProfile
-from admin_app.services.keyset import encode_cursor
+from admin_app.services.keyset import decode_cursor, encode_cursor
 from admin_app.services.staff_criteria import Criterion, ScopeFigures
-from admin_app.services.staff_listing import SORTABLE, StaffListing
+from admin_app.services.staff_listing import COALESCED, SORT_INDEXES, SORTABLE, StaffListing, row_key
 from admin_app.views.staff import staff_view
 from tests.conftest import SUPER, UNIT_A
 from tests.test_review_support import scope_of, user
@@ -128,9 +128,15 @@ def test_a_search_page_carries_its_own_total_in_one_statement(app):
     (SUPER, [("status", "submitted")], None, None, "INDEXED BY ix_staff_profile_status_submitted"),
     (SUPER, [], "name", None, "INDEXED BY ix_staff_profile_name"),
     (SUPER, [], "phone", None, "INDEXED BY ix_staff_profile_phone"),
-    (SUPER, [], "gender", None, None),  # no index of its own: the planner sorts
+    (SUPER, [], "gender", None, "INDEXED BY ix_staff_profile_sort_gender"),
+    (SUPER, [], "personnel_type", None, "INDEXED BY ix_staff_profile_sort_personnel_type"),
+    (SUPER, [], "department", None, "INDEXED BY ix_staff_profile_sort_department"),
+    (SUPER, [], "status", None, "INDEXED BY ix_staff_profile_sort_status"),
+    (SUPER, [], "submitted_at", None, "INDEXED BY ix_staff_profile_submitted"),
     (UNIT_A, [("status", "submitted")], None, None, "INDEXED BY ix_staff_profile_inst_status_submitted"),
-    (UNIT_A, [], "name", None, None),  # a unit's rows: its (unit, status) ranges, then sorted
+    # A unit's rows, sorted: its (unit, status) ranges, then sorted (never the registry-wide order index).
+    (UNIT_A, [], "name", None, "INDEXED BY ix_staff_profile_inst_status_submitted"),
+    (UNIT_A, [], "gender", None, "INDEXED BY ix_staff_profile_inst_status_submitted"),
     (UNIT_A, [("department", "检验科")], None, None, None),  # the counters cannot size it: the planner decides
 ])
 def test_the_index_each_kind_of_list_is_read_by(app, who, criteria, sort, search, index):
@@ -180,3 +186,122 @@ def test_a_yes_no_answer_criterion_compares_a_boolean(app, answer, expected):
     assert rows and sorted(r.id for r in rows) == sorted(direct)
     # A literal boolean, as Flask-Admin's own boolean filter writes it (psycopg refuses a string for a boolean).
     assert re.search(r"pcr_certificate = (1|0|true|false)\b", staff_reads(seen)[0], re.I), staff_reads(seen)[0]
+
+
+# ---- keyset pages in every order ---------------------------------------------------------------------------
+
+
+def in_grid_order(who: str, sort: str, desc: bool) -> list[int]:
+    """The listing's ids in (sort key, id) order, NULL read as empty text, sorted here rather than by SQL."""
+    listing = StaffListing(scope_of(who), [Criterion("status", "reported")])
+    rows = [(row_key(sort, r), r.id) for r in listing.query()]
+    return [i for _k, i in sorted(rows, reverse=desc)]
+
+
+def walk(who: str, sort: str, desc: bool, size: int = PAGE) -> list[list[int]]:
+    """Every page of a sorted listing, each sought after the previous page's last row."""
+    pages, cursor = [], None
+    while True:
+        listing = StaffListing(scope_of(who), [Criterion("status", "reported")], sort=sort, desc=desc)
+        page = listing.page(0, size, keyset=("after", cursor))
+        pages.append([r.id for r in page.rows])
+        if not page.more["after"]:
+            return pages
+        last = page.rows[-1]
+        cursor = (row_key(sort, last), last.id)
+
+
+@pytest.mark.parametrize("desc", [False, True], ids=["up", "down"])
+@pytest.mark.parametrize("sort", SORTABLE)
+def test_an_officer_pages_any_order_by_cursor_and_sees_each_row_once(app, sort, desc):
+    pages = walk(SUPER, sort, desc)
+    assert sum(pages, []) == in_grid_order(SUPER, sort, desc)
+    assert all(len(p) == PAGE for p in pages[:-1]) and pages[-1]
+    # Back from the third page's first row: exactly the second page, in the grid's order.
+    third = db.session.get(StaffProfile, pages[2][0])
+    back = StaffListing(scope_of(SUPER), [Criterion("status", "reported")], sort=sort, desc=desc).page(
+        0, PAGE, keyset=("before", (row_key(sort, third), third.id)))
+    assert [r.id for r in back.rows] == pages[1] and back.more == {"after": True, "before": True}
+
+
+@pytest.mark.parametrize("sort", ["name", "department", "status"])
+def test_a_unit_admin_pages_a_sorted_list_by_cursor(app, sort):
+    pages = walk(UNIT_A, sort, True, size=3)
+    assert len(pages) > 2 and sum(pages, []) == in_grid_order(UNIT_A, sort, True)
+
+
+def test_a_missing_department_sorts_as_empty_text_first_on_both_engines(app):
+    first = in_grid_order(SUPER, "department", False)[-1]  # the last row, ascending
+    db.session.execute(update(StaffProfile).where(StaffProfile.id == first).values(department=None))
+    db.session.commit()
+    up = StaffListing(scope_of(SUPER), [Criterion("status", "reported")], sort="department").page(0, PAGE)
+    assert up.rows[0].id == min(i for i in in_grid_order(SUPER, "department", False)
+                                if db.session.get(StaffProfile, i).department in (None, ""))
+    pages = walk(SUPER, "department", True)
+    assert sum(pages, []) == in_grid_order(SUPER, "department", True)  # and last, descending, by cursor too
+
+
+def sort_index_plan(statement: str, parameters) -> str:
+    """The plan of a page statement when the engine may not sort: only an index of that order can serve it."""
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        return query_plan(statement, parameters)
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    conn.exec_driver_sql("SET LOCAL enable_sort = off")
+    conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+    return "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters).all())
+
+
+@pytest.mark.parametrize("sort", SORTABLE)
+def test_a_deep_page_of_any_order_is_one_range_of_its_index_and_costs_the_statements_of_page_one(app, sort):
+    order = in_grid_order(SUPER, sort, True)
+    row = db.session.get(StaffProfile, order[3 * PAGE - 1])
+    first = StaffListing(scope_of(SUPER), [Criterion("status", "reported")], sort=sort, desc=True)
+    with capture_sql() as seen_first:
+        first.page(0, PAGE, keyset=("after", None))
+    deep = StaffListing(scope_of(SUPER), [Criterion("status", "reported")], sort=sort, desc=True)
+    with capture_sql() as seen:
+        page = deep.page(0, PAGE, keyset=("after", (row_key(sort, row), row.id)))
+    assert [r.id for r in page.rows] == order[3 * PAGE:4 * PAGE]
+    assert len(seen) == len(seen_first) and all("count(" not in s.lower() for s in staff_reads(seen))
+    statement, parameters = page_statement(seen)
+    key = re.escape(f"coalesce(staff_profile.{sort}, '')" if sort in COALESCED else f"staff_profile.{sort}")
+    if sqlite() and sort in COALESCED:
+        # SQLite seeks an expression index by the key alone, so the cursor is two seeks: the rest of its key by
+        # id, then the keys beyond it.
+        assert re.search(rf"{key} = \? AND staff_profile\.id < \?", statement), statement
+        assert re.search(rf"{key} < \?", statement) and "UNION ALL" in statement, statement
+    else:
+        assert re.search(rf"\({key}, staff_profile\.id\) < \(", statement), statement
+    assert "offset" not in statement.lower() or list(parameters)[-1] == 0, (statement, parameters)
+    plan = sort_index_plan(statement, parameters)
+    assert SORT_INDEXES[sort] in plan, plan
+    if sqlite():  # every read of the order's index is a seek (SEARCH), never a walk from its start (SCAN)
+        assert f"INDEXED BY {SORT_INDEXES[sort]}" in statement
+        reads = [line for line in plan.splitlines() if SORT_INDEXES[sort] in line]
+        assert reads and all("SEARCH" in line for line in reads), plan
+
+
+def test_a_filter_on_a_sorted_column_keeps_its_plan_on_sqlite(app):
+    """The coalesced sort indexes are invisible to a plain filter (SQLite once picked such an index for it)."""
+    listing = StaffListing(scope_of(UNIT_A), [Criterion("gender", "male")])
+    with capture_sql() as seen:
+        listing.page(0, PAGE)
+    statement, parameters = page_statement(seen)
+    assert "ix_staff_profile_sort_" not in query_plan(statement, parameters)
+
+
+@pytest.mark.parametrize("raw, sort, expected", [
+    ("检验科-42", "department", ("检验科", 42)), ("-7", "department", ("", 7)), ("a-b-9", "name", ("a-b", 9)),
+    ("male-0", "gender", None), ("male", "gender", None), ("x" * 65 + "-3", "name", None), ("m\x00-3", "name", None),
+    ("male-99999999999", "gender", None), ("20261201000000000000-5", "submitted_at", (None, 5)),
+    ("检验科-42", "submitted_at", None),
+])
+def test_a_cursor_names_its_orders_value_and_id_or_nothing(raw, sort, expected):
+    got = decode_cursor(raw, sort)
+    if expected is None or expected[0] is not None:
+        assert got == expected
+    else:
+        assert got is not None and got[1] == expected[1]
+    if got is not None:
+        assert decode_cursor(encode_cursor(*got), sort) == got

@@ -16,7 +16,7 @@ from admin_app.models import StaffProfile
 from admin_app.models.types import utcnow
 from admin_app.services.keyset import decode_cursor, encode_cursor
 from admin_app.services.search import term_condition
-from admin_app.services.staff_listing import SORT_INDEXES
+from admin_app.services.staff_listing import COALESCED, SORT_INDEXES
 from admin_app.views.staff import staff_view
 from tests.conftest import SUPER, UNIT_A
 from tests.test_review_support import STAFF_URL, flashes, grid_ids, profiles_of
@@ -141,10 +141,31 @@ def test_a_malformed_cursor_shows_the_first_page(login, raw):
     assert resp.status_code == 200 and grid_ids(resp.get_data(as_text=True)) == first
 
 
-def test_sorting_by_a_column_still_pages_by_number(login):
+def test_a_sorted_grid_pages_by_cursor_and_its_links_keep_the_order(login):
     c = login(SUPER)
-    html = c.get(f"{STAFF_URL}?flt0_0=reported&page_size=20&sort=0").get_data(as_text=True)
-    assert 'data-page="next"' not in html and "page=1" in html
+    view = staff_view(c.application)
+    sort = [col for col, _label in view._list_columns].index("department")
+    url, seen, pages = f"{STAFF_URL}?flt0_0=reported&page_size=20&sort={sort}&desc=1", [], 0
+    while url:
+        html = c.get(url).get_data(as_text=True)
+        seen += grid_ids(html)
+        pages += 1
+        assert f"第 {pages} 页" in html and "page=1" not in html
+        url = pager_link(html, "next")
+        assert url is None or (f"sort={sort}" in url and "desc=1" in url and "after=" in url), url
+    rows = dict(db.session.execute(select(StaffProfile.id, StaffProfile.department)
+                                   .where(StaffProfile.id.in_(seen))).all())
+    assert seen == sorted(seen, key=lambda i: (rows[i] or "", i), reverse=True)
+    assert seen == reported_in_order_by("department") and pages > 2
+    # An older numbered link (?page=) still answers, by OFFSET.
+    numbered = c.get(f"{STAFF_URL}?flt0_0=reported&page_size=20&sort={sort}&desc=1&page=1").get_data(as_text=True)
+    assert grid_ids(numbered) == seen[20:40]
+
+
+def reported_in_order_by(column: str) -> list[int]:
+    key = db.func.coalesce(getattr(StaffProfile, column), "")
+    return list(db.session.scalars(select(StaffProfile.id).where(StaffProfile.status.in_(REPORTED))
+                                   .order_by(key.desc(), StaffProfile.id.desc())))
 
 
 # ---- fragment search -----------------------------------------------------------------------------------
@@ -354,7 +375,8 @@ def test_each_sort_index_serves_its_columns_order(app):
     assert set(SORT_INDEXES) <= set(view.column_sortable_list)
     conn = db.session.connection()
     for column, index in SORT_INDEXES.items():
-        stmt = f"SELECT id FROM staff_profile ORDER BY {column} DESC, id DESC LIMIT 20"
+        key = f"coalesce({column}, '')" if column in COALESCED else column
+        stmt = f"SELECT id FROM staff_profile ORDER BY {key} DESC, id DESC LIMIT 20"
         if conn.dialect.name == "sqlite":
             plan = query_plan(stmt, ())
             assert index in plan and "TEMP B-TREE" not in plan, (column, plan)
@@ -367,7 +389,7 @@ def test_each_sort_index_serves_its_columns_order(app):
 
 
 @pytest.mark.parametrize("column", ["name", "phone"])
-def test_a_sorted_national_page_walks_the_columns_index_but_a_units_is_left_to_the_planner(app, login, column):
+def test_a_sorted_national_page_walks_the_columns_index_but_a_unit_sorts_its_own_ranges(app, login, column):
     view = staff_view(app)
     sort = [c for c, _label in view._list_columns].index(column)
     pages = {}
@@ -381,6 +403,7 @@ def test_a_sorted_national_page_walks_the_columns_index_but_a_units_is_left_to_t
         assert [(rows[i], i) for i in shown] == sorted((rows[i], i) for i in shown), who
     if db.engine.dialect.name == "sqlite":
         assert f"INDEXED BY {SORT_INDEXES[column]}" in pages[SUPER]
-        assert "INDEXED BY" not in pages[UNIT_A]  # a unit's 5,000 rows: its (unit, status) ranges, then sorted
+        # A unit's 5,000 rows: its (unit, status) ranges, then sorted.
+        assert "INDEXED BY ix_staff_profile_inst_status_submitted" in pages[UNIT_A]
     else:
         assert "INDEXED BY" not in pages[SUPER] + pages[UNIT_A]  # PostgreSQL plans by its statistics

@@ -236,6 +236,8 @@ def test_a_bad_file_gets_a_clear_message_and_changes_nothing(import_app, login, 
     resp = upload(c, raw)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and 'id="import-error"' in html and expect in html, html[:3000]
+    # The refusal is announced without JavaScript: the page's error summary links to the file field.
+    assert 'role="alert"' in html and 'href="#import-file"' in html and "<title>错误：" in html
     assert confirm_token(html) is None and staff_total() == before
 
 

@@ -1,7 +1,7 @@
 """Staff profiles (人员档案) and the per-institution status counters."""
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false, func, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -81,6 +81,10 @@ class StaffProfile(db.Model):
         Index("ix_staff_profile_inst_status_submitted", "institution_id", "status", "submitted_at", "id"),
         Index("ix_staff_profile_status_submitted", "status", "submitted_at", "id"),
         Index("ix_staff_profile_submitted", "submitted_at", "id"),
+        # The grid's sorted orders, (key, id) each, so a page after a cursor is one index range (the coalesced
+        # keys' indexes follow the class: services.staff_listing.sort_key).
+        Index("ix_staff_profile_name", "name", "id"),
+        Index("ix_staff_profile_phone", "phone", "id"),
         # The 重新提交 filter: only resubmitted rows are in it, so it stays small and costs the others nothing.
         Index("ix_staff_profile_resubmitted", "submitted_at", "id", postgresql_where=text("resubmitted"),
               sqlite_where=text("resubmitted = 1")),
@@ -89,8 +93,8 @@ class StaffProfile(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
-    name: Mapped[str] = mapped_column(String(64), default="", index=True)
-    phone: Mapped[str] = mapped_column(String(11), default="", index=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(11), default="")
     department: Mapped[str | None] = mapped_column(String(64))
 
     personnel_type: Mapped[str | None] = mapped_column(String(16))
@@ -137,6 +141,13 @@ class StaffProfile(db.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.phone}"
+
+
+# Sorting by these columns orders by coalesce(column, ''): NULL as empty text on both engines, and an index only
+# that expression can use, never a filter on the plain column (services.staff_listing.COALESCED).
+for _column in ("gender", "personnel_type", "department", "status"):
+    Index(f"ix_staff_profile_sort_{_column}",
+          func.coalesce(getattr(StaffProfile, _column), literal_column("''")), StaffProfile.id)
 
 
 class StatusCounter(db.Model):

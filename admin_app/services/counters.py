@@ -35,6 +35,24 @@ def _upsert(model, keys: dict, delta: int, dialect: str) -> None:
         db.session.execute(insert(model).values(**keys, n=delta))
 
 
+def _upsert_many(model, names: tuple[str, ...], deltas: list[tuple[tuple, int]], dialect: str) -> None:
+    """counter[key] += delta for every (key, delta), in the given order: one executemany where the dialect has
+    UPSERT (a bulk load bumps tens of thousands of counters a batch; a statement each took 90 % of its time)."""
+    if not deltas:
+        return
+    upsert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+    if upsert is None:
+        for key, delta in deltas:
+            _upsert(model, dict(zip(names, key, strict=True)), delta, dialect)
+        return
+    table = model.__table__
+    stmt = upsert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in names],
+                                      set_={"n": table.c.n + stmt.excluded.n})
+    db.session.connection().execute(stmt, [{**dict(zip(names, key, strict=True)), "n": delta}
+                                           for key, delta in deltas])
+
+
 def bump(changes: dict[tuple[int, str], int], types: dict | None = None, days: dict | None = None) -> None:
     """Apply count deltas in the caller's transaction.
 
@@ -43,17 +61,15 @@ def bump(changes: dict[tuple[int, str], int], types: dict | None = None, days: d
     """
     dialect = db.session.get_bind().dialect.name
     # Sorted, so two concurrent transitions lock counter rows in the same order and cannot deadlock.
-    for (inst_id, status), delta in sorted(changes.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
-        if delta and inst_id is not None:
-            _upsert(StatusCounter, {"institution_id": inst_id, "status": status}, delta, dialect)
-    for (inst_id, status, ptype), delta in sorted((types or {}).items(),
-                                                  key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2] or "")):
-        if delta and inst_id is not None and status != "draft":
-            _upsert(TypeCounter, {"institution_id": inst_id, "status": status, "personnel_type": ptype or ""},
-                    delta, dialect)
-    for (inst_id, day), delta in sorted((days or {}).items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
-        if delta and inst_id is not None and day is not None:
-            _upsert(SubmissionCounter, {"institution_id": inst_id, "day": day}, delta, dialect)
+    _upsert_many(StatusCounter, ("institution_id", "status"),
+                 sorted(((k, d) for k, d in changes.items() if d and k[0] is not None),
+                        key=lambda kv: (kv[0][0], kv[0][1])), dialect)
+    _upsert_many(TypeCounter, ("institution_id", "status", "personnel_type"),
+                 sorted((((i, s, t or ""), d) for (i, s, t), d in (types or {}).items()
+                         if d and i is not None and s != "draft"), key=lambda kv: kv[0]), dialect)
+    _upsert_many(SubmissionCounter, ("institution_id", "day"),
+                 sorted(((k, d) for k, d in (days or {}).items() if d and k[0] is not None and k[1] is not None),
+                        key=lambda kv: kv[0]), dialect)
 
 
 def add(deltas: dict, key, delta: int) -> None:

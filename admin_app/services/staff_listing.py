@@ -8,7 +8,7 @@ call it; it needs no request and no Flask-Admin.
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import desc as descending, false, func, null, tuple_
+from sqlalchemy import desc as descending, false, func, literal, literal_column, null, select, tuple_, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -20,12 +20,28 @@ from .search import TermTooShort, split_terms, term_condition
 from .staff_criteria import REPORTED, STATUS_GROUPS, Criterion, ScopeFigures, condition, reported
 
 SORTABLE = ("name", "gender", "phone", "personnel_type", "department", "status", "submitted_at")
-# Sortable columns with an index of their own; SQLite's index entries end with the rowid (the id), so it also
-# serves the grid's tiebreaker: ORDER BY name, id walks ix_staff_profile_name. Gender, type, department and status
-# have none on purpose: without statistics SQLite picked such indexes for *filters* too (a district's 性别 filter:
-# 50 ms -> 430 ms), so sorting a national list by them still sorts every row.
+# The index of each order: (sort key, id), so any page of any order, after its cursor, is one index range.
 SORT_INDEXES = {"name": "ix_staff_profile_name", "phone": "ix_staff_profile_phone",
-                "submitted_at": "ix_staff_profile_submitted"}
+                "submitted_at": "ix_staff_profile_submitted", "gender": "ix_staff_profile_sort_gender",
+                "personnel_type": "ix_staff_profile_sort_personnel_type",
+                "department": "ix_staff_profile_sort_department", "status": "ix_staff_profile_sort_status"}
+# Ordered by coalesce(column, ''), whose index only that expression can use: NULLs sort as empty text on both
+# engines (SQLite puts NULL first, PostgreSQL last), a cursor never holds a NULL, and SQLite's planner, which has
+# no statistics, cannot pick these indexes for a *filter* on the column (plain (column, id) indexes were tried
+# and removed: a district's 性别 filter went from 50 ms to 430 ms).
+COALESCED = ("gender", "personnel_type", "department", "status")
+
+
+def sort_key(sort: str | None):
+    """SQL: the grid's sort key of an order (None: the default order, by report time)."""
+    column = getattr(StaffProfile, sort or "submitted_at")
+    return func.coalesce(column, literal_column("''")) if sort in COALESCED else column
+
+
+def row_key(sort: str | None, row):
+    """The row's value of that sort key (what its cursor holds)."""
+    value = getattr(row, sort or "submitted_at")
+    return (value or "") if sort in COALESCED else value
 
 
 class Page:
@@ -77,12 +93,14 @@ class StaffListing:
         return self._ordered(query)
 
     def _ordered(self, query):
-        if self.sort is None:
-            return query.order_by(descending(StaffProfile.submitted_at)).order_by(descending(StaffProfile.id))
-        column = getattr(StaffProfile, self.sort)
-        # A unique tiebreaker, so OFFSET pages neither repeat nor skip rows with equal sort values.
-        return query.order_by(descending(column) if self.desc else column) \
-            .order_by(StaffProfile.id.desc() if self.desc else StaffProfile.id)
+        key = sort_key(self.sort)
+        # A unique tiebreaker, so pages neither repeat nor skip rows with equal sort values.
+        if self._descending():
+            return query.order_by(descending(key)).order_by(descending(StaffProfile.id))
+        return query.order_by(key).order_by(StaffProfile.id)
+
+    def _descending(self) -> bool:
+        return self.desc if self.sort is not None else True  # the default order: newest report first
 
     def ids(self, limit: int) -> list[int]:
         """Ids of the listing's rows, at most `limit` of them."""
@@ -165,8 +183,8 @@ class StaffListing:
     def page(self, page: int = 0, page_size: int = 50, keyset=None, cap: int | None = None) -> Page:
         """The page of rows and the listing's total; the total is read from the counters whenever they can.
 
-        keyset: (direction "after" | "before", cursor or None) seeks the page by cursor instead of OFFSET (the
-        default order only). Over a wide scope, criteria the counters cannot answer are counted up to `cap`
+        keyset: (direction "after" | "before", cursor or None) seeks the page by cursor (services.keyset, any
+        order) instead of OFFSET. Over a wide scope, criteria the counters cannot answer are counted up to `cap`
         (REVIEW_SELECT_ALL_MAX by default).
         """
         query = self.query()
@@ -181,7 +199,7 @@ class StaffListing:
             total, many = self._capped_count(query, cap)
             capped = cap if many else None
         hint = self.index_hint(known, many)
-        if keyset is not None and self.sort is None and not page and page_size:
+        if keyset is not None and not page and page_size:
             return self._keyset_page(query, keyset, page_size, total, hint, capped)
         if total is not None:
             return Page(total, [row for row, _n in self._read_page(query, hint, counted=False)], capped)
@@ -194,20 +212,26 @@ class StaffListing:
             return Page(self._count(query), [])
         return Page(0, [])
 
-    def _read_page(self, query, hint: str | None, counted: bool) -> list[tuple]:
+    def _read_page(self, query, hint: str | None, counted: bool, parts=None) -> list[tuple]:
         """(row, total or None) of one page, read in two steps inside one statement.
 
         The inner SELECT finds the page's ids through an index that covers the condition and the order, so any
         sort is over (key, id) pairs rather than whole rows; the outer one reads those rows with their unit and
-        region (one joined load, never a query per row), in the same order.
+        region (one joined load, never a query per row), in the same order. `parts`: the inner SELECT as a UNION
+        ALL of these queries instead (a cursor split in two seeks, _keyset_page).
         """
         cols = [StaffProfile.id.label("page_id")]
         if counted:
             cols.append(func.count().over().label("page_total"))
-        inner = query.with_entities(*cols)
-        if hint:
-            inner = inner.with_hint(StaffProfile, hint, "sqlite")
-        inner = inner.subquery("page")
+
+        def ids(q):
+            q = q.with_entities(*cols)
+            return q.with_hint(StaffProfile, hint, "sqlite") if hint else q
+
+        if parts:
+            inner = union_all(*[select(ids(q).subquery().c.page_id) for q in parts]).subquery("page")
+        else:
+            inner = ids(query).subquery("page")
         outer = db.session.query(StaffProfile, inner.c.page_total if counted else null()) \
             .join(inner, inner.c.page_id == StaffProfile.id).options(joinedload(StaffProfile.institution))
         return [tuple(r) for r in self._ordered(outer).all()]
@@ -215,20 +239,37 @@ class StaffListing:
     def _keyset_page(self, query, keyset, page_size, total, hint, capped) -> Page:
         """One page after (or before) a cursor, read with page_size + 1 rows to know whether another follows."""
         direction, cursor = keyset
-        key = tuple_(StaffProfile.submitted_at, StaffProfile.id)
+        column = sort_key(self.sort)
+        key = tuple_(column, StaffProfile.id)
         if total is None and cursor is not None:
             total = self._count(query)  # before the cursor condition: the whole list's total
         query = query.limit(None).offset(None)
-        if cursor is not None and direction == "after":
-            query = query.filter(key < tuple_(*cursor))
-        elif cursor is not None:  # before: the rows just above the cursor, read upwards
-            query = query.filter(key > tuple_(*cursor)).order_by(None).order_by(
-                StaffProfile.submitted_at.asc(), StaffProfile.id.asc())
+        parts = None
+        if cursor is not None:
+            # "after" in a descending order, or "before" in an ascending one, seeks downwards.
+            down = (direction == "after") == self._descending()
+            if direction == "before":  # the rows just above the cursor, read towards it from the other side
+                query = query.order_by(None).order_by(column.desc() if down else column.asc(),
+                                                      StaffProfile.id.desc() if down else StaffProfile.id.asc())
+            value, pk = literal(cursor[0], column.type), literal(cursor[1], StaffProfile.id.type)
+            if self.sort in COALESCED and db.session.get_bind().dialect.name == "sqlite":
+                # SQLite seeks an expression index by `key < v` but not by `(key, id) < (v, id)` (it scanned the
+                # index from its start: a deep page cost 2-3 x page 1). So: the rest of the cursor's key, by id,
+                # then the keys beyond it, each one seek of (key, id); the outer SELECT orders their union.
+                parts = [query.filter(column == value, StaffProfile.id < pk if down else StaffProfile.id > pk)
+                         .order_by(None).order_by(StaffProfile.id.desc() if down else StaffProfile.id.asc())
+                         .limit(page_size + 1),
+                         query.filter(column < value if down else column > value).limit(page_size + 1)]
+            else:
+                bound = tuple_(value, pk)
+                query = query.filter(key < bound if down else key > bound)
         counted = total is None  # the first page carries its total (count(*) OVER ())
-        read = self._read_page(query.limit(page_size + 1), hint, counted=counted)
+        read = self._read_page(query.limit(page_size + 1), hint, counted=counted, parts=parts)
         if counted:
             total = read[0][1] if read else 0
         rows = [r for r, _n in read]  # in the grid's order (the outer SELECT sorts), whichever way they were read
+        if parts:  # the union holds up to two pages: the page_size + 1 nearest the cursor
+            rows = rows[-(page_size + 1):] if direction == "before" else rows[:page_size + 1]
         more = len(rows) > page_size
         rows = rows[-page_size:] if direction == "before" else rows[:page_size]
         return Page(total, rows, capped, {"after": more if direction == "after" else cursor is not None,
@@ -259,13 +300,19 @@ class StaffListing:
         if self.sort is None:
             one_status = len(self._statuses(self.criteria)) == 1
             walk = "ix_staff_profile_status_submitted" if one_status else "ix_staff_profile_submitted"
-        else:
-            walk = SORT_INDEXES.get(self.sort)
-        if many or self._wide(total):
-            return "INDEXED BY " + walk if walk else None
-        if total is None or self.sort is not None:
-            return None
-        return "INDEXED BY ix_staff_profile_inst_status_submitted"
+            if many or self._wide(total):
+                return "INDEXED BY " + walk
+            return None if total is None else "INDEXED BY ix_staff_profile_inst_status_submitted"
+        # A sorted list: walking the order's index finds a page within page_size / share entries, where the
+        # (unit, status) ranges must all be read and sorted; past GRID_WALK_MIN_ROWS rows the walk is cheaper
+        # whatever their share (at 15 million staff a district holds 0.7 %). A smaller list that the counters or
+        # the scope size as narrow: its ranges, sorted (a cursor's range condition would otherwise lure the
+        # planner onto the order's index, walking the whole registry for a unit's page).
+        if many or self.scope.is_superuser or (total or 0) >= int(current_app.config["GRID_WALK_MIN_ROWS"]):
+            return "INDEXED BY " + SORT_INDEXES[self.sort]
+        if total is not None or self.narrow():
+            return "INDEXED BY ix_staff_profile_inst_status_submitted"
+        return None
 
     def _resubmitted(self) -> bool:
         """The 重新提交 filter is on: its partial index holds exactly the rows it can match."""

@@ -24,7 +24,7 @@ from ..services import ServiceError, bounds, jobs, library, review, staff_export
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import current_scope
 from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, reported, scoped_region
-from ..services.staff_listing import SORTABLE, StaffListing
+from ..services.staff_listing import SORTABLE, StaffListing, row_key
 from .base import SecureModelView
 from .dashboard import CARDS
 from .formatters import label, local_time, status_badge
@@ -197,9 +197,7 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
     def _request_listing(self, view_args=None) -> StaffListing:
         """The listing of the current request's arguments (scope, filters, search, order kept)."""
         view_args = view_args or self._get_list_extra_args()
-        column = self._get_column_by_idx(view_args.sort)
-        return self._listing(column[0] if column else None, view_args.sort_desc, view_args.search,
-                             view_args.filters)
+        return self._listing(self._sort_name(view_args), view_args.sort_desc, view_args.search, view_args.filters)
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """The page of rows and its total (services.staff_listing decides how each is read)."""
@@ -255,14 +253,20 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
 
     # ---- list page -----------------------------------------------------------------------------------
 
+    def _sort_name(self, view_args) -> str | None:
+        column = self._get_column_by_idx(view_args.sort)
+        return column[0] if column else None
+
     def _keyset_request(self, view_args):
-        """(direction, cursor or None) when the list page is sought by cursor: the default order, no ?page=."""
-        if view_args.sort is not None or view_args.page:
+        """(direction, cursor or None) when the list page is sought by cursor: any order, no ?page= (a numbered
+        page, as older links carry, is still read by OFFSET)."""
+        if view_args.page:
             return None
+        sort = self._sort_name(view_args)
         for direction in ("after", "before"):
             raw = request.args.get(direction)
             if raw is not None:
-                cursor = decode_cursor(raw)
+                cursor = decode_cursor(raw, sort)
                 return (direction, cursor) if cursor is not None else ("after", None)
         return "after", None
 
@@ -277,12 +281,16 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
         def url(**extra):
             return base + ("&" if "?" in base else "?") + urlencode(extra)
 
+        sort = self._sort_name(view_args)
+
+        def cursor(row):
+            return encode_cursor(row_key(sort, row), row.id)
+
         first = base if more.get("before") else None
         prev = None
         if more.get("before") and data:
-            prev = base if number <= 2 else url(before=encode_cursor(data[0].submitted_at, data[0].id), pn=number - 1)
-        nxt = url(after=encode_cursor(data[-1].submitted_at, data[-1].id), pn=number + 1) \
-            if more.get("after") and data else None
+            prev = base if number <= 2 else url(before=cursor(data[0]), pn=number - 1)
+        nxt = url(after=cursor(data[-1]), pn=number + 1) if more.get("after") and data else None
         return {"first": first, "prev": prev, "next": nxt, "number": number}
 
     @expose("/")

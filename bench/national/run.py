@@ -33,6 +33,7 @@ from admin_app.models import Institution, StaffProfile, StatusCounter, User
 from admin_app.services.counters import bump, status_counts
 from admin_app.services.keyset import encode_cursor
 from admin_app.services.scope import scope_for
+from admin_app.services.staff_listing import COALESCED, sort_key
 from admin_app.views.staff import staff_view
 
 HERE = Path(__file__).resolve().parent
@@ -47,6 +48,13 @@ PAGE_COLS = ("SELECT sp.id, sp.name, sp.gender, sp.phone, sp.personnel_type, sp.
              "sp.submitted_at, i.name, r.name FROM staff_profile sp "
              "LEFT JOIN institution i ON i.id = sp.institution_id LEFT JOIN region r ON r.code = i.region_code")
 ORDER = " ORDER BY sp.submitted_at DESC, sp.id DESC"
+SORTED_COLUMNS = [c for c in os.environ.get("BENCH_SORTS", "name,gender,personnel_type,department,status").split(",")
+                  if c]
+
+
+def sort_sql(column: str) -> str:
+    """The grid's sort key of a column as the floor's SQL writes it."""
+    return f"coalesce(sp.{column}, '')" if column in COALESCED else f"sp.{column}"
 
 failures: list[str] = []
 
@@ -182,6 +190,14 @@ def main() -> int:
             select(StaffProfile.submitted_at, StaffProfile.id).where(StaffProfile.status != "draft")
             .order_by(StaffProfile.submitted_at.desc(), StaffProfile.id.desc()).offset(deep_offset - 1).limit(1)).one()
         cursor = encode_cursor(*last_before)
+        # The sorted orders (issue 20): page 1 and the same deep page, sought by cursor, in each column's order.
+        sorts = {}
+        for column in SORTED_COLUMNS:
+            key = sort_key(column)
+            value, pk = db.session.execute(
+                select(key, StaffProfile.id).where(StaffProfile.status != "draft")
+                .order_by(key, StaffProfile.id).offset(deep_offset - 1).limit(1)).one()
+            sorts[column] = ([c for c, _label in grid_view._list_columns].index(column), encode_cursor(value, pk))
         name2 = q("SELECT substr(name, 1, 2) AS g, count(*) FROM staff_profile GROUP BY g "
                   "ORDER BY 2 DESC LIMIT 1").one()
         name3 = q("SELECT name, count(*) FROM staff_profile WHERE length(name) = 3 GROUP BY name "
@@ -351,6 +367,17 @@ def main() -> int:
             "stock": stock_list(f"{sbase}?sort={[c for c, _l in stock._list_columns].index('name')}"),
             "floor": floor(f"sp.{REPORTED_SQL}", order=" ORDER BY sp.name, sp.id")}, ("stock", 0.4),
          "ids-ours"),
+        *[op for column, (idx, deep_cursor) in sorts.items() for op in (
+            (f"sort_{column}", f"national list sorted by {column}, page 1", {
+                "ours": ours_list(clients["national"], grid["reported"] + ps + f"&sort={idx}"),
+                "floor": floor(f"sp.{REPORTED_SQL}", order=f" ORDER BY {sort_sql(column)}, sp.id")}, None, "ids"),
+            (f"sort_{column}_deep", f"national list sorted by {column}, page {DEEP_PAGE:,} (cursor; floor OFFSET)", {
+                "ours": ours_list(clients["national"], grid["reported"] + ps + f"&sort={idx}&after={deep_cursor}"),
+                "floor": floor(f"sp.{REPORTED_SQL}", offset=deep_offset,
+                               order=f" ORDER BY {sort_sql(column)}, sp.id")}, (f"sort_{column}", 1.2), "ids"))],
+        ("unit_sort", f"unit admin list sorted by department, page 1 — {n_unit}", {
+            "ours": ours_list(clients["unit"], grid["reported"] + ps + f"&sort={sorts['department'][0]}"),
+            "floor": floor(unit_where, order=f" ORDER BY {sort_sql('department')}, sp.id")}, None, "ids"),
         ("phone", f"search phone fragment “{phone_frag}”, national", {
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={phone_frag}"),
             "stock": stock_list(f"{sbase}?search={phone_frag}"),
