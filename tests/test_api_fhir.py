@@ -111,6 +111,31 @@ def test_an_out_of_scope_or_unpublished_resource_is_404(app, client):
     assert get(client, "/fhir/Patient", token).status_code == 404
 
 
+def test_a_practitioners_photo_link_opens_with_the_same_token_and_only_in_scope(app, client):
+    token = token_for()
+    with_photo = db.session.scalars(select(StaffProfile).where(
+        StaffProfile.id.in_(approved_under(UNIT_A_NAME)), StaffProfile.avatar.is_not(None))).first()
+    assert with_photo is not None
+    body = get(client, f"/fhir/Practitioner/{with_photo.id}", token).json
+    photo = valid_r4(body).photo[0]
+    assert photo.contentType in ("image/jpeg", "image/png")
+    url = path_of(photo.url).rstrip("?")
+    assert url == f"/fhir/Practitioner/{with_photo.id}/photo"
+    resp = get(client, url, token)
+    assert resp.status_code == 200 and resp.mimetype == photo.contentType and resp.data[:2] in (b"\xff\xd8", b"\x89P")
+    assert "no-store" in resp.headers["Cache-Control"]
+    # The searchset carries the same link; without a token, or for a practitioner out of scope, no photo.
+    listed = get(client, f"/fhir/Practitioner?_id={with_photo.id}", token).json["entry"][0]["resource"]
+    assert listed["photo"] == body["photo"]
+    assert client.get(url).status_code == 401
+    foreign = approved_under(UNIT_B_NAME)[0]
+    resp = get(client, f"/fhir/Practitioner/{foreign}/photo", token)
+    assert resp.status_code == 404 and valid_r4(resp.json).issue[0].code == "not-found"
+    audited = db.session.scalars(select(AuditLog.details).where(AuditLog.action == "api_read")).all()
+    assert {"resource": f"Practitioner/{with_photo.id}/photo", "rows": 1}.items() <= next(
+        d for d in reversed(audited) if d["resource"].endswith(f"{with_photo.id}/photo")).items()
+
+
 def test_full_id_numbers_leave_only_with_the_right_and_every_such_pull_is_audited(app, client):
     plain, full = token_for(), token_for(full_id=True)
     own = approved_under(UNIT_A_NAME)[0]

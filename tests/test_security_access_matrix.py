@@ -275,6 +275,7 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/fhir/metadata", public()))
     add(Row("GET", "/fhir/Practitioner", public(401)))
     add(Row("GET", "/fhir/Practitioner/1", public(401)))
+    add(Row("GET", "/fhir/Practitioner/1/photo", public(401)))
     add(Row("GET", "/api/v1/openapi.json", public()))
     for url in ("/api/v1/practitioners", "/api/v1/practitioners/1", "/api/v1/organizations", "/api/v1/organizations/1"):
         add(Row("GET", url, public(401)))

@@ -5,6 +5,7 @@ services.api_search query in the client's scope and the rows into resources. Err
 OperationOutcome issue code and a 4xx status).
 """
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 from flask_babel import gettext as _
@@ -14,6 +15,7 @@ from ..models.types import utcnow
 from . import api_search as search, fhir_resources as fr, keyset, row_id
 from .api_clients import scope_of
 from .identity import indexes_for, normalize
+from .uploads import image_path
 
 TYPES = tuple(fr.SEARCH_PARAMS)
 COUNT_DEFAULT, COUNT_MAX = 50, 500
@@ -198,18 +200,18 @@ class Result:
         self.body, self.rows, self.full_ids = body, rows, full_ids
 
 
-def _resources(kind: str, page: search.Page, client: ApiClient, include: bool) -> tuple[list, int]:
+def _resources(kind: str, page: search.Page, client: ApiClient, include: bool, base: str) -> tuple[list, int]:
     entries, full_ids = [], 0
     for row in page.rows:
         if kind in ("Practitioner", "PractitionerRole"):
             rid = row.resident_id() if client.full_id and kind == "Practitioner" else None
             full_ids += rid is not None
             if kind == "Practitioner":
-                entries.append((fr.practitioner(row.profile, row.email, rid), "match"))
+                entries.append((fr.practitioner(row.profile, row.email, rid, base), "match"))
             else:
                 entries.append((fr.practitioner_role(row.profile), "match"))
                 if include:
-                    entries.append((fr.practitioner(row.profile, row.email), "include"))
+                    entries.append((fr.practitioner(row.profile, row.email, base=base), "include"))
         elif kind == "Organization":
             entries.append((fr.organization(row.obj), "match"))
         else:
@@ -231,7 +233,7 @@ def run_search(kind: str, args, client: ApiClient, base: str) -> Result:
     count, after = page_size(args), cursor(kind, args)
     page = _fetch(kind, client, f, count, after)
     include = args.get("_include") == "PractitionerRole:practitioner"
-    entries, full_ids = _resources(kind, page, client, include)
+    entries, full_ids = _resources(kind, page, client, include, base)
     kept = [(k, v) for k, v in args.items(multi=True) if k != "_cursor"]
     self_url = f"{base}{kind}" + (f"?{urlencode(list(args.items(multi=True)))}" if args else "")
     next_url = None
@@ -240,13 +242,26 @@ def run_search(kind: str, args, client: ApiClient, base: str) -> Result:
     return Result(fr.bundle(base, entries, self_url, next_url, utcnow()), len(page.rows), full_ids)
 
 
-def read(kind: str, rid: str, client: ApiClient) -> Result:
-    """One resource by id inside the client's scope; anything else is not found (404)."""
+def _one(kind: str, rid: str, client: ApiClient) -> search.Page:
     f = search.Filters(ids=_ids([rid], kind))
     if "," in rid:
         f.none = True
     page = _fetch(kind, client, f, 1, None)
-    entries, full_ids = _resources(kind, page, client, include=False)
-    if not entries:
+    if not page.rows:
         raise FhirError(_("%(kind)s/%(id)s is not known here.", kind=kind, id=rid[:20]), code="not-found", status=404)
+    return page
+
+
+def read(kind: str, rid: str, client: ApiClient, base: str) -> Result:
+    """One resource by id inside the client's scope; anything else is not found (404)."""
+    entries, full_ids = _resources(kind, _one(kind, rid, client), client, False, base)
     return Result(entries[0][0], 1, full_ids)
+
+
+def photo(rid: str, client: ApiClient) -> tuple[Path, str]:
+    """The stored photo of a Practitioner in the client's scope and its media type (404 otherwise)."""
+    profile = _one("Practitioner", rid, client).rows[0].profile
+    path = image_path("avatar", profile.avatar)
+    if path is None:
+        raise FhirError(_("Practitioner/%(id)s has no photo.", id=rid[:20]), code="not-found", status=404)
+    return path, fr.photo_type(profile.avatar)

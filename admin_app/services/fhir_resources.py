@@ -38,8 +38,14 @@ def _meta(kind: str, updated: datetime | None) -> dict:
     return meta
 
 
-def practitioner(profile, email: str | None = None, resident_id: str | None = None) -> dict:
-    """An approved staff profile as an mCSD Practitioner; `resident_id` only for tokens granted full numbers."""
+def photo_type(avatar: str) -> str:
+    """The media type of a stored avatar (uploads keep PNG or JPEG)."""
+    return "image/png" if avatar.endswith(".png") else "image/jpeg"
+
+
+def practitioner(profile, email: str | None = None, resident_id: str | None = None, base: str | None = None) -> dict:
+    """An approved staff profile as an mCSD Practitioner; `resident_id` only for tokens granted full numbers; the
+    photo as a link to /fhir/Practitioner/<id>/photo (the same token reads it) when `base` is given."""
     out = {"resourceType": "Practitioner", "id": str(profile.id), "meta": _meta("Practitioner", profile.updated_at),
            "active": True, "name": [{"use": "official", "text": profile.name}]}
     if resident_id:
@@ -55,6 +61,8 @@ def practitioner(profile, email: str | None = None, resident_id: str | None = No
         out["gender"] = profile.gender
     if profile.birth_date:
         out["birthDate"] = profile.birth_date.isoformat()
+    if base and profile.avatar:
+        out["photo"] = [{"contentType": photo_type(profile.avatar), "url": f"{base}Practitioner/{profile.id}/photo"}]
     return out
 
 

@@ -5,7 +5,7 @@ rate-limited per client and audit-logged (who, what, how many rows; full ID numb
 """
 import json
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request, send_file
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 
@@ -94,10 +94,26 @@ def read(kind: str, rid: str):
         raise fhir_api.FhirError(_("Unsupported resource type."), code="not-supported", status=404)
     client = _client()
     try:
-        result = fhir_api.read(kind, rid, client)
+        result = fhir_api.read(kind, rid, client, _base())
     except fhir_api.FhirError:
         record_call(client, f"{kind}/{rid[:20]}", 0, 0)
         raise
     record_call(client, f"{kind}/{rid[:20]}", 1, result.full_ids)
     return fhir_json(result.body)
 
+
+
+@bp.get("/Practitioner/<rid>/photo")
+@limiter.limit(_limit, key_func=client_key)
+def practitioner_photo(rid: str):
+    """The photo a Practitioner's `photo.url` names: the image itself, for a token whose scope holds him."""
+    client = _client()
+    try:
+        path, media_type = fhir_api.photo(rid, client)
+    except fhir_api.FhirError:
+        record_call(client, f"Practitioner/{rid[:20]}/photo", 0, 0)
+        raise
+    record_call(client, f"Practitioner/{rid[:20]}/photo", 1, 0)
+    resp = send_file(path, mimetype=media_type, max_age=0)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
