@@ -1,12 +1,11 @@
 """Helpers of the machine-API tests: consuming systems of the demo and FHIR validation with fhir.resources."""
-from contextlib import contextmanager
-
 from fhir.resources.R4B import get_fhir_model_class
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from admin_app.extensions import db
 from admin_app.models import Institution
 from admin_app.services import api_clients
+from tests.test_scale_mechanisms import capture_sql  # noqa: F401  (the API tests import it from here)
 
 DISTRICT_A_NAME, DISTRICT_B_NAME = "北京市西城区卫生健康委员会", "北京市朝阳区卫生健康委员会"
 UNIT_A_NAME, UNIT_B_NAME = "北京市西城区疾病预防控制中心", "北京市朝阳区疾病预防控制中心"
@@ -30,21 +29,6 @@ def valid_r4(body: dict):
     """Parse a FHIR JSON body with fhir.resources' R4B models (R4's successor, same resources here): raises when
     the resource does not conform."""
     return get_fhir_model_class(body["resourceType"]).model_validate(body)
-
-
-@contextmanager
-def capture_sql():
-    """with capture_sql() as seen: ...; seen lists (statement, parameters) of every statement run inside."""
-    seen: list = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listen)
 
 
 def no_offset(statement: str, params) -> bool:
