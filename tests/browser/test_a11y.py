@@ -92,7 +92,7 @@ def test_signed_in_portal_pages_have_no_serious_axe_violations(a11y_page, server
 
 
 @pytest.mark.parametrize("path, button", [("/login", "button[type=submit]"),
-                                          ("/register", "button[value=register]"),
+                                          ("/register", "button.btn-primary[value=register]"),
                                           ("/institutions/apply", "#apply-form button.btn-primary[type=submit]")])
 def test_errors_are_tied_to_their_fields(a11y_page, server, path, button):
     page = a11y_page

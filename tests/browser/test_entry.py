@@ -124,7 +124,7 @@ def test_an_officer_pre_registers_a_phone_and_that_person_signs_up_onto_the_staf
     page.click("button[data-sms-send]")
     expect(page.locator(".sms-status")).to_contain_text("验证码已发送")
     page.fill("#sms_code", outbox_code(server.app, PREREG_PHONE, "register"))
-    page.click("button[value=register]")
+    page.click("button.btn-primary[value=register]")
     expect(page).to_have_url(base + "/admin/staff/")
     expect(page.locator("main")).to_contain_text(HOSPITAL_A_NAME)
     page.screenshot(path=str(artifacts / "entry-prereg-claimed-390.png"), full_page=True)

@@ -142,7 +142,7 @@ def test_1_staff_member_signs_up_completes_account_and_profile(browser, server, 
     code = sms_code_from_outbox(app, NEWCOMER_PHONE, "register")
     assert code and re.fullmatch(r"\d{6}", code)
     page.fill("#sms_code", code)
-    page.click("button[value=register]")
+    page.click("button.btn-primary[value=register]")
 
     # Account: region cascade, unit search, confirmation code.
     expect(page).to_have_url(base + "/account")
