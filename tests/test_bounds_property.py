@@ -55,7 +55,8 @@ def admin_views(app) -> list[SecureModelView]:
     return [v for v in admin._views if isinstance(v, SecureModelView)]
 
 
-GRIDS = ("staff", "institution", "application", "grant", "verification", "audit", "preregistration", "programme", "apiclient")
+GRIDS = ("staff", "institution", "application", "grant", "verification", "audit", "preregistration", "programme",
+         "apiclient")
 
 
 def test_every_admin_grid_is_fuzzed(app):
