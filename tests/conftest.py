@@ -59,6 +59,7 @@ def base_config(tmp: Path, uri: str) -> dict:
         "RATELIMIT_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "BACKUP_FOLDER": str(tmp / "backups"),
+        "EXPORT_FOLDER": str(tmp / "exports"),  # export and import files never land in the checkout's instance/
         "SMS_OUTBOX": str(tmp / "sms_outbox.jsonl"),
         "NOTICE_BACKEND": "inline",  # review notices are sent before the action returns: no thread outlives a test
         "SERVER_NAME": None,
