@@ -79,6 +79,8 @@ def test_platform_admin_registers_a_system_in_the_back_office_and_sees_the_token
     assert 'href="/admin/apiclient/"' in home and "接入系统" in home  # reached from the back-office menu
     page = admin.get("/admin/apiclient/").get_data(as_text=True)
     assert "尚未登记接入系统" in page and 'href="/admin/apiclient/new/' in page
+    # The admin who hands a token over finds where both interfaces describe themselves.
+    assert 'href="/fhir/metadata"' in page and 'href="/api/v1/openapi.json"' in page
     form = admin.get("/admin/apiclient/new/").get_data(as_text=True)
     for word in ("名称", "机构范围", "有效期"):
         assert word in form

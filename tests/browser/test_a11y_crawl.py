@@ -34,7 +34,7 @@ MAX_VARIANTS = 3  # queries per path (the bare path aside)
 PERSONAS = {"unit admin": UNIT_A, "district officer": DISTRICT_A, "provincial officer": PROVINCE,
             "platform admin": SUPER, "staff": STAFF_A, "visitor": None}
 # Not pages: files, images, JSON, downloads; and links that change the session (language, sign-out).
-SKIP = re.compile(r"/static/|/download\b|\.json$|\.png$|\.ico$|/avatar\b|/scan/|/api/|/logout\b|/captcha")
+SKIP = re.compile(r"/static/|/download\b|\.json$|\.png$|\.ico$|/avatar\b|/scan/|/api/|/fhir/|/logout\b|/captcha")
 IGNORED_KEYS = {"sort", "desc", "page", "page_size", "url", "lang", "next", "after", "pn", "_"}
 
 
