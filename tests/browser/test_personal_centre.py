@@ -162,3 +162,20 @@ def test_3_on_a_phone_an_empty_unit_search_points_to_the_institution_registratio
     expect(page).to_have_url(base + "/institutions/apply")
     assert errors == []
     context.close()
+
+
+def test_on_a_slow_phone_a_unit_typed_before_the_script_ran_is_still_searched(browser, server):
+    base = server.url
+    context, page, errors = new_page(browser)
+    page.set_viewport_size(PHONE)
+    sign_in_from_login_page(page, base, STAFF_B)
+    held = []
+    page.route("**/js/portal.js", lambda route: held.append(route))  # the script is still on its way
+    page.goto(base + "/account", wait_until="commit")
+    page.fill("#institution_q", "火星第一人民医院")
+    assert held, "portal.js was not requested"
+    held[0].continue_()
+    expect(page.locator("[data-unit-empty]")).to_be_visible()
+    page.unroute("**/js/portal.js")
+    assert errors == []
+    context.close()

@@ -155,15 +155,19 @@
         results.appendChild(item);
       });
     }
+    var asked = 0;  // only the answer to the latest query is shown; a slow earlier one arriving late is dropped
     function search() {
       var q = input.value.trim();
+      var mine = ++asked;
       if (!q) { results.innerHTML = ""; showEmpty(false); return; }
-      getJSON(url + "?q=" + encodeURIComponent(q)).then(render);
+      getJSON(url + "?q=" + encodeURIComponent(q)).then(function (rows) { if (mine === asked) { render(rows); } });
     }
     input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 250); });
     input.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter") { ev.preventDefault(); clearTimeout(timer); search(); }
     });
+    // On a slow phone one may type before this script has run: search what is already typed.
+    if (input.value.trim() && input.value !== input.defaultValue) { search(); }
   });
 
   /* Profile: show the question blocks of the chosen personnel type, PCR years only when doing PCR,
