@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable
 
 from flask_admin.babel import gettext as fa_gettext
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from markupsafe import Markup, escape
 
 CellFactory = Callable[["ListTableMixin"], Callable]
 MASKED_PHONE = re.compile(r"^(\d{3})\d{4}(\d{4})$")
+SORT_STAND_IN = 987654  # a column index no grid has, replaced in one sort URL to give each column's
 
 
 def masked_phone(phone: str | None) -> str:
@@ -58,24 +59,39 @@ class ListTableMixin:
         """What names the row for its checkbox (after 选择); the first cell's text by default."""
         return str(getattr(row, self._list_columns[0][0], "") or "")
 
+    def _list_header_words(self) -> list[tuple]:
+        """(column, label, sort title, sortable, description) of each column, built once per language."""
+        key = str(get_locale())
+        cache = self.__dict__.setdefault("_hwr_header_words", {})
+        if key not in cache:
+            cache[key] = [(column, str(label), fa_gettext("Sort by %(name)s", name=str(label)), self.is_sortable(column),
+                           str(self.column_descriptions[column]) if column in (self.column_descriptions or {}) else None)
+                          for column, label in self._list_columns]
+        return cache[key]
+
+    def _sort_urls(self, view_args) -> tuple[str, str]:
+        """The list's URL sorted by a stand-in column, ascending and descending (two url_for a page, not one a
+        column): the stand-in index is replaced by each column's."""
+        asc, desc = (self._get_list_url(view_args.clone(sort=SORT_STAND_IN, sort_desc=d)) for d in (None, 1))
+        return asc, desc
+
     def list_table(self, data, actions) -> ListTable:
         """The page's table: headers with sort links, and each row's cells formatted once, in Python."""
         view_args = self._get_list_extra_args()
+        asc_url, desc_url = self._sort_urls(view_args)
+        stand_in = f"sort={SORT_STAND_IN}"
         headers = []
-        for idx, (column, label) in enumerate(self._list_columns):
-            label = str(label)
-            sort = None
+        for idx, (column, label, title, sortable, description) in enumerate(self._list_header_words()):
+            sort = arrow = None
             if view_args.sort == idx:
                 sort = "descending" if view_args.sort_desc else "ascending"
+                arrow = "down" if view_args.sort_desc else "up"
             elif view_args.sort is None and column == self.default_sort_column:
                 sort = "descending"  # the default order, newest first; no arrow, as Flask-Admin shows it
             url = None
-            if self.is_sortable(column):
-                desc = 1 if view_args.sort == idx and not view_args.sort_desc else None
-                url = self._get_list_url(view_args.clone(sort=idx, sort_desc=desc))
-            arrow = (("down" if view_args.sort_desc else "up") if view_args.sort == idx else None)
-            headers.append((column, label, url, sort, arrow, fa_gettext("Sort by %(name)s", name=label),
-                            self.column_descriptions.get(column) if self.column_descriptions else None))
+            if sortable:  # the column already sorted ascending links to descending, any other to ascending
+                url = (desc_url if sort == "ascending" and arrow else asc_url).replace(stand_in, f"sort={idx}", 1)
+            headers.append((column, label, url, sort, arrow, title, description))
         cells = [(f'<td class="col-{escape(column)}">', (self.list_cells.get(column) or _plain_factory(column))(self))
                  for column, _label in self._list_columns]
         select = _("Select")
