@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 CellFactory = Callable[["ListTableMixin"], Callable]
 MASKED_PHONE = re.compile(r"^(\d{3})\d{4}(\d{4})$")
 SORT_STAND_IN = 987654  # a column index no grid has, replaced in one sort URL to give each column's
+STAND_IN = "hwrstandin"  # a value put in one URL and replaced to give its siblings' (one url_for, not one each)
 
 
 def masked_phone(phone: str | None) -> str:
@@ -74,6 +75,13 @@ class ListTableMixin:
         column): the stand-in index is replaced by each column's."""
         asc, desc = (self._get_list_url(view_args.clone(sort=SORT_STAND_IN, sort_desc=d)) for d in (None, 1))
         return asc, desc
+
+    def page_size_links(self, view_args):
+        """size → the list's URL with that page size (the page-size menu's links), from one url_for."""
+        biggest = max(self.page_size_options)  # a page size the URL keeps (any other is bounded away)
+        url = self._get_list_url(view_args.clone(page_size=biggest))
+        at = re.compile(rf"([?&]page_size=){biggest}(?=&|$)")
+        return lambda size: at.sub(rf"\g<1>{int(size)}", url, count=1)
 
     def list_table(self, data, actions) -> ListTable:
         """The page's table: headers with sort links, and each row's cells formatted once, in Python."""

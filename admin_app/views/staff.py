@@ -28,7 +28,7 @@ from ..services.staff_listing import SORTABLE, StaffListing, row_key
 from .base import SecureModelView
 from .dashboard import CARDS
 from .formatters import label_cell, status_cell, time_cell
-from .list_table import ListTableMixin, masked_phone
+from .list_table import STAND_IN, ListTableMixin, masked_phone
 from .staff_card import LEVEL_NAMES, StaffCardMixin
 from .staff_export import StaffExportMixin
 from .staff_filters import (
@@ -319,12 +319,13 @@ class StaffProfileView(ListTableMixin, StaffCardMixin, StaffExportMixin, StaffIm
         idx = self._status_filter_index()
         active = {v for i, _n, v in (view_args.filters or ()) if i == idx}
         cards = []
+        # One url_for for the five cards: their URLs differ only in the status group's code.
+        card_url = self.get_url(".index_view", **{f"flt0_{self.get_filter_arg(idx, self._filters[idx])}": STAND_IN})
         for msgid, statuses in CARDS:
             value = next(k for k, v in STATUS_GROUPS.items() if set(v) == set(statuses))
             cards.append({"label": _(msgid), "n": sum(counts.get(s, 0) for s in statuses), "value": value,
                           "active": value in active or (value == "reported" and not view_args.filters),
-                          "url": self.get_url(".index_view", **{f"flt0_{self.get_filter_arg(idx, self._filters[idx])}":
-                                                                value})})
+                          "url": card_url.replace(f"={STAND_IN}", f"={value}", 1)})
         export_kwargs = dict(kwargs)
         if not active:  # 上报数 by default: said in the export links, so another tab's card cannot change them
             export_kwargs[f"flt{len(view_args.filters or ())}_{self.get_filter_arg(idx, self._filters[idx])}"] = \
@@ -337,7 +338,8 @@ class StaffProfileView(ListTableMixin, StaffCardMixin, StaffExportMixin, StaffIm
             cards=cards, export_links=self.export_links(export_kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
             reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args),
-            keyset_links=self._keyset_links if keyset is not None else None)
+            keyset_links=self._keyset_links if keyset is not None else None,
+            page_size_link=self.page_size_links(view_args))
         return super().index_view()
 
     # ---- actions -------------------------------------------------------------------------------------
