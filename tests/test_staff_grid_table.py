@@ -13,7 +13,8 @@ from tests.test_review_support import STAFF_URL, grid_ids, make_pending, profile
 def headers(html: str) -> dict[str, str]:
     """The table's header cells by column: the whole <th …>…</th>."""
     head = html[html.index('<table class="table'):html.index("</thead>")]
-    return {m.group(1): m.group(0) for m in re.finditer(r'<th class="column-header col-(\w+)"[^>]*>.*?</th>', head, re.S)}
+    cells = re.finditer(r'<th class="column-header col-(\w+)"[^>]*>.*?</th>', head, re.S)
+    return {m.group(1): m.group(0) for m in cells}
 
 
 def test_the_table_is_not_rendered_cell_by_cell_through_flask_admin(login, monkeypatch):
@@ -49,7 +50,8 @@ def test_headers_link_each_order_and_say_which_one_is_applied(login):
     assert "<a" not in th["institution"]  # not sortable
     th = headers(c.get(STAFF_URL + "?sort=0").get_data(as_text=True))
     assert 'aria-sort="ascending"' in th["name"] and "fa-chevron-up" in th["name"]
-    assert 'href="/admin/staff/?sort=0&amp;desc=1&amp;page_size=50"' in th["name"]  # the same column again: the other way
+    # The same column again: the other way.
+    assert 'href="/admin/staff/?sort=0&amp;desc=1&amp;page_size=50"' in th["name"]
     assert "aria-sort" not in th["submitted_at"]
     th = headers(c.get(STAFF_URL + "?sort=0&desc=1").get_data(as_text=True))
     assert 'aria-sort="descending"' in th["name"] and "fa-chevron-down" in th["name"]

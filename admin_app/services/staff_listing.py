@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from flask import current_app
 from sqlalchemy import desc as descending, false, func, literal, literal_column, null, select, tuple_, union_all
-from sqlalchemy.orm import joinedload, lazyload, load_only
+from sqlalchemy.orm import joinedload, load_only
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile

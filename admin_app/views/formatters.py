@@ -9,7 +9,6 @@ from markupsafe import Markup
 from ..models.profile import STATUSES
 from ..services import clock
 
-
 _LABELS: dict = {}  # (id of a module-level mapping, language) -> its translated labels
 
 

@@ -65,8 +65,9 @@ class ListTableMixin:
         key = str(get_locale())
         cache = self.__dict__.setdefault("_hwr_header_words", {})
         if key not in cache:
-            cache[key] = [(column, str(label), fa_gettext("Sort by %(name)s", name=str(label)), self.is_sortable(column),
-                           str(self.column_descriptions[column]) if column in (self.column_descriptions or {}) else None)
+            descriptions = self.column_descriptions or {}
+            cache[key] = [(column, str(label), fa_gettext("Sort by %(name)s", name=str(label)),
+                           self.is_sortable(column), str(descriptions[column]) if column in descriptions else None)
                           for column, label in self._list_columns]
         return cache[key]
 

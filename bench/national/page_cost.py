@@ -56,8 +56,8 @@ def main() -> int:
     out = {label: {"ours": [], "floor": []} for label, *_rest in rows}
     for rep in range(reps + 1):  # the first repetition warms up
         for label, client, page_url, where, params, order in rows:
-            pair = [("ours", lambda: get(client, page_url)),
-                    ("floor", lambda: floor_page(app, where, params, 0, order))]
+            pair = [("ours", lambda c=client, u=page_url: get(c, u)),
+                    ("floor", lambda w=where, p=params, o=order: floor_page(app, w, p, 0, o))]
             for who, fn in (pair if rep % 2 else pair[::-1]):
                 timing = clocked(fn)
                 if rep:
