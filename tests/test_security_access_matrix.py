@@ -126,6 +126,19 @@ def world(template_db, tmp_path_factory):
         d["prereg"] = pre.id
         d.update(application=appl.id, application_name=appl.name, audit=audit.id, grant=grant.id,
                  assistant_phone=assistant.phone)
+    # A programme other than the default (issue 19) in unit A's subtree: UNIT_A its manager there, with an assistant.
+    from admin_app.services import programmes as programme_service
+
+    prog = programme_service.save(None, users["super"], name="矩阵业务", code="matrixprog", description="",
+                                  institutions=ids["a"]["unit_name"])
+    prog_assistant = one(User, User.phone == ids["a"]["assistant_phone"])
+    db.session.add(AdminGrant(institution_id=ids["a"]["unit"], programme_id=prog.id, role="manager",
+                              state="active", user_id=users["unit"].id))
+    prog_grant = AdminGrant(institution_id=ids["a"]["unit"], programme_id=prog.id, role="assistant",
+                            state="active", user_id=prog_assistant.id)
+    db.session.add(prog_grant)
+    db.session.commit()
+    ids["a"]["prog_assistant"] = ids["b"]["prog_assistant"] = prog_grant.id
     # Export jobs (when the app has them): a finished one of the unit admin ("a") and of the sibling officer ("b").
     try:
         from admin_app.models import ExportJob
@@ -498,6 +511,24 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/programmes/workforce", portal(all=404)))
     add(Row("POST", "/programmes/workforce/codes", portal(all=404), data={"rowid": str(ids["a"]["child"])},
             target="a", state=grants_of_institution(ids["a"]["child"])))
+    # 业务助理 of that programme: the page for whoever takes part (unit A's people, the platform admin); the changes
+    # for its business manager only (a wrong identity confirmation re-renders the form, nothing written).
+    team = "/programmes/matrixprog/team"
+    unit_a = ids["a"]["unit"]
+    takes_part = portal(officer=404, sibling=404)
+    manager_only = portal(all=404, unit=200)
+    step_up = {"password": "wrong-password-1", "sms_code": "000000"}
+    add(Row("GET", team, takes_part))
+    add(Row("GET", f"{team}?institution={unit_a}&remove={ids['a']['prog_assistant']}", takes_part))
+    add(Row("POST", team + "/assistant", manager_only, target="a", state=grants_of_institution(unit_a),
+            data={"add-institution_id": str(unit_a), "add-by": "phone", "add-phone": ids["a"]["staff_phone"],
+                  **{f"add-{k}": v for k, v in step_up.items()}}))
+    add(Row("POST", team + "/assistant/remove", manager_only, target="a", state=grants_of_institution(unit_a),
+            data={"remove-grant_id": str(ids["a"]["prog_assistant"]),
+                  **{f"remove-{k}": v for k, v in step_up.items()}}))
+    add(Row("POST", team + "/transfer", manager_only, target="a", state=grants_of_institution(unit_a),
+            data={"transfer-institution_id": str(unit_a), "transfer-by": "phone", "transfer-confirm": "y",
+                  "transfer-phone": ids["a"]["assistant_phone"], **{f"transfer-{k}": v for k, v in step_up.items()}}))
     return rows
 
 
@@ -593,7 +624,7 @@ def test_every_route_is_in_the_matrix(template_db, tmp_path):
 
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     fake = {side: {k: 1 for k in ("profile", "unit", "child", "verification", "application", "audit", "grant",
-                                  "session", "prereg")}
+                                  "session", "prereg", "prog_assistant")}
             | {"job": side * 32, "staff_phone": "13800000010", "staff_name": "x", "unit_name": "x", "child_name": "x",
                "application_name": "x", "assistant_phone": "13700000001"} for side in ("a", "b")}
     missing = sorted(_required_routes(app) - _covered_endpoints(app, build_table(fake)))

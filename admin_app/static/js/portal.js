@@ -110,6 +110,11 @@
           fill(levels[i + 1], rows);
         });
       });
+      // A level chosen before this script ran (a slow phone) still fills the next one.
+      var served = Array.prototype.find.call(select.options, function (o) { return o.defaultSelected; });
+      if (select.value !== (served ? served.value : select.options.length ? select.options[0].value : "")) {
+        select.dispatchEvent(new Event("change"));
+      }
     });
   });
 
