@@ -122,3 +122,21 @@ def test_the_manager_hands_his_right_over_after_confirming_and_leaves_the_team_p
     assert manager.user_id == successor.id and audits("manager_transferred") == 1
     assert "您不是本业务中任何机构的业务负责人" in c.get(TEAM).get_data(as_text=True)
     assert login(UNIT_A).get("/admin/").status_code == 200  # his default-programme right is untouched
+
+
+def test_every_id_on_the_programme_team_page_is_unique_and_every_reference_resolves(login, sms):
+    from tests.test_grant_team_ids import assert_ids_sound, parse
+
+    prog = talent_managed_by()
+    unit = inst(UNIT_A_NAME)
+    helper = grant_right(make_user("13911112005", "助理甲", unit)[0], unit, prog, role="assistant")
+    c = login(UNIT_A)
+    for html in (c.get(TEAM).get_data(as_text=True),
+                 c.get(f"{TEAM}?remove={helper.id}").get_data(as_text=True),
+                 c.post(TEAM + "/transfer", data={"transfer-institution_id": str(unit.id), "transfer-by": "phone",
+                                                  "transfer-phone": "1" * 40}).get_data(as_text=True),
+                 c.post(TEAM + "/assistant/remove", data={"remove-grant_id": str(helper.id),
+                                                          "remove-password": "x" * 200}).get_data(as_text=True)):
+        page = parse(html)
+        assert_ids_sound(page)
+        assert all(target in page.ids for target in page.summary_links)

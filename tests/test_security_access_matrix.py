@@ -139,6 +139,7 @@ def world(template_db, tmp_path_factory):
     db.session.add(prog_grant)
     db.session.commit()
     ids["a"]["prog_assistant"] = ids["b"]["prog_assistant"] = prog_grant.id
+    ids["a"]["prog"] = ids["b"]["prog"] = prog.id
     # Export jobs (when the app has them): a finished one of the unit admin ("a") and of the sibling officer ("b").
     try:
         from admin_app.models import ExportJob
@@ -507,6 +508,11 @@ def build_table(ids) -> list[Row]:
                                   ("GET", "/admin/programme/ajax/lookup/?name=institution&query=a", None, 404),
                                   ("POST", "/admin/programme/ajax/update/", {"list_form_pk": "1", "name": "x"}, 404)):
         add(Row(method, url, admin(ok, covers={"super"}, foreign=403), data=data))
+    # 授权管理 of a programme: its rights, and 解除授权 (the first post asks for confirmation; nothing is written)
+    prog_id, unit_a = ids["a"]["prog"], ids["a"]["unit"]
+    add(Row("GET", f"/admin/programme/rights/?id={prog_id}", admin(200, covers={"super"}, foreign=403)))
+    add(Row("POST", f"/admin/programme/rights/revoke/?id={prog_id}", admin(200, covers={"super"}, foreign=403),
+            data={"rowid": str(unit_a), "mode": "all"}, target="a", state=grants_of_institution(unit_a)))
     # A programme's own page: only for those who take part (the default programme's page is the back office).
     add(Row("GET", "/programmes/workforce", portal(all=404)))
     add(Row("POST", "/programmes/workforce/codes", portal(all=404), data={"rowid": str(ids["a"]["child"])},
@@ -624,7 +630,7 @@ def test_every_route_is_in_the_matrix(template_db, tmp_path):
 
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     fake = {side: {k: 1 for k in ("profile", "unit", "child", "verification", "application", "audit", "grant",
-                                  "session", "prereg", "prog_assistant")}
+                                  "session", "prereg", "prog_assistant", "prog")}
             | {"job": side * 32, "staff_phone": "13800000010", "staff_name": "x", "unit_name": "x", "child_name": "x",
                "application_name": "x", "assistant_phone": "13700000001"} for side in ("a", "b")}
     missing = sorted(_required_routes(app) - _covered_endpoints(app, build_table(fake)))

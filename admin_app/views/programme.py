@@ -2,7 +2,8 @@
 
 Rules live in services.programmes; this view parses the form and shows the service's messages on its fields.
 """
-from flask import abort, flash, request, url_for
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import BaseForm
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -11,7 +12,8 @@ from markupsafe import Markup
 from wtforms import StringField, TextAreaField
 
 from ..models import Programme
-from ..services import programmes
+from ..models.grant import ROLES
+from ..services import ServiceError, grants, programme_rights, programmes
 from ..services.profiles import FieldErrors
 from ..services.scope import current_scope
 from .base import SecureModelView
@@ -48,10 +50,12 @@ def _fmt_institutions(view, context, model, name):
 def _fmt_page(view, context, model, name):
     if model.is_default:
         return Markup('<a href="{}">{}</a>').format(url_for("admin.index"), _("Back office"))
+    rights = Markup('<a href="{}" class="d-block" data-programme-rights>{}</a>').format(
+        url_for("programme.rights_view", id=model.id), _("Authorization management"))
     if not model.active:
-        return ""
-    return Markup('<a href="{}" data-programme-page>{}</a>').format(url_for("programmes.show", code=model.code),
-                                                                     _("Programme page"))
+        return rights
+    return Markup('<a href="{}" class="d-block" data-programme-page>{}</a>{}').format(
+        url_for("programmes.show", code=model.code), _("Programme page"), rights)
 
 
 class ProgrammeView(SecureModelView):
@@ -130,3 +134,48 @@ class ProgrammeView(SecureModelView):
         result = programmes.set_active(ids, True, current_user)
         flash(_("%(n)d programme(s) reactivated.", n=result.changed), "success" if result.changed else "info")
 
+
+    # ------------------------------------------------------------------------- the programme's rights
+    def _programme(self):
+        try:
+            return programme_rights.require_programme(request.values.get("id"))
+        except ServiceError:
+            abort(404)
+
+    @expose("/rights/", methods=("GET",))
+    def rights_view(self):
+        """授权管理: the institutions holding rights in this programme, with 解除授权 (platform admin)."""
+        programme = self._programme()
+        if programme.is_default:  # its rights are the back office's grant grid
+            return redirect(url_for("grant.index_view"))
+        page = programme_rights.rights_page(current_user, programme, request.args.get("page"))
+        return self.render("admin/programme/rights.html", data=page, roles=ROLES, masked=grants.masked_person,
+                           confirm=None, mode=None)
+
+    @expose("/rights/revoke/", methods=("POST",))
+    def revoke_view(self):
+        """解除授权 / 批量解除未激活授权码 of the ticked institutions: a confirmation first, then the change."""
+        programme = self._programme()
+        if programme.is_default:
+            abort(404)
+        mode = "unactivated" if request.form.get("mode") == "unactivated" else "all"
+        ids = request.form.getlist("rowid")
+        back = url_for(".rights_view", id=programme.id)
+        chosen = programme_rights.chosen(current_user, programme, ids)
+        if not chosen:
+            flash(_("Please select at least one institution holding a right in this programme."), "error")
+            return redirect(back)
+        if request.form.get("confirm") != "1":
+            page = programme_rights.rights_page(current_user, programme, 1)
+            return self.render("admin/programme/rights.html", data=page, roles=ROLES, masked=grants.masked_person,
+                               confirm=chosen, mode=mode)
+        result = programme_rights.revoke(current_user, programme, [r.institution.id for r in chosen],
+                                         only_unactivated=mode == "unactivated")
+        if result.institutions:
+            flash(_("Authorization revoked for %(n)d institution(s); their admins have lost access.",
+                    n=result.institutions) if mode == "all" else
+                  _("Unactivated authorization codes revoked for %(n)d institution(s).", n=result.institutions),
+                  "success")
+        if result.untouched:
+            flash(_("%(n)d selected institution(s) had nothing to revoke.", n=result.untouched), "info")
+        return redirect(back)
