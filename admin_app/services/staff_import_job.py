@@ -24,10 +24,10 @@ from . import ServiceError, jobs, notices
 from .audit import record
 from .clock import local_day
 from .counters import add, bump
-from .identity import ensure_key
+from .identity import KeyMismatch, ensure_key
 from .profile_changes import SENT_BACK
 from .scope import scope_for
-from .staff_import import CHUNK, UNUSABLE_PASSWORD, context, judge_chunk
+from .staff_import import CHUNK, UNUSABLE_PASSWORD, context, judge_chunk, key_message
 from .staff_import_file import read_sheet
 
 KIND = "staff_import"
@@ -55,6 +55,27 @@ def hold(raw: bytes, user_id: int) -> str:
     return _serializer().dumps({"f": token, "u": user_id, "h": hashlib.sha256(raw).hexdigest()})
 
 
+def hold_report(report, user_id: int) -> str:
+    """Write a dry run's full row-by-row report as XLSX for its admin to download; returns the signed token."""
+    token = secrets.token_hex(16)
+    with jobs.open_private(_held(f"report-{token}")) as fh:
+        write_results(report.rows, fh, None)
+    return _serializer().dumps({"r": token, "u": user_id})
+
+
+def held_report(signed: str, user) -> Path | None:
+    """The report file of this token, when it is this user's, not older than TOKEN_AGE and still there."""
+    try:
+        data = _serializer().loads(signed or "", max_age=TOKEN_AGE)
+    except BadSignature:
+        return None
+    token = str(data.get("r", ""))
+    if data.get("u") != user.id or len(token) != 32 or not token.isalnum():
+        return None
+    path = _held(f"report-{token}")
+    return path if path.is_file() else None
+
+
 def confirm(signed: str, user, locale: str, ip: str | None, base_url: str) -> str:
     """Start the job of a dry run this user saw; returns the job id. ServiceError for a stale or used token."""
     stale = _("This dry run has expired or has already been confirmed. Please upload the file again.")
@@ -65,6 +86,10 @@ def confirm(signed: str, user, locale: str, ip: str | None, base_url: str) -> st
     token = str(data.get("f", ""))
     if data.get("u") != user.id or len(token) != 32 or not token.isalnum():
         raise ServiceError(stale)
+    try:
+        ensure_key()  # before the file is claimed: on a node with the wrong PII key the dry run stays confirmable
+    except KeyMismatch:
+        raise ServiceError(key_message()) from None
     claimed = _held(token, "claimed")
     try:
         os.rename(_held(token), claimed)  # atomic: a second confirmation finds nothing to claim
@@ -231,14 +256,14 @@ def invite(created, ctx, base_url: str) -> int:
     return len(notices.queue(items)) if items else 0
 
 
-def write_results(results, fh, invited: int) -> None:
-    """The result sheet the job's page offers: one line per row with its outcome."""
+def write_results(results, fh, invited: int | None) -> None:
+    """The result sheet the job's page offers (and the dry run's full report, invited None): one line per row."""
     import xlsxwriter
 
     from .staff_import import outcome_label
 
     wb = xlsxwriter.Workbook(fh, {"in_memory": True})
-    ws = wb.add_worksheet(_("Import result"))
+    ws = wb.add_worksheet(_("Import result") if invited is not None else _("Dry run"))
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     for col, title in enumerate((_("Row"), _("Name"), _("Mobile number"), _("Result"), _("Status"), _("Note"))):
         ws.write_string(0, col, title, head)
@@ -247,7 +272,8 @@ def write_results(results, fh, invited: int) -> None:
         for col, text in enumerate((r.name, r.phone, outcome_label(r.outcome), outcome_label(r.status or ""),
                                     r.reason), start=1):
             ws.write_string(i, col, str(text or ""))
-    ws.write_string(len(results) + 2, 0, _("Invitations queued for sending by SMS: %(n)d", n=invited))
+    if invited is not None:
+        ws.write_string(len(results) + 2, 0, _("Invitations queued for sending by SMS: %(n)d", n=invited))
     ws.set_column(1, 2, 16)
     ws.set_column(5, 5, 60)
     ws.freeze_panes(1, 0)
