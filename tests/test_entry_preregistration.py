@@ -43,8 +43,8 @@ def test_an_officer_pre_registers_and_the_person_signs_up_onto_the_unit_staff_li
     form = officer.get("/admin/preregistration/new/").get_data(as_text=True)
     assert 'name="institution_id_q"' in form and HOSPITAL_A_NAME not in form  # a search, not a list of thousands
     # without JavaScript: the Search button re-renders the form with the matches among his subordinates only
-    form = officer.post("/admin/preregistration/new/", data={"institution_id_q": "人民医院", "find_unit": "institution_id",
-                                                             "phone": NEW_ADMIN}).get_data(as_text=True)
+    form = officer.post("/admin/preregistration/new/", data={
+        "institution_id_q": "人民医院", "find_unit": "institution_id", "phone": NEW_ADMIN}).get_data(as_text=True)
     assert f'<option selected value="{hospital.id}">' in form and HOSPITAL_B_NAME not in form and rows() == []
     resp = prereg(officer, hospital.id, phone="139 1111 2222")
     assert resp.status_code == 302
