@@ -232,6 +232,20 @@ def json_ids_hold(obj_id: int, covered: set):
     return check
 
 
+def picker_offers(inst_id: int, covered: set):
+    """A unit search picker's JSON ([{id, name, ...}]): the institution for in-scope roles only."""
+    def check(resp, role):
+        if resp.status_code != 200:
+            return None
+        found = inst_id in [row["id"] for row in resp.get_json()]
+        if role in covered and not found:
+            return f"in-scope institution {inst_id} missing from the picker"
+        if role not in covered and found:
+            return f"OUT-OF-SCOPE institution {inst_id} offered by the picker"
+        return None
+    return check
+
+
 def sessions_listed(ids):
     """/sessions: the staff member sees his other session ("a"); nobody sees STAFF_B's ("b")."""
     def check(resp, role):
@@ -411,6 +425,8 @@ def build_table(ids) -> list[Row]:
         add(Row("GET", f"/admin/preregistration/?search=1360000{301 if side == 'a' else 302:04d}", admin(),
                 target=side, check=lambda resp, role, pid=d["prereg"], cc=child_cover: _grant_list_check(
                     resp, role, pid, cc)))
+        add(Row("GET", f"/admin/preregistration/institutions/?q={d['child_name']}", admin(), target=side,
+                check=picker_offers(cid, child_cover)))
         add(Row("POST", "/admin/preregistration/action/", admin(302), data={"action": "revoke",
                                                                            "rowid": str(d["prereg"])},
                 target=side, state=status_of(Preregistration, d["prereg"], Preregistration.revoked_at)))
