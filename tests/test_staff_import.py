@@ -439,3 +439,28 @@ def test_a_bad_pcr_years_on_a_draft_without_type_refuses_the_row(import_app, log
     row = dict(person(33, complete=False), **{"是否从事PCR工作": "是", "从事PCR年限": "很多"})
     (outcome, note), = report(upload(c, fill(c, [row])).get_data(as_text=True))
     assert outcome == "refuse" and "从事PCR年限" in note, note
+
+
+def test_the_email_column_is_optional_checked_and_stored_and_its_other_header_words_are_accepted(import_app, login):
+    c = login(UNIT_A)
+    headers = [cell.value for cell in load_workbook(io.BytesIO(template(c))).worksheets[0][1]]
+    assert "邮箱" in headers
+    rows = [dict(person(41, complete=False), 邮箱="Wang.Li@Example.CN"), dict(person(42), 邮箱="wangli@"),
+            person(43, complete=False)]
+    lines = report(upload(c, fill(c, rows)).get_data(as_text=True))
+    assert [o for o, _n in lines] == ["refuse", "create", "create"] and "不是有效的邮箱地址" in lines[0][1], lines
+    html = upload(c, fill(c, [rows[0], rows[2]])).get_data(as_text=True)
+    run_confirmed(c, html)
+    assert user(rows[0]["手机号"]).email == "Wang.Li@example.cn" and user(rows[2]["手机号"]).email is None
+    # A sheet from elsewhere says 电子邮箱; a registered person's blank email cell keeps the address on file.
+    wb = Workbook()
+    wb.active.append(["姓名", "手机号", "所在单位", "电子邮箱"])
+    wb.active.append(["导入43", rows[2]["手机号"], UNIT_A_NAME, "new@example.cn"])
+    wb.active.append(["导入41", rows[0]["手机号"], UNIT_A_NAME, None])
+    out = io.BytesIO()
+    wb.save(out)
+    html = upload(c, out.getvalue()).get_data(as_text=True)
+    assert 'data-update="2"' in html and 'data-refuse="0"' in html, report(html)
+    run_confirmed(c, html)
+    db.session.expire_all()
+    assert user(rows[2]["手机号"]).email == "new@example.cn" and user(rows[0]["手机号"]).email == "Wang.Li@example.cn"

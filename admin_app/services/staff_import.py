@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
-from ..forms.validators import normalize_phone
+from ..forms.validators import normalize_email, normalize_phone
 from ..i18n import N_
 from ..models import Institution, Region, User
 from ..models.profile import PERSONNEL_TYPES, STATUSES
@@ -203,6 +203,11 @@ def _region(ctx: Context, value, unit) -> str | None:
     return code
 
 
+def _refuse_email(text: str):
+    raise RowRefused(_("%(col)s: \"%(v)s\" is not a valid email address (such as name@example.cn).",
+                       col=_label("email"), v=text[:40]))
+
+
 def parse_row(ctx: Context, cells: dict) -> tuple[dict, dict, dict]:
     """(account values, questionnaire data for check_fields, which fields were filled); RowRefused on a bad value."""
     name = (cell_text(cells.get("name")) or "").strip()
@@ -217,13 +222,16 @@ def parse_row(ctx: Context, cells: dict) -> tuple[dict, dict, dict]:
     if phone is None:
         raise RowRefused(_("%(col)s: \"%(v)s\" is not a mainland China mobile number.", col=_label("phone"),
                            v=phone_text[:20]))
+    email = cell_text(cells.get("email"))
+    if email is not None:
+        email = normalize_email(email) or _refuse_email(email)
     unit = _institution(ctx, cells.get("institution"))
     department = cell_text(cells.get("department"))
     for f, text in (("department", department), ("title", cell_text(cells.get("title"))),
                     ("position", cell_text(cells.get("position")))):
         if text and len(text) > 64:
             raise RowRefused(_("%(col)s: at most %(n)d characters.", col=_label(f), n=64))
-    account = {"name": name, "phone": phone, "institution_id": unit.id, "department": department,
+    account = {"name": name, "phone": phone, "email": email, "institution_id": unit.id, "department": department,
                "region_code": _region(ctx, cells.get("region_code"), unit)}
     data: dict = {}
     filled = {f for f, v in cells.items() if v is not None}

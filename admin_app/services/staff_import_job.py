@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale, gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, literal_column, update
 
 from ..extensions import db
 from ..models import ReviewEvent, StaffProfile, User
@@ -32,6 +32,7 @@ from .staff_import_file import read_sheet
 
 KIND = "staff_import"
 TOKEN_AGE = 3600
+EDITABLE = ("draft", "submitted", "unit_rejected", "rejected")  # statuses an import may update (not LOCKED)
 SEAL_KEYS = ("id_type", "id_number_enc", "id_number_index", "id_number_masked")
 
 
@@ -171,7 +172,7 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
             rows.append(dict(phone=a["phone"], name=a["name"], password_hash=UNUSABLE_PASSWORD,
                              institution_id=a["institution_id"], region_code=a["region_code"],
                              department=a["department"], identity_status="unverified", is_superuser=False,
-                             active=True, failed_logins=0, created_at=now, email=None,
+                             active=True, failed_logins=0, created_at=now, email=a["email"],
                              **(p["seal"] or dict.fromkeys(SEAL_KEYS))))
         # Core, not ORM bulk insert: the ORM leaves None keys out and splits the batch wherever they differ.
         t = User.__table__
@@ -186,7 +187,9 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
         profile = user.profile if user is not None else None
         if user is not None:
             seal = p["seal"] or {k: getattr(user, k) for k in SEAL_KEYS}
+            # A blank email cell keeps the address the person gave on his account page.
             accounts.append(dict(b_id=user.id, name=a["name"], department=a["department"],
+                                 email=a["email"] or user.email,
                                  institution_id=a["institution_id"], region_code=a["region_code"], **seal))
         if profile is None:
             fresh.append(dict(row, user_id=uid, version=1, created_at=now))
@@ -218,7 +221,8 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
         cols = [k for k in edits[0] if not k.startswith("b_")]
         res = db.session.execute(
             update(t).where(t.c.id == bindparam("b_id"), t.c.version == bindparam("b_version"),
-                            t.c.status.in_(("draft", "submitted", "unit_rejected", "rejected")))
+                            # literal SQL: an expanding IN parameter cannot run as executemany (2+ updates a chunk)
+                            t.c.status.in_([literal_column(f"'{st}'") for st in EDITABLE]))
             .values({c: bindparam(c) for c in cols}), edits)
         if res.rowcount != len(edits):
             raise ImportRaced()
