@@ -464,3 +464,14 @@ def test_the_email_column_is_optional_checked_and_stored_and_its_other_header_wo
     run_confirmed(c, html)
     db.session.expire_all()
     assert user(rows[2]["手机号"]).email == "new@example.cn" and user(rows[0]["手机号"]).email == "Wang.Li@example.cn"
+
+
+def test_the_import_jobs_page_shows_the_shared_progress_bar_with_its_live_text(import_app, login):
+    c = login(UNIT_A)
+    job_id = run_confirmed(c, upload(c, fill(c, [person(51)])).get_data(as_text=True))
+    page = c.get(f"/admin/staff/import/jobs/{job_id}").get_data(as_text=True)
+    bar = re.search(r'<div class="progress-bar[^>]*>', page).group(0)
+    assert 'role="progressbar"' in bar and 'aria-valuenow="100"' in bar and 'aria-labelledby="export-title"' in bar
+    assert re.search(r'id="export-title">人员导入<', page)
+    assert re.search(r'id="export-text" class="mb-2" role="status">已完成：已处理 1 行。<', page)
+    assert re.search(r'data-text-running="[^"]*\{done\}[^"]*\{total\}', page)  # what the script writes as it runs
