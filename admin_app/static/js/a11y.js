@@ -58,19 +58,14 @@
   }
 
   // The error summary is rendered by the page (templates/_error_summary.html): move focus to it, so a screen
-  // reader reads it at once, and let its links focus the field they name (a radio group: its first choice).
+  // reader reads it at once. Its links are plain fragments (every id on a page is unique) that focus a field
+  // without script; a link to a radio group's fieldset focuses its first choice here.
   function focusErrorSummary() {
     var box = document.querySelector('.error-summary');
     if (!box) { return; }
     box.querySelectorAll('a[href^="#"]').forEach(function (link) {
       link.addEventListener('click', function (e) {
-        // The field by its id; a field drawn once per row (the team page) or a radio group without its wrapper:
-        // the first element whose id starts with it.
-        var id = link.getAttribute('href').slice(1);
-        var target = document.getElementById(id);
-        [id, id.replace(/-group$/, '')].forEach(function (stem) {
-          if (!target && window.CSS) { target = document.querySelector('[id^="' + CSS.escape(stem) + '-"]'); }
-        });
+        var target = document.getElementById(link.getAttribute('href').slice(1));
         if (!target) { return; }
         var field = target.matches('input, select, textarea') ? target
           : target.querySelector('input:not([type=hidden]), select, textarea');
