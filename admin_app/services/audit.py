@@ -54,6 +54,8 @@ AUDIT_ACTIONS = {
     "api_client_revoked": N_("Consuming system revoked"),
     "api_read": N_("API read by a consuming system"),
     "api_read_full_id": N_("API read with full ID numbers"),
+    "staff_import": N_("Staff imported from a file"),
+    "notices_resent": N_("Failed SMS notices sent again"),
 }
 TARGET_TYPES = {
     "staff_profile": N_("Staff profile"),
@@ -67,6 +69,7 @@ TARGET_TYPES = {
     "pii_key": N_("PII key"),
     "programme": N_("Programme"),
     "api_client": N_("Consuming system"),
+    "sms_notice": N_("SMS notice"),
 }
 
 
