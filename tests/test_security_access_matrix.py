@@ -455,6 +455,9 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/admin/staff/import/", admin()))
     add(Row("GET", "/admin/staff/import/template.xlsx", admin()))
     add(Row("POST", "/admin/staff/import/", admin(409), data={"confirm": "forged"}, note="no such dry run"))
+    add(Row("GET", "/admin/staff/import/report.xlsx?t=forged", admin(404), note="no such dry-run report"))
+    # The dashboard's 重新发送 of failed SMS notices: every admin, for the people of his own scope (none failed here).
+    add(Row("POST", "/admin/notices/resend", admin(303)))
     for side in ("a", "b"):
         job = ids[side]["job"]
         for url in (f"/admin/staff/import/jobs/{job}", f"/admin/staff/import/jobs/{job}.json",

@@ -182,6 +182,7 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
     for r, p in creates + updates:
         a, values, user = p["account"], p["profile"], p["user"]
         uid = user.id if user is not None else user_ids[a["phone"]]
+        p["uid"] = uid  # the invitation names its account: the dashboard's failed-notice panel scopes by it
         row = dict(name=a["name"], phone=a["phone"], department=a["department"], institution_id=a["institution_id"],
                    status=r.status, submitted_at=now if r.status == "submitted" else None, updated_at=now, **values)
         profile = user.profile if user is not None else None
@@ -254,7 +255,7 @@ def invite(created, ctx, base_url: str) -> int:
     items = []
     for r, p in created:
         unit = names.get(p["account"]["institution_id"]) or _("Your unit")
-        items.append(dict(phone=r.phone, kind="invite", purpose="invite", message=_(
+        items.append(dict(phone=r.phone, user_id=p.get("uid"), kind="invite", purpose="invite", message=_(
             "%(unit)s has registered you in the Health Workforce Registry. Open %(url)s, get a code with this "
             "mobile number and set your password, then sign in and check your profile.", unit=unit, url=link)))
     return len(notices.queue(items)) if items else 0

@@ -14,10 +14,12 @@ from wtforms import StringField, TextAreaField
 from ..models import Programme
 from ..models.grant import ROLES
 from ..services import ServiceError, grants, programme_rights, programmes
+from ..services.institutions import get_institution, search_institutions
 from ..services.profiles import FieldErrors
 from ..services.scope import current_scope
 from .base import SecureModelView
 from .formatters import local_time
+from .unit_picker import UnitPicker, helper_button_pressed, query_of
 
 
 class ProgrammeForm(BaseForm):
@@ -29,10 +31,10 @@ class ProgrammeForm(BaseForm):
                                       "programme's page."))
     description = TextAreaField(_l("Description"), render_kw={"rows": 2})
     institutions = TextAreaField(
-        _l("Participating institutions"), render_kw={"rows": 4},
-        description=_l("One per line, by full name or unified social credit code; each institution takes part "
-                       "together with every institution below it. Leave empty for the default programme (all "
-                       "institutions)."))
+        _l("Participating institutions"), render_kw={"rows": 4}, widget=UnitPicker("api.institutions", append=True),
+        description=_l("Search and add them, or type one per line by full name or unified social credit code; each "
+                       "institution takes part together with every institution below it. Leave empty for the "
+                       "default programme (all institutions)."))
 
 
 def _fmt_active(view, context, model, name):
@@ -65,6 +67,8 @@ class ProgrammeView(SecureModelView):
     can_edit = True
     can_view_details = False
     list_template = "admin/programme/list.html"
+    create_template = "admin/programme/create.html"
+    edit_template = "admin/programme/edit.html"
     form = ProgrammeForm
     column_list = ("name", "code", "active", "institutions", "created_at", "page")
     column_labels = {"name": _l("Programme name"), "code": _l("Programme code"), "active": _l("State"),
@@ -92,11 +96,34 @@ class ProgrammeView(SecureModelView):
         return _("No programmes yet.")
 
     # ------------------------------------------------------------------------------------------ the form
+    def _picker(self, form):
+        """The institutions search picker: the matches of what was typed, and the one added without JavaScript."""
+        field = form.institutions
+        field.matches = []
+        try:
+            field.matches = search_institutions(query_of(field))
+        except ServiceError as e:
+            field.picker_error = str(e)
+        picked = get_institution(request.form.get("institutions_pick")) if "add_unit" in request.form else None
+        if picked is not None:
+            lines = [line.strip() for line in (field.data or "").splitlines() if line.strip()]
+            line = picked.uscc or picked.name
+            field.data = "\n".join(lines + ([] if line in lines else [line]))
+        return form
+
+    def create_form(self, obj=None):
+        return self._picker(super().create_form(obj))
+
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
         if request.method != "POST":  # the relationship would show as a list; the form takes lines of text
             form.institutions.data = programmes.institutions_text(obj)
-        return form
+        return self._picker(form)
+
+    def validate_form(self, form):
+        if helper_button_pressed():  # the picker's Search or Add button: show the form again, save nothing
+            return False
+        return super().validate_form(form)
 
     def _save(self, form, model):
         try:
