@@ -19,7 +19,7 @@ def snapshot() -> tuple:
 
 
 def test_hostile_values_on_the_programme_team_pages_are_answered_without_a_write(login):
-    prog = talent_managed_by()
+    talent_managed_by()
     before = snapshot()
     manager = login(UNIT_A)
     for v in VALUES:
