@@ -25,7 +25,7 @@ from tests.browser.page_checks import english_on, english_words, id_problems, ke
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, PROVINCE, STAFF_A, SUPER, UNIT_A
 from tests.test_identity_helpers import image_bytes, resident_id, user_by_phone
 from tests.test_registry_admin import new_application
-from tests.test_registry_support import DISTRICT_A_NAME, inst
+from tests.test_registry_support import DISTRICT_A_NAME, UNIT_A_NAME, inst
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +52,12 @@ def crawl_server(template_db, tmp_path_factory):
             scans = [FileStorage(io.BytesIO(image_bytes()), filename=f"{side}.jpg", content_type="image/jpeg")
                      for side in ("front", "back")]
             verification.submit(user_by_phone(STAFF_A), "resident_id", resident_id(seq=131), "张晓明", *scans)
+            # A programme other than the default with its manager and an assistant (issue 19): its page, its 业务助理
+            # page with the revoke confirmation, and its 授权管理 page in the back office are linked.
+            from tests.test_programme_rights import grant_right
+            from tests.test_programme_team import talent_managed_by
+
+            grant_right(user_by_phone(STAFF_A), inst(UNIT_A_NAME), talent_managed_by(UNIT_A), role="assistant")
             db.session.remove()
         yield server
 
