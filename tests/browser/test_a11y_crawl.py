@@ -233,7 +233,8 @@ def test_the_english_check_tells_interface_words_from_data_and_standard_terms():
     assert english_words("证件类型：resident_id") == ["resident", "id"]
     assert english_words("One result is available") == ["One", "result", "is", "available"]
     for data in ("91110102MA01ABCD1X", "导出 Excel 文件（.xlsx）", "IP 地址", "格式：YYYY-MM-DD", "如 talent-review",
-                 "https://example.org/fhir/metadata", "admin@example.org", "FHIR 接口说明", "是否从事PCR工作"):
+                 "https://example.org/fhir/metadata", "admin@example.org", "FHIR 接口说明", "是否从事PCR工作",
+                 "姓名：人才评价；业务代码：talent；参与机构编号：8"):
         assert english_words(data) == [], data
 
 
