@@ -111,10 +111,21 @@ def test_an_institution_edit_reaches_the_organization_sync_and_json_api(app, cli
     library.update_institution(scope_for(boss), boss, unit.id, name=unit.name + "（新址）", category=unit.category,
                                address="北京市西城区新街口外大街 1 号")
     assert synced(client, token, "Organization", before) == [unit.id]
+    # Edits through the ORM (the back office's institution form) too; the sync pages them by cursor in the order of
+    # the changes, two a page.
+    others = db.session.scalars(select(Institution).where(Institution.parent_id == unit.parent_id,
+                                                          Institution.id != unit.id).order_by(Institution.id.desc())
+                                .limit(2)).all()
+    assert len(others) == 2
+    for other in others:
+        other.address = f"北京市西城区同步路 {other.id} 号"
+        db.session.commit()
+    assert synced(client, token, "Organization", before) == [unit.id, *[o.id for o in others]]
     org = valid_r4(get(client, f"/fhir/Organization/{unit.id}", token).json)
     assert org.meta.lastUpdated.replace(tzinfo=None) >= before
     body = client.get(f"/api/v1/organizations?updated_since={stamp(before)}", headers=bearer(token)).json
-    assert [o["id"] for o in body["items"]] == [unit.id] and body["items"][0]["name"].endswith("（新址）")
+    assert [o["id"] for o in body["items"]] == sorted([unit.id, *[o.id for o in others]])  # by id, documented
+    assert next(o for o in body["items"] if o["id"] == unit.id)["name"].endswith("（新址）")
 
 
 def test_a_sync_pages_in_last_update_order_by_cursor_without_offset(app, client):

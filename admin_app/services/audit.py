@@ -6,6 +6,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..i18n import N_
 from ..models import AuditLog
+from ..models.user import ID_TYPES
 
 # Audit action code -> label msgid. Codes missing here are shown as they are.
 AUDIT_ACTIONS = {
@@ -123,6 +124,7 @@ DETAIL_KEYS = {
 DETAIL_VALUES = {
     "unknown_phone": N_("Mobile number not registered"), "bad_password": N_("Wrong password"),
     "manager": N_("Business manager"), "assistant": N_("Assistant admin"),
+    **ID_TYPES,  # id_type: the document's name, not its code (resident_id)
 }
 REVIEW_VERBS = {"review_approve": N_("Approved %(n)d staff"), "review_reject": N_("Rejected %(n)d staff"),
                 "review_revert": N_("Reverted %(n)d staff")}
