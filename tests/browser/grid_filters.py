@@ -55,26 +55,31 @@ def expect_filters_applied(page: Page, n: int) -> list[str]:
     return [f"a filter value was refused: {r}" for r in REFUSED if r in body]
 
 
-def open_pickers(page: Page, look) -> None:
+def open_pickers(page: Page, look) -> list[str]:
     """Open the first date picker, ajax picker, list box and option box of the filter rows, and call look(name)
-    while each is open (its script-built text is on the page then)."""
+    while each is open (its script-built text is on the page then); returns the kinds opened."""
+    opened = []
     date = page.locator("#filter_form input.filter-val[data-date-format]")
     if date.count():
         date.first.click()
         expect(page.locator(".daterangepicker").first).to_be_visible()
         look("date picker")
+        opened.append("date picker")
         page.keyboard.press("Escape")
         page.locator("main h1, main h2, main").first.click(position={"x": 1, "y": 1})
-    for kind, box in (("ajax picker", "#filter_form .select2-container[id^=s2id_flt]:not(.select2-container-multi)"),
-                      ("list picker", "#filter_form .select2-container-multi")):
+    # The staff grid's 单位/地区 boxes (admin_review.js marks them data-picker) and a list filter's tag box.
+    for kind, box in (("ajax picker", "#filter_form td:has(input.filter-val[data-picker]) .select2-choice"),
+                      ("list picker", "#filter_form .select2-container-multi .select2-choices")):
         boxes = page.locator(box)
         if not boxes.count():
             continue
-        boxes.first.locator(".select2-choice, .select2-choices").first.click()
+        boxes.first.click()
         drop = page.locator("#select2-drop")
         expect(drop).to_be_visible()
         if kind == "list picker":
             page.keyboard.type("无此项")
         expect(drop.locator(".select2-searching")).to_have_count(0)
         look(kind)
+        opened.append(kind)
         page.keyboard.press("Escape")
+    return opened

@@ -69,13 +69,15 @@ TEXTS_JS = """() => {
 # the back office names (FHIR, API, OpenAPI, JSON, XLSX/Excel, PDF, JPG/PNG, MB, QR code, IP 地址), PCR (the manuals'
 # own term for the nucleic acid test, 是否从事PCR工作), Token (接入系统's word for an API token, as in the manual) and
 # bjxc (the pinyin initials a search box gives as its example). Everything else with two or more Latin letters is an
-# untranslated word, except codes (letters with digits; lower case with hyphens, as a programme's talent-review),
+# untranslated word, except codes (letters with digits; lower case with hyphens, as a programme's talent-review;
+# what the page labels a code, 业务代码：talent),
 # e-mail addresses, URLs, file names and extensions, the ISO 8601 date notation (YYYY-MM-DD) and the language
 # switch's own name ("English", written in the language it switches to).
 STANDARD_TERMS = {"FHIR", "API", "OpenAPI", "JSON", "XLSX", "Excel", "PDF", "JPG", "PNG", "MB", "QR", "IP", "PCR",
                   "Token", "bjxc"}
 _DATA = re.compile(r"\S+@\S+|\S*://\S*|(?<![\w])/[\w./?=&%-]*|[\w-]*\.(?:[Xx][Ll][Ss][Xx]|pdf|json|csv|png|jpe?g)\b|"
-                   r"\bYYYY-MM-DD\b|\b[a-z0-9]+(?:-[a-z0-9]+)+\b")  # the last: a code of the shape of an address
+                   r"\bYYYY-MM-DD\b|\b[a-z0-9]+(?:-[a-z0-9]+)+\b|"  # a code of the shape of an address
+                   r"代码[：:]\s*[\w-]+")  # a value the page labels as a code (业务代码：talent)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
