@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logs.init_app(app)
 
     db.init_app(app)
+    from .services import last_updated  # noqa: F401  (registers the sync marks on every session's flush)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     login_manager.init_app(app)

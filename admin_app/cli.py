@@ -86,7 +86,11 @@ def create_superuser_cmd(phone: str, name: str, password: str):
               help="First build a 4-level tree of this many institutions (national commission, provincial "
                    "commissions, district commissions, units) on an empty database, then spread the staff over "
                    "its units with skewed sizes of at most 5,000.")
-def gen_staff_cmd(count: int, seed: int, institutions: int | None):
+@click.option("--bulk", is_flag=True,
+              help="Load in one transaction with the staff tables' secondary indexes and unique/foreign-key "
+                   "constraints dropped, and build them again after the load (for a new database: the tables "
+                   "stay locked meanwhile; a failure rolls everything back, indexes included).")
+def gen_staff_cmd(count: int, seed: int, institutions: int | None, bulk: bool):
     """Bulk-insert COUNT generated staff (with profiles) into the existing units, or into a new tree."""
     import time
 
@@ -104,8 +108,10 @@ def gen_staff_cmd(count: int, seed: int, institutions: int | None):
                    f"{sum(1 for s in sizes if s >= UNIT_CAP)} at the cap) in {time.perf_counter() - t0:.1f}s",
                    err=True)
     try:
-        n = generate_staff(count, seed=seed, units=units, sizes=sizes,
-                           progress=lambda done: click.echo(f"  {done} staff", err=True))
+        n = generate_staff(count, seed=seed, units=units, sizes=sizes, bulk=bulk,
+                           progress=lambda done: click.echo(f"  {done} staff ({time.perf_counter() - t0:.0f}s)",
+                                                            err=True),
+                           log=lambda line: click.echo(line, err=True))
     except RuntimeError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"generated {n} staff in {time.perf_counter() - t0:.1f}s")

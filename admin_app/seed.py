@@ -5,19 +5,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select
 from stdnum.cn import ric, uscc
 
 from .extensions import db
 from .models import AdminGrant, Institution, Region, StaffProfile, User
-from .models.profile import SAMPLING_QUESTIONS, TESTING_QUESTIONS
 from .models.types import utcnow
 from .services.accounts import hash_password
-from .services.clock import local_day
 from .services.counters import add, bump, reconcile
 from .services.crypto import blind_index, encrypt
 from .services.identity import mask
-from .services.institutions import create_institution
+from .services.institutions import create_institution, initials, new_code
 from .services.regions import in_force_since, load_regions
 
 DEMO_PASSWORD = "Demo@12345"
@@ -123,7 +121,7 @@ def build_demo(staff_count: int = 2000) -> None:
     db.session.commit()
 
     avatars = make_demo_avatars()
-    _insert_staff([("13800000010", "张晓明", unit_a, "submitted"), ("13800000011", "李晓红", unit_b, "submitted")],
+    _insert_named([("13800000010", "张晓明", unit_a, "submitted"), ("13800000011", "李晓红", unit_b, "submitted")],
                   rng, pw, avatars)
     generate_staff(max(0, staff_count - 2), seed=7, units=units, password_hash=pw, avatars=avatars)
     reconcile()
@@ -164,12 +162,16 @@ def make_demo_avatars() -> list[str]:
 
 def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = None, password_hash: str | None = None,
                    avatars: list[str] | None = None, batch: int = 10_000, progress=None,
-                   sizes: list[int] | None = None) -> int:
-    """Bulk-insert `count` staff with profiles over the leaf institutions, in batches (Core INSERTs).
+                   sizes: list[int] | None = None, bulk: bool = False, log=None) -> int:
+    """Insert `count` staff with profiles over the leaf institutions in batches (COPY on PostgreSQL).
 
     `sizes` (one per unit, summing to count) fixes how many staff each unit gets; without it every member
-    draws a unit from skewed weights.
+    draws a unit from skewed weights. Each batch commits with its counters, so a killed load leaves exact
+    counts; `bulk` instead loads everything in one transaction with the staff tables' indexes dropped and
+    built again at the end (staffgen.bulk_indexes: a new database, millions of rows).
     """
+    from . import staffgen
+
     rng = random.Random(seed)
     if units is None:
         has_child = select(Institution.parent_id).where(Institution.parent_id.is_not(None))
@@ -180,7 +182,7 @@ def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = 
     pw = password_hash or hash_password(DEMO_PASSWORD)
     # Plain (id, region_code) pairs: every batch commits, which expires ORM objects, and reading an expired
     # institution is a SELECT per unit per batch (a round trip each on PostgreSQL).
-    units = [_Unit(u.id, u.region_code) for u in units]
+    units = _plain(units)
     if sizes is not None:
         if len(sizes) != len(units) or sum(sizes) != count:
             raise ValueError("sizes must give one count per unit, summing to count")
@@ -190,16 +192,36 @@ def generate_staff(count: int, seed: int = 1, units: list[Institution] | None = 
         plan = None
         # Skewed unit sizes: a few big hospitals, many small units.
         weights = [1.0 / (i + 1) ** 0.7 for i in range(len(units))]
-    done = 0
-    while done < count:
-        n = min(batch, count - done)
-        chosen = plan[done:done + n] if plan is not None else rng.choices(units, weights=weights, k=n)
-        rows = [(None, _name(rng), u, _status(rng)) for u in chosen]
-        _insert_staff(rows, rng, pw, avatars or [])
-        done += n
-        if progress and count > batch:
-            progress(done)
-    return done
+    ids = staffgen.Identities(seed, staffgen.taken_identities())
+    rows = staffgen.Rows(rng, ids, pw, avatars or [], utcnow())
+    next_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    next_pid = (db.session.scalar(select(func.max(StaffProfile.id))) or 0) + 1
+
+    def load(commit: bool) -> int:
+        done, counted = 0, []
+        while done < count:
+            n = min(batch, count - done)
+            chosen = plan[done:done + n] if plan is not None else rng.choices(units, weights=weights, k=n)
+            users, profiles, keys = rows.batch(next_id + done, next_pid + done, chosen)
+            staffgen.write_batch(users, profiles)
+            done += n
+            if commit:  # the counters move in this batch's transaction: a killed load leaves them exact
+                _count(keys)
+                staffgen.move_sequences()
+                db.session.commit()
+            else:
+                counted.extend(keys)
+            if progress and count > batch:
+                progress(done)
+        if not commit:
+            _count(counted)
+            staffgen.move_sequences()
+        return done
+
+    if not bulk:
+        return load(commit=True)
+    with staffgen.bulk_indexes(log or (lambda _m: None)):
+        return load(commit=False)
 
 
 # -- the national tree behind `gen-staff --institutions N` (bench/) ---------------------------------------
@@ -238,7 +260,8 @@ def _city_prefix(city: Region | None, province: Region) -> str:
 def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
     """国家卫生健康委员会 → provincial commissions → district commissions → units, `total` institutions in all, on
     real region codes (load-regions first); returns the units (the leaves). Needs a database without
-    institutions; paths, depths and name initials come from services.institutions.create_institution."""
+    institutions; each level is inserted in one batch, with create_institution's fields (path, depth, initials,
+    confirmation code)."""
     if db.session.scalar(select(func.count()).select_from(Institution)):
         raise RuntimeError("the database has institutions already; --institutions builds a tree on an empty one")
     if not db.session.scalar(select(func.count()).select_from(Region)):
@@ -259,13 +282,32 @@ def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
         rng.shuffle(lst)
 
     serials = iter(range(1, 10_000_000))
+    level: list[Institution] = []
 
     def make(name, parent, category, region_code=None):
-        return create_institution(name, parent=parent, category=category, region_code=region_code,
-                                  uscc=demo_uscc(next(serials), category, region_code))
+        # create_institution's fields without its three checks per row (a round trip each: 2,000 institutions
+        # took 95 s on a busy PostgreSQL): names and codes here are unique by construction.
+        inst = Institution(name=name, name_initials=initials(name), category=category, region_code=region_code,
+                           uscc=demo_uscc(next(serials), category, region_code), address="",
+                           parent_id=parent.id if parent else None, depth=parent.depth + 1 if parent else 0,
+                           confirmation_code=new_code(8), require_confirmation_code=True)
+        inst.parent_path = parent.path if parent else "/"
+        level.append(inst)
+        return inst
+
+    def flush_level() -> None:
+        """One INSERT batch for the level, then its paths (create_institution's rule: parent's path + id/)."""
+        db.session.add_all(level)
+        db.session.flush()
+        for inst in level:
+            inst.path = inst.parent_path + f"{inst.id}/"
+        db.session.flush()
+        level.clear()
 
     nation = make("国家卫生健康委员会", None, "commission")
+    flush_level()
     prov_insts = [(p, make(p.name + "卫生健康委员会", nation, "commission", p.code)) for p in provinces]
+    flush_level()
     districts = []  # (institution, name prefix "XX市XX区", region code)
     k = 0
     while len(districts) < n_dist:
@@ -278,6 +320,7 @@ def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
         county = counties[p.code[:2]].pop()
         prefix = _city_prefix(regions.get(county.parent_code), p) + county.name
         districts.append((make(prefix + "卫生健康委员会", pinst, "commission", county.code), prefix, county.code))
+    flush_level()
     units = []
     for k in range(n_units):
         dinst, prefix, code = districts[k % len(districts)]
@@ -285,6 +328,7 @@ def build_institution_tree(total: int, seed: int = 1) -> list[Institution]:
         kind, category = UNIT_KINDS[nth] if nth < len(UNIT_KINDS) else (f"第{nth - len(UNIT_KINDS) + 2}人民医院",
                                                                         "general_hospital")
         units.append(make(prefix + kind, dinst, category, code))
+    flush_level()
     db.session.commit()
     return units
 
@@ -319,6 +363,15 @@ class _Unit(NamedTuple):
     region_code: str | None
 
 
+def _plain(units: list) -> list[_Unit]:
+    """(id, region code) of each unit, read in one query: the institutions may be expired by a commit."""
+    ids = [inspect(u).identity[0] if isinstance(u, Institution) else u.id for u in units]
+    regions = dict(db.session.execute(select(Institution.id, Institution.region_code)
+                                      .where(Institution.id.in_(ids))).all()) if len(ids) < 30_000 else dict(
+        db.session.execute(select(Institution.id, Institution.region_code)).all())
+    return [_Unit(i, regions[i]) for i in ids]
+
+
 def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
@@ -327,113 +380,30 @@ def _status(rng: random.Random) -> str:
     return rng.choices([s for s, _ in STATUS_MIX], weights=[w for _, w in STATUS_MIX])[0]
 
 
-def _unique_identities(rng: random.Random, units: list[Institution]) -> list[tuple[str, str]]:
-    """(resident ID, blind index) for each unit's new member: none twice in the batch, none already stored.
+def _insert_named(rows, rng: random.Random, pw: str, avatars: list[str]) -> None:
+    """Staff with a given (phone, name, unit, status) each (the demo's fixed logins), counted, committed."""
+    from . import staffgen
 
-    Random numbers collide (a few thousand times in a million over four districts), and the database keeps
-    one account per identity; a clash is drawn again.
-    """
-    out: list = [None] * len(units)
-    drawn: set[str] = set()
-    todo = list(range(len(units)))
-    while todo:
-        for k in todo:
-            ident = fake_resident_id(rng, units[k].region_code or "110101", female=rng.random() < 0.6)
-            while ident in drawn:
-                ident = fake_resident_id(rng, units[k].region_code or "110101", female=rng.random() < 0.6)
-            drawn.add(ident)
-            out[k] = (ident, blind_index(f"resident_id:{ident}"))
-        wanted = {out[k][1]: k for k in todo}
-        taken = db.session.scalars(select(User.id_number_index).where(
-            User.id_type == "resident_id", User.id_number_index.in_(list(wanted)))).all()
-        todo = sorted(wanted[i] for i in taken)
-    return out
-
-
-def _insert_staff(rows, rng: random.Random, pw: str, avatars: list[str]) -> None:
-    """rows: (phone or None, name, unit, status). One INSERT per table per batch."""
-    next_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
-    next_pid = (db.session.scalar(select(func.max(StaffProfile.id))) or 0) + 1
-    now = utcnow()
-    users, profiles = [], []
-    identities = _unique_identities(rng, [unit for _p, _n, unit, _s in rows])
-    for k, (phone, name, unit, status) in enumerate(rows):
-        uid = next_id + k
-        phone = phone or f"15{uid:09d}"
-        ident, index = identities[k]
-        users.append(dict(id=uid, phone=phone, name=name, password_hash=pw, institution_id=unit.id,
-                          region_code=unit.region_code, department=rng.choice(DEPARTMENTS), email=None,
-                          id_type="resident_id", id_number_enc=encrypt(ident),
-                          id_number_index=index, id_number_masked=mask(ident),
-                          identity_status="unverified", is_superuser=False, active=True, failed_logins=0,
-                          created_at=now))
-        ptype = rng.choice(("sampling", "testing", "both"))
-        level, title = rng.choice(TITLES)
-        submitted = None if status == "draft" else now - timedelta(minutes=rng.randrange(1, 60 * 24 * 30))
-        p = dict(id=next_pid + k, user_id=uid, institution_id=unit.id, name=name, phone=phone,
-                 department=users[-1]["department"], personnel_type=ptype,
-                 gender="female" if int(ident[16]) % 2 == 0 else "male",
-                 birth_date=date(int(ident[6:10]), int(ident[10:12]), int(ident[12:14])),
-                 education=rng.choice(("college", "bachelor", "bachelor", "master", "doctor", "secondary")),
-                 title_level=level, title=title or None, position=rng.choice(("", "科员", "副主任", "主任")) or None,
-                 work_start_date=date(rng.randrange(1985, 2023), rng.randrange(1, 13), 1),
-                 avatar=rng.choice(avatars) if avatars else None, status=status, version=1,
-                 submitted_at=submitted, created_at=now, updated_at=now,
-                 last_reason=REJECT_REASON if status in ("unit_rejected", "rejected") else None)
-        answers = {q: None for q in (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)}
-        if ptype in ("sampling", "both"):
-            answers.update({q: rng.random() < 0.7 for q in SAMPLING_QUESTIONS})
-        if ptype in ("testing", "both"):
-            answers.update({q: rng.random() < 0.6 for q in TESTING_QUESTIONS})
-        p.update(answers)
-        p["pcr_years"] = rng.randrange(1, 15) if p.get("doing_pcr") else None
-        profiles.append(p)
-    _bulk_insert(User.__table__, users)
-    _bulk_insert(StaffProfile.__table__, profiles)
-    _count(profiles)  # the counters move in this batch's transaction: a killed bulk load leaves them exact
-    if db.engine.dialect.name == "postgresql":
-        # Explicit ids leave the sequences behind; move them past the new rows.
-        for table in ("user", "staff_profile"):
-            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-                                    f"(SELECT max(id) FROM \"{table}\"))"))
+    gen = staffgen.Rows(rng, staffgen.Identities(0, staffgen.taken_identities()), pw, avatars, utcnow())
+    users, profiles, keys = gen.batch((db.session.scalar(select(func.max(User.id))) or 0) + 1,
+                                      (db.session.scalar(select(func.max(StaffProfile.id))) or 0) + 1,
+                                      [_Unit(u.id, u.region_code) for _p, _n, u, _s in rows],
+                                      phones=[r[0] for r in rows], names=[r[1] for r in rows],
+                                      statuses=[r[3] for r in rows])
+    staffgen.write_batch(users, profiles)
+    _count(keys)
+    staffgen.move_sequences()
     db.session.commit()
 
 
-def _count(profiles: list[dict]) -> None:
-    """Counter deltas of freshly inserted profiles, applied in the caller's transaction."""
+def _count(keys: list[tuple]) -> None:
+    """Counter deltas of freshly inserted profiles, (institution, status, personnel type, local day of the
+    submission), applied in the caller's transaction."""
     changes, types, days = {}, {}, {}
-    for p in profiles:
-        inst, status = p["institution_id"], p["status"]
+    for inst, status, ptype, day in keys:
         add(changes, (inst, status), 1)
         if status != "draft":
-            add(types, (inst, status, p["personnel_type"]), 1)
-            if p["submitted_at"] is not None:
-                add(days, (inst, local_day(p["submitted_at"])), 1)
+            add(types, (inst, status, ptype), 1)
+            if day is not None:
+                add(days, (inst, day), 1)
     bump(changes, types, days)
-
-
-def _bulk_insert(table, rows: list[dict]) -> None:
-    """Insert rows (dicts with the same keys) in the session's transaction, as fast as the driver can take
-    them: COPY on PostgreSQL, one executemany on SQLite. Values go through the columns' own bind processing,
-    so they are stored exactly as SQLAlchemy stores them (e.g. the one SQLite datetime format)."""
-    if not rows:
-        return
-    conn = db.session.connection()
-    dialect = conn.dialect
-    keys = list(rows[0])
-    procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
-    data = [tuple(v if p is None or v is None else p(v) for v, p in zip(map(row.__getitem__, keys), procs, strict=True))
-            for row in rows]
-    names = ", ".join(dialect.identifier_preparer.quote(k) for k in keys)
-    target = dialect.identifier_preparer.format_table(table)
-    dbapi = conn.connection.driver_connection
-    if dialect.name == "postgresql":
-        with dbapi.cursor() as cur, cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for row in data:
-                copy.write_row(row)
-    else:
-        cur = dbapi.cursor()
-        try:
-            cur.executemany(f"INSERT INTO {target} ({names}) VALUES ({', '.join('?' * len(keys))})", data)
-        finally:
-            cur.close()

@@ -3,7 +3,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import select
 
 from admin_app.extensions import db
-from admin_app.models import Institution
+from admin_app.models import Institution, StaffProfile
 from admin_app.services import api_clients
 from tests.test_scale_mechanisms import capture_sql  # noqa: F401  (the API tests import it from here)
 
@@ -13,6 +13,18 @@ UNIT_A_NAME, UNIT_B_NAME = "北京市西城区疾病预防控制中心", "北京
 
 def inst(name: str) -> Institution:
     return db.session.scalars(select(Institution).where(Institution.name == name)).one()
+
+
+def foreign_unit() -> Institution:
+    """A unit of district B with published (approved) staff: what a district-A token must never see (which unit
+    that is depends on the demo generator's draw)."""
+    root = inst(DISTRICT_B_NAME)
+    found = db.session.scalars(
+        select(Institution).join(StaffProfile, StaffProfile.institution_id == Institution.id)
+        .where(Institution.path.like(root.path + "%"), Institution.id != root.id, StaffProfile.status == "approved")
+        .order_by(Institution.id).limit(1)).first()
+    assert found is not None, "the demo has no approved staff in district B"
+    return found
 
 
 def token_for(name: str = DISTRICT_A_NAME, full_id: bool = False, label: str | None = None) -> str:

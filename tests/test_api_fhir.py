@@ -13,9 +13,9 @@ from admin_app.services.crypto import decrypt
 from tests.api_support import (
     DISTRICT_A_NAME,
     UNIT_A_NAME,
-    UNIT_B_NAME,
     bearer,
     capture_sql,
+    foreign_unit,
     inst,
     no_offset,
     token_for,
@@ -86,8 +86,8 @@ def test_platform_pulls_a_units_approved_staff_as_a_searchset_bundle(app, client
 
 def test_an_out_of_scope_organization_gives_an_empty_bundle_never_its_staff(app, client):
     token = token_for()
-    other = inst(UNIT_B_NAME)
-    assert approved_under(UNIT_B_NAME)
+    other = foreign_unit()
+    assert approved_under(foreign_unit().name)
     for kind in ("Practitioner", "PractitionerRole"):
         body = get(client, f"/fhir/{kind}?organization=Organization/{other.id}", token).json
         valid_r4(body)
@@ -98,12 +98,12 @@ def test_an_out_of_scope_organization_gives_an_empty_bundle_never_its_staff(app,
 
 def test_an_out_of_scope_or_unpublished_resource_is_404(app, client):
     token = token_for()
-    foreign = approved_under(UNIT_B_NAME)[0]
+    foreign = approved_under(foreign_unit().name)[0]
     pending = db.session.scalar(select(StaffProfile.id).where(StaffProfile.phone == "13800000010"))  # 待审核, unit A
     own = approved_under(UNIT_A_NAME)[0]
     assert valid_r4(get(client, f"/fhir/Practitioner/{own}", token).json).id == str(own)
     for url in (f"/fhir/Practitioner/{foreign}", f"/fhir/PractitionerRole/{foreign}",
-                f"/fhir/Practitioner/{pending}", f"/fhir/Organization/{inst(UNIT_B_NAME).id}",
+                f"/fhir/Practitioner/{pending}", f"/fhir/Organization/{foreign_unit().id}",
                 "/fhir/Practitioner/abc", "/fhir/Practitioner/99999999999"):
         resp = get(client, url, token)
         assert resp.status_code == 404, url
@@ -128,7 +128,7 @@ def test_a_practitioners_photo_link_opens_with_the_same_token_and_only_in_scope(
     listed = get(client, f"/fhir/Practitioner?_id={with_photo.id}", token).json["entry"][0]["resource"]
     assert listed["photo"] == body["photo"]
     assert client.get(url).status_code == 401
-    foreign = approved_under(UNIT_B_NAME)[0]
+    foreign = approved_under(foreign_unit().name)[0]
     resp = get(client, f"/fhir/Practitioner/{foreign}/photo", token)
     assert resp.status_code == 404 and valid_r4(resp.json).issue[0].code == "not-found"
     audited = db.session.scalars(select(AuditLog.details).where(AuditLog.action == "api_read")).all()

@@ -18,7 +18,16 @@ from werkzeug.serving import make_server
 from admin_app.extensions import db
 from admin_app.models import AuditLog, StaffProfile
 from admin_app.services import api_clients
-from tests.api_support import DISTRICT_A_NAME, UNIT_A_NAME, UNIT_B_NAME, bearer, capture_sql, inst, no_offset, token_for
+from tests.api_support import (
+    DISTRICT_A_NAME,
+    UNIT_A_NAME,
+    bearer,
+    capture_sql,
+    foreign_unit,
+    inst,
+    no_offset,
+    token_for,
+)
 from tests.conftest import clone_demo, make_app
 from tests.test_api_fhir import approved_under
 
@@ -65,10 +74,10 @@ def test_a_platform_pages_through_its_scope_by_next_links(app, client):
 
 def test_scope_out_of_scope_and_full_id(app, client):
     plain, full = token_for(), token_for(full_id=True)
-    other = inst(UNIT_B_NAME)
+    other = foreign_unit()
     body = client.get(f"/api/v1/practitioners?organization={other.id}", headers=bearer(plain)).json
     assert body["items"] == [] and body["next"] is None
-    foreign = approved_under(UNIT_B_NAME)[0]
+    foreign = approved_under(foreign_unit().name)[0]
     assert client.get(f"/api/v1/practitioners/{foreign}", headers=bearer(plain)).status_code == 404
     assert client.get(f"/api/v1/organizations/{other.id}", headers=bearer(plain)).status_code == 404
     own = approved_under(UNIT_A_NAME)[0]

@@ -41,7 +41,11 @@ def test_an_officer_pre_registers_and_the_person_signs_up_onto_the_unit_staff_li
     officer = login(DISTRICT_A)
     hospital = inst(HOSPITAL_A_NAME)
     form = officer.get("/admin/preregistration/new/").get_data(as_text=True)
-    assert HOSPITAL_A_NAME in form and HOSPITAL_B_NAME not in form  # the choices are his subordinates only
+    assert 'name="institution_id_q"' in form and HOSPITAL_A_NAME not in form  # a search, not a list of thousands
+    # without JavaScript: the Search button re-renders the form with the matches among his subordinates only
+    form = officer.post("/admin/preregistration/new/", data={
+        "institution_id_q": "人民医院", "find_unit": "institution_id", "phone": NEW_ADMIN}).get_data(as_text=True)
+    assert f'<option selected value="{hospital.id}">' in form and HOSPITAL_B_NAME not in form and rows() == []
     resp = prereg(officer, hospital.id, phone="139 1111 2222")
     assert resp.status_code == 302
     (row,) = rows()
@@ -190,3 +194,32 @@ def test_a_claim_that_loses_every_race_still_lets_the_person_sign_in(app, login,
     resp = app.test_client().post("/login", data={"phone": NEW_ADMIN, "password": PW, "captcha": ""})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/me")
     assert grants_of(NEW_ADMIN) == [] and rows()[0].state == "unclaimed"  # nothing half-written; claimable later
+
+
+def test_the_unit_search_of_the_form_offers_only_units_strictly_below_the_officer(app, login):
+    officer = login(DISTRICT_A)
+    found = officer.get("/admin/preregistration/institutions/?q=西城").get_json()
+    names = [r["name"] for r in found]
+    assert HOSPITAL_A_NAME in names
+    assert "北京市西城区卫生健康委员会" not in names and HOSPITAL_B_NAME not in names  # not his own, not his sibling's
+    assert all(set(r) == {"id", "name", "code", "parent"} for r in found)
+    assert officer.get("/admin/preregistration/institutions/?q=").get_json() == []
+    assert login(DISTRICT_B).get("/admin/preregistration/institutions/?q=西城区人民医院").get_json() == []
+    assert login(STAFF_A).get("/admin/preregistration/institutions/?q=西城").status_code == 403
+    # a hostile query answers an empty list or a Chinese refusal, never a 500
+    for q in ("%", "_", "\\", "' OR '1'='1", "张" * 5000, "\x00"):
+        resp = officer.get("/admin/preregistration/institutions/", query_string={"q": q})
+        assert resp.status_code in (200, 400), q
+        assert resp.status_code == 200 or q == "\x00"  # a NUL is refused before any view (views/security.py)
+
+
+def test_the_form_refuses_a_unit_outside_the_scope_and_a_hostile_search_with_a_message(app, login):
+    officer = login(DISTRICT_A)
+    html = prereg(officer, inst(HOSPITAL_B_NAME).id).get_data(as_text=True)
+    assert "只能为下级单位预置管理员手机号" in html and rows() == []
+    html = officer.post("/admin/preregistration/new/", data={"institution_id_q": "张" * 500, "find_unit": "1"}
+                        ).get_data(as_text=True)
+    assert 'id="institution_id_q-error"' in html and rows() == []
+    html = officer.post("/admin/preregistration/new/", data={"institution_id_q": "没有这个机构", "find_unit": "1"}
+                        ).get_data(as_text=True)
+    assert "没有符合搜索条件的机构" in html

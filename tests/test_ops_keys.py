@@ -1,5 +1,7 @@
 """Online PII key rotation over a key ring: PII_KEY encrypts, PII_OLD_KEYS still decrypt and still find; the
 rotation runs while the app serves, survives SIGKILL, repairs mixed-key data and is audited (SQLite, PostgreSQL)."""
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import InvalidToken
 from sqlalchemy import func, select
@@ -180,11 +182,26 @@ def _profiles_exist(app):
 
 
 def test_a_node_with_the_wrong_key_seals_no_new_number(app):
+    """A staff member uploading for verification on a node started with the wrong key gets a 503 page saying so in
+    Chinese, with what he typed kept; no request, no scan file, no status change is left behind."""
     requests = db.session.scalar(select(func.count()).select_from(IdentityVerification))
+    folder = Path(app.config["UPLOAD_FOLDER"]) / "scan"
+    scans = sorted(p.name for p in folder.glob("*"))
+    staff = user(STAFF_B)
+    status_before = staff.identity_status
     app.config["PII_KEY"] = NEW  # the data's key is not in this node's ring
-    resp = post_verify(staff_client(app, STAFF_B), number=resident_id(seq=614))
-    assert resp.status_code == 200 and "PII 密钥与数据不符" in resp.get_data(as_text=True)
+    client = staff_client(app, STAFF_B)
+    assert client.get("/readyz").status_code == 503  # the node says it is unready, and the page agrees
+    number = resident_id(seq=614)
+    resp = post_verify(client, number=number)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "60"
+    assert "本服务器当前无法保存证件号码（其 PII 密钥与数据不符），请稍后再试或联系系统管理员。" in html
+    assert f'value="{number}"' in html  # the form is not lost
     assert db.session.scalar(select(func.count()).select_from(IdentityVerification)) == requests
+    db.session.expire_all()
+    assert user(STAFF_B).identity_status == status_before
+    assert sorted(p.name for p in folder.glob("*")) == scans
 
 
 def test_during_a_rotation_one_number_is_still_one_account(app):

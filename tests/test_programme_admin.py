@@ -113,3 +113,30 @@ def test_officers_cannot_manage_programmes(login):
     before = programmes_count()
     assert post_new(client).status_code == 403
     assert programmes_count() == before
+
+
+def test_participating_institutions_are_searched_and_added_without_javascript(login):
+    client = login(SUPER)
+    unit, district = inst(UNIT_A_NAME), inst(DISTRICT_A_NAME)
+    form = client.get("/admin/programme/new/").get_data(as_text=True)
+    assert 'data-unit-picker data-url="/api/institutions"' in form and 'name="institutions_q"' in form
+    # Search: the matches come back in the picker's list; nothing is saved
+    html = client.post("/admin/programme/new/", data={**GOOD, "institutions": "", "institutions_q": "西城疾控",
+                                                      "find_unit": "institutions"}).get_data(as_text=True)
+    assert f'value="{unit.id}" data-line="{unit.uscc}"' in html and programmes_count() == 1
+    # Add: the chosen one becomes a line of the list (once), by its unified code; then Save
+    data = {**GOOD, "institutions": DISTRICT_A_NAME, "institutions_pick": str(unit.id), "add_unit": "institutions"}
+    html = client.post("/admin/programme/new/", data=data).get_data(as_text=True)
+    assert f"{DISTRICT_A_NAME}\n{unit.uscc}</textarea>" in html and programmes_count() == 1
+    html = client.post("/admin/programme/new/", data={**data, "institutions": f"{DISTRICT_A_NAME}\n{unit.uscc}"}
+                       ).get_data(as_text=True)
+    assert f"{DISTRICT_A_NAME}\n{unit.uscc}</textarea>" in html  # added once
+    assert client.post("/admin/programme/new/", data={**GOOD, "institutions": f"{DISTRICT_A_NAME}\n{unit.uscc}"}
+                       ).status_code == 302
+    p = db.session.scalar(select(Programme).where(Programme.code == "talent"))
+    assert {i.id for i in p.institutions} == {unit.id, district.id}
+    # a hostile search or pick is answered on the form, never a 500
+    for extra in ({"institutions_q": "张" * 300, "find_unit": "1"}, {"institutions_pick": "x' OR 1=1", "add_unit": "1"},
+                  {"institutions_q": "%_\\", "find_unit": "1"}):
+        resp = client.post(f"/admin/programme/edit/?id={p.id}", data={**GOOD, **extra})
+        assert resp.status_code == 200, extra

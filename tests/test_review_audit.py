@@ -7,6 +7,7 @@ import pytest
 from admin_app.extensions import db
 from admin_app.models import AuditLog
 from admin_app.models.types import utcnow
+from admin_app.services.audit import describe
 from tests.conftest import DISTRICT_A, STAFF_A, SUPER, UNIT_A, UNIT_B
 from tests.test_review_support import EXPORT_URL, make_pending, post_action, profile, user
 
@@ -88,3 +89,9 @@ def test_audit_list_sql_is_constant(history, count_queries):
         c.get(AUDIT + "?page_size=100")
     assert len(q.statements) == len(q2.statements) <= 6
     assert profile(STAFF_A) is not None
+
+
+def test_an_audit_row_names_the_document_type_in_words(app):
+    with app.test_request_context("/"):
+        text = describe("identity_submit", {"id_type": "resident_id", "number": "110101*****318"})
+    assert text == "证件类型：居民身份证；证件号码：110101*****318"

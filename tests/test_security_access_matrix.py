@@ -126,6 +126,20 @@ def world(template_db, tmp_path_factory):
         d["prereg"] = pre.id
         d.update(application=appl.id, application_name=appl.name, audit=audit.id, grant=grant.id,
                  assistant_phone=assistant.phone)
+    # A programme other than the default (issue 19) in unit A's subtree: UNIT_A its manager there, with an assistant.
+    from admin_app.services import programmes as programme_service
+
+    prog = programme_service.save(None, users["super"], name="矩阵业务", code="matrixprog", description="",
+                                  institutions=ids["a"]["unit_name"])
+    prog_assistant = one(User, User.phone == ids["a"]["assistant_phone"])
+    db.session.add(AdminGrant(institution_id=ids["a"]["unit"], programme_id=prog.id, role="manager",
+                              state="active", user_id=users["unit"].id))
+    prog_grant = AdminGrant(institution_id=ids["a"]["unit"], programme_id=prog.id, role="assistant",
+                            state="active", user_id=prog_assistant.id)
+    db.session.add(prog_grant)
+    db.session.commit()
+    ids["a"]["prog_assistant"] = ids["b"]["prog_assistant"] = prog_grant.id
+    ids["a"]["prog"] = ids["b"]["prog"] = prog.id
     # Export jobs (when the app has them): a finished one of the unit admin ("a") and of the sibling officer ("b").
     try:
         from admin_app.models import ExportJob
@@ -214,6 +228,20 @@ def json_ids_hold(obj_id: int, covered: set):
             return f"in-scope id {obj_id} missing from the picker"
         if role not in covered and found:
             return f"OUT-OF-SCOPE id {obj_id} offered by the picker"
+        return None
+    return check
+
+
+def picker_offers(inst_id: int, covered: set):
+    """A unit search picker's JSON ([{id, name, ...}]): the institution for in-scope roles only."""
+    def check(resp, role):
+        if resp.status_code != 200:
+            return None
+        found = inst_id in [row["id"] for row in resp.get_json()]
+        if role in covered and not found:
+            return f"in-scope institution {inst_id} missing from the picker"
+        if role not in covered and found:
+            return f"OUT-OF-SCOPE institution {inst_id} offered by the picker"
         return None
     return check
 
@@ -397,6 +425,8 @@ def build_table(ids) -> list[Row]:
         add(Row("GET", f"/admin/preregistration/?search=1360000{301 if side == 'a' else 302:04d}", admin(),
                 target=side, check=lambda resp, role, pid=d["prereg"], cc=child_cover: _grant_list_check(
                     resp, role, pid, cc)))
+        add(Row("GET", f"/admin/preregistration/institutions/?q={d['child_name']}", admin(), target=side,
+                check=picker_offers(cid, child_cover)))
         add(Row("POST", "/admin/preregistration/action/", admin(302), data={"action": "revoke",
                                                                            "rowid": str(d["prereg"])},
                 target=side, state=status_of(Preregistration, d["prereg"], Preregistration.revoked_at)))
@@ -425,6 +455,9 @@ def build_table(ids) -> list[Row]:
     add(Row("GET", "/admin/staff/import/", admin()))
     add(Row("GET", "/admin/staff/import/template.xlsx", admin()))
     add(Row("POST", "/admin/staff/import/", admin(409), data={"confirm": "forged"}, note="no such dry run"))
+    add(Row("GET", "/admin/staff/import/report.xlsx?t=forged", admin(404), note="no such dry-run report"))
+    # The dashboard's 重新发送 of failed SMS notices: every admin, for the people of his own scope (none failed here).
+    add(Row("POST", "/admin/notices/resend", admin(303)))
     for side in ("a", "b"):
         job = ids[side]["job"]
         for url in (f"/admin/staff/import/jobs/{job}", f"/admin/staff/import/jobs/{job}.json",
@@ -494,10 +527,33 @@ def build_table(ids) -> list[Row]:
                                   ("GET", "/admin/programme/ajax/lookup/?name=institution&query=a", None, 404),
                                   ("POST", "/admin/programme/ajax/update/", {"list_form_pk": "1", "name": "x"}, 404)):
         add(Row(method, url, admin(ok, covers={"super"}, foreign=403), data=data))
+    # 授权管理 of a programme: its rights, and 解除授权 (the first post asks for confirmation; nothing is written)
+    prog_id, unit_a = ids["a"]["prog"], ids["a"]["unit"]
+    add(Row("GET", f"/admin/programme/rights/?id={prog_id}", admin(200, covers={"super"}, foreign=403)))
+    add(Row("POST", f"/admin/programme/rights/revoke/?id={prog_id}", admin(200, covers={"super"}, foreign=403),
+            data={"rowid": str(unit_a), "mode": "all"}, target="a", state=grants_of_institution(unit_a)))
     # A programme's own page: only for those who take part (the default programme's page is the back office).
     add(Row("GET", "/programmes/workforce", portal(all=404)))
     add(Row("POST", "/programmes/workforce/codes", portal(all=404), data={"rowid": str(ids["a"]["child"])},
             target="a", state=grants_of_institution(ids["a"]["child"])))
+    # 业务助理 of that programme: the page for whoever takes part (unit A's people, the platform admin); the changes
+    # for its business manager only (a wrong identity confirmation re-renders the form, nothing written).
+    team = "/programmes/matrixprog/team"
+    unit_a = ids["a"]["unit"]
+    takes_part = portal(officer=404, sibling=404)
+    manager_only = portal(all=404, unit=200)
+    step_up = {"password": "wrong-password-1", "sms_code": "000000"}
+    add(Row("GET", team, takes_part))
+    add(Row("GET", f"{team}?institution={unit_a}&remove={ids['a']['prog_assistant']}", takes_part))
+    add(Row("POST", team + "/assistant", manager_only, target="a", state=grants_of_institution(unit_a),
+            data={"add-institution_id": str(unit_a), "add-by": "phone", "add-phone": ids["a"]["staff_phone"],
+                  **{f"add-{k}": v for k, v in step_up.items()}}))
+    add(Row("POST", team + "/assistant/remove", manager_only, target="a", state=grants_of_institution(unit_a),
+            data={"remove-grant_id": str(ids["a"]["prog_assistant"]),
+                  **{f"remove-{k}": v for k, v in step_up.items()}}))
+    add(Row("POST", team + "/transfer", manager_only, target="a", state=grants_of_institution(unit_a),
+            data={"transfer-institution_id": str(unit_a), "transfer-by": "phone", "transfer-confirm": "y",
+                  "transfer-phone": ids["a"]["assistant_phone"], **{f"transfer-{k}": v for k, v in step_up.items()}}))
     return rows
 
 
@@ -593,7 +649,7 @@ def test_every_route_is_in_the_matrix(template_db, tmp_path):
 
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     fake = {side: {k: 1 for k in ("profile", "unit", "child", "verification", "application", "audit", "grant",
-                                  "session", "prereg")}
+                                  "session", "prereg", "prog_assistant", "prog")}
             | {"job": side * 32, "staff_phone": "13800000010", "staff_name": "x", "unit_name": "x", "child_name": "x",
                "application_name": "x", "assistant_phone": "13700000001"} for side in ("a", "b")}
     missing = sorted(_required_routes(app) - _covered_endpoints(app, build_table(fake)))

@@ -331,3 +331,147 @@ def test_an_invited_person_sets_a_password_through_forgot_password_and_sees_the_
     assert resp.status_code == 302
     assert client.post("/login", data={"phone": phone, "password": "NewPass99", "captcha": ""}).status_code == 302
     assert 'data-status="submitted"' in client.get("/me").get_data(as_text=True)
+
+
+# ---- the report page of a large file, the full report, a wrong PII key (issue 21, follow-up) ------------------
+
+PAGE_LIMIT = 80_000  # bytes; see test_a_5000_row_dry_run_page_stays_small
+
+
+def test_a_5000_row_dry_run_page_stays_small_and_the_full_report_is_a_download(import_app, login):
+    """The page leads with the counts and the refused rows and lists at most 100 rows: 42 KB (about 10 KB of admin
+    chrome, 320 bytes a refused row) where the row-by-row page of 5,000 rows was 1 MB. The limit, 80 KB, leaves the
+    chrome room to grow and is crossed once the page lists some 220 rows. Every row is in the downloadable report."""
+    c = login(UNIT_A)
+    rows = [dict(person(k, complete=False), **({"手机号": f"1{k:04d}"} if k % 2 else {})) for k in range(5000)]
+    resp = upload(c, fill(c, rows))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and len(resp.data) < PAGE_LIMIT, len(resp.data)
+    assert 'data-create="2500"' in html and 'data-refuse="2500"' in html and 'data-draft="2500"' in html
+    assert re.search(r'id="count-refuse">2500<', html) and re.search(r'id="count-draft">2500<', html)
+    lines = report(html)
+    assert len(lines) == 100 and {o for o, _n in lines} == {"refuse"}  # the refused rows come first
+    assert confirm_token(html) is None
+    link = re.search(r'id="import-report-download" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    sheet = load_workbook(io.BytesIO(c.get(link).data), read_only=True).worksheets[0]
+    got = list(sheet.values)
+    assert got[0][:4] == ("行号", "姓名", "手机号", "结果") and len(got) == 5001
+    assert {r[3] for r in got[1:]} == {"新建账号", "拒绝"} and got[2][3] == "拒绝" and got[1][4] == "待完善"
+    # The report is its admin's alone.
+    assert login(UNIT_B).get(link).status_code == 404
+
+
+def test_a_clean_file_lists_every_row_with_the_counts_of_both_statuses(import_app, login):
+    c = login(UNIT_A)
+    html = upload(c, fill(c, [person(1), person(2, complete=False), person(3)])).get_data(as_text=True)
+    assert 'data-submitted="2"' in html and 'data-draft="1"' in html and len(report(html)) == 3
+    assert confirm_token(html) and 'id="import-report-download"' in html
+
+
+def test_a_dry_run_on_a_node_with_the_wrong_pii_key_explains_and_writes_nothing(import_app, login):
+    from tests.test_ops_keys import NEW
+
+    c = login(UNIT_A)
+    raw = fill(c, [person(1)])
+    good = import_app.config["PII_KEY"]
+    import_app.config["PII_KEY"] = NEW  # the data's key is not in this node's ring
+    before = staff_total()
+    resp = upload(c, raw)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "PII 密钥与已存数据不符" in html and 'id="import-error"' in html
+    assert confirm_token(html) is None and staff_total() == before
+    assert not list(jobs.export_folder().glob("tmp-import-*"))  # neither the file nor a report is held
+    # A dry run seen under the right key is not confirmed on a node that cannot seal its numbers.
+    import_app.config["PII_KEY"] = good
+    html = upload(c, raw).get_data(as_text=True)
+    import_app.config["PII_KEY"] = NEW
+    resp = c.post(URL, data={"confirm": confirm_token(html)})
+    assert resp.status_code == 409 and "PII 密钥与已存数据不符" in resp.get_data(as_text=True)
+    assert staff_total() == before
+    import_app.config["PII_KEY"] = good  # the operator fixes the key: the same dry run is still confirmable
+    run_confirmed(c, html)
+    assert staff_total() == before + 1
+
+
+def test_a_draft_without_personnel_type_keeps_its_answers_until_the_type_is_chosen(import_app, login, client):
+    """The answers are stored on the draft: the staff member's form shows them once he picks 人员性质, and a later
+    file that gives the type with blank answer cells keeps them too."""
+    from admin_app.services.accounts import hash_password
+
+    c = login(UNIT_A)
+    answers = {"是否专职从事采样工作": "是", "是否参加过生物安全培训": "否", "是否从事PCR工作": "是", "从事PCR年限": 5}
+    row = dict(person(31, complete=False), **answers)
+    html = upload(c, fill(c, [row])).get_data(as_text=True)
+    (outcome, note), = report(html)
+    assert outcome == "create" and "人员性质" in note and "选择人员性质后" in note, note
+    run_confirmed(c, html)
+    staff = user(row["手机号"])
+    p = staff.profile
+    assert p.status == "draft" and p.personnel_type is None
+    assert (p.sampling_full_time, p.sampling_biosafety_training, p.doing_pcr, p.pcr_years) == (True, False, True, 5)
+    # The staff member opens his profile form: the answers are there for the questions of the type he picks.
+    staff.password_hash = hash_password("Passw0rd9")
+    db.session.commit()
+    client.post("/login", data={"phone": row["手机号"], "password": "Passw0rd9", "captcha": ""})
+    form = client.get("/profile").get_data(as_text=True)
+    assert re.search(r'<input[^>]*name="sampling_full_time"[^>]*value="yes"[^>]*checked', form)
+    assert re.search(r'<input[^>]*name="sampling_biosafety_training"[^>]*value="no"[^>]*checked', form)
+    # The admin gives the type in a later file, the answer cells blank: the answers on file complete the profile.
+    later = {k: v for k, v in dict(person(31), 手机号=row["手机号"]).items() if k not in answers}
+    html = upload(c, fill(c, [later])).get_data(as_text=True)
+    assert report(html)[0][0] == "update" and 'data-submitted="1"' in html, report(html)
+    run_confirmed(c, html)
+    db.session.expire_all()
+    p = user(row["手机号"]).profile
+    assert p.status == "submitted" and p.personnel_type == "sampling" and p.sampling_full_time is True
+    assert p.doing_pcr is None and p.pcr_years is None  # a testing question: cleared for 采样人员, as the form does
+
+
+def test_answers_of_the_other_personnel_type_are_named_as_not_kept(import_app, login):
+    c = login(UNIT_A)
+    html = upload(c, fill(c, [dict(person(32), **{"是否从事PCR工作": "是"})])).get_data(as_text=True)
+    (outcome, note), = report(html)
+    assert outcome == "create" and "不适用于采样人员" in note and "是否从事PCR工作" in note, note
+
+
+def test_a_bad_pcr_years_on_a_draft_without_type_refuses_the_row(import_app, login):
+    c = login(UNIT_A)
+    row = dict(person(33, complete=False), **{"是否从事PCR工作": "是", "从事PCR年限": "很多"})
+    (outcome, note), = report(upload(c, fill(c, [row])).get_data(as_text=True))
+    assert outcome == "refuse" and "从事PCR年限" in note, note
+
+
+def test_the_email_column_is_optional_checked_and_stored_and_its_other_header_words_are_accepted(import_app, login):
+    c = login(UNIT_A)
+    headers = [cell.value for cell in load_workbook(io.BytesIO(template(c))).worksheets[0][1]]
+    assert "邮箱" in headers
+    rows = [dict(person(41, complete=False), 邮箱="Wang.Li@Example.CN"), dict(person(42), 邮箱="wangli@"),
+            person(43, complete=False)]
+    lines = report(upload(c, fill(c, rows)).get_data(as_text=True))
+    assert [o for o, _n in lines] == ["refuse", "create", "create"] and "不是有效的邮箱地址" in lines[0][1], lines
+    html = upload(c, fill(c, [rows[0], rows[2]])).get_data(as_text=True)
+    run_confirmed(c, html)
+    assert user(rows[0]["手机号"]).email == "Wang.Li@example.cn" and user(rows[2]["手机号"]).email is None
+    # A sheet from elsewhere says 电子邮箱; a registered person's blank email cell keeps the address on file.
+    wb = Workbook()
+    wb.active.append(["姓名", "手机号", "所在单位", "电子邮箱"])
+    wb.active.append(["导入43", rows[2]["手机号"], UNIT_A_NAME, "new@example.cn"])
+    wb.active.append(["导入41", rows[0]["手机号"], UNIT_A_NAME, None])
+    out = io.BytesIO()
+    wb.save(out)
+    html = upload(c, out.getvalue()).get_data(as_text=True)
+    assert 'data-update="2"' in html and 'data-refuse="0"' in html, report(html)
+    run_confirmed(c, html)
+    db.session.expire_all()
+    assert user(rows[2]["手机号"]).email == "new@example.cn" and user(rows[0]["手机号"]).email == "Wang.Li@example.cn"
+
+
+def test_the_import_jobs_page_shows_the_shared_progress_bar_with_its_live_text(import_app, login):
+    c = login(UNIT_A)
+    job_id = run_confirmed(c, upload(c, fill(c, [person(51)])).get_data(as_text=True))
+    page = c.get(f"/admin/staff/import/jobs/{job_id}").get_data(as_text=True)
+    bar = re.search(r'<div class="progress-bar[^>]*>', page).group(0)
+    assert 'role="progressbar"' in bar and 'aria-valuenow="100"' in bar and 'aria-labelledby="export-title"' in bar
+    assert re.search(r'id="export-title">人员导入<', page)
+    assert re.search(r'id="export-text" class="mb-2" role="status">已完成：已处理 1 行。<', page)
+    assert re.search(r'data-text-running="[^"]*\{done\}[^"]*\{total\}', page)  # what the script writes as it runs

@@ -116,6 +116,15 @@ class PersonMixin:
         self.id_type.choices = [(k, _(v)) for k, v in ID_TYPES.items()]
 
 
+def unique_ids(form, key) -> FlaskForm:
+    """Suffix every field's id (and its label's for) with -<key>, for a form drawn once per row of a page; the names
+    the form posts stay as they are."""
+    for field in form:
+        field.id = f"{field.id}-{key}"
+        field.label.field_id = field.id
+    return form
+
+
 class AuthorizeForm(FlaskForm, StepUpMixin):
     """直接授权: a verified identity number (the issuer's step-up)."""
 

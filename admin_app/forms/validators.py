@@ -25,6 +25,21 @@ def normalize_phone(raw: str) -> str | None:
     return national if len(national) == 11 else None
 
 
+def normalize_email(raw: str) -> str | None:
+    """An email address checked by email-validator (syntax only: no DNS look-up), in its normalized form, or
+    None when it is not one or is longer than the account's column (120)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text or len(text) > 120:
+        return None
+    try:
+        email = validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+    return email if len(email) <= 120 else None
+
+
 class CnMobile:
     """Field validator: a CN mobile number; replaces the data with its 11-digit form."""
 

@@ -27,6 +27,8 @@ class Institution(db.Model):
         UniqueConstraint("parent_id", "name", name="uq_institution_parent_name"),
         # varchar_pattern_ops lets PostgreSQL answer `path LIKE '/1/7/%'` from the index under any collation.
         Index("ix_institution_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+        # Incremental sync of Organizations pages in (updated_at, id) order (services.api_search).
+        Index("ix_institution_updated", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -42,6 +44,8 @@ class Institution(db.Model):
     confirmation_code: Mapped[str] = mapped_column(String(16), default="")
     require_confirmation_code: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the machine APIs show of it (name, category, address, region, USCC, parent) last changed.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     parent: Mapped[Optional["Institution"]] = relationship(remote_side=[id], lazy="joined", innerjoin=False)
     region = relationship("Region", lazy="joined")

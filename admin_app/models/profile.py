@@ -81,6 +81,9 @@ class StaffProfile(db.Model):
         Index("ix_staff_profile_inst_status_submitted", "institution_id", "status", "submitted_at", "id"),
         Index("ix_staff_profile_status_submitted", "status", "submitted_at", "id"),
         Index("ix_staff_profile_submitted", "submitted_at", "id"),
+        # The machine APIs' incremental sync (_lastUpdated, updated_since) pages in (updated_at, id) order: a sync
+        # that finds few changes reads just them (services.api_search).
+        Index("ix_staff_profile_updated", "updated_at", "id"),
         # The grid's sorted orders, (key, id) each, so a page after a cursor is one index range (the coalesced
         # keys' indexes follow the class: services.staff_listing.sort_key).
         Index("ix_staff_profile_name", "name", "id"),

@@ -5,8 +5,12 @@ A page is `WHERE <filters> AND <scope> AND key > :after ORDER BY key LIMIT :n + 
 seeks to the cursor through the index, so the last page of a million rows costs what the first does, where OFFSET
 would read and drop every row before it. Staff are paged in the grid's key, (submitted_at, id) (services.keyset's
 cursor), through the indexes the grid reads: (status, submitted_at, id) for a scope over every institution,
-(institution_id, status, submitted_at, id) for one institution. Institutions page by id, regions by code. One
-statement per page: the staff member's account (e-mail, sealed ID number) is joined in, never read row by row.
+(institution_id, status, submitted_at, id) for one institution. Institutions page by id, regions by code. An
+incremental sync (a condition on the last update) pages staff and institutions in (updated_at, id) order instead,
+through their (updated_at, id) indexes, with the cursor in that order: a sync that finds a hundred changes among a
+million rows reads about a hundred index entries, where the report-time order would walk every approved row to find
+them. One statement per page: the staff member's account (e-mail, sealed ID number) is joined in, never read row by
+row.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,13 +54,29 @@ def _compare(column, op: str, value):
             "eq": column == value}[op]
 
 
+def _shared(stmt, f: Filters, model):
+    """The conditions staff and institutions search alike: _id, the last update, name (starts with)."""
+    if f.ids:
+        stmt = stmt.where(model.id.in_(f.ids))
+    for op, value in f.updated:
+        stmt = stmt.where(_compare(model.updated_at, op, value))
+    if f.name:
+        stmt = stmt.where(model.name.like(like_escape(f.name) + "%", escape="\\"))
+    return stmt
+
+
+def by_update(f: Filters) -> bool:
+    """Whether a search pages in (updated_at, id) order: an incremental sync, a condition on the last update."""
+    return bool(f.updated)
+
+
 def _page(stmt, key: tuple, count: int, after, shape) -> Page:
     if after is not None:
         stmt = stmt.where(tuple_(*key) > tuple_(*after) if len(key) > 1 else key[0] > after)
     rows = db.session.execute(stmt.order_by(*key).limit(count + 1)).all()
     more = len(rows) > count
     rows = [shape(r) for r in rows[:count]]
-    return Page(rows, getattr(rows[-1], "key", None) if more and rows else None)
+    return Page(rows, rows[-1].key if more and rows else None)
 
 
 @dataclass
@@ -67,10 +87,11 @@ class StaffRow:
     email: str | None
     id_type: str | None
     id_number_enc: str | None
+    by_update: bool = False  # the page's order: (updated_at, id), else (submitted_at, id)
 
     @property
     def key(self):
-        return (self.profile.submitted_at, self.profile.id)
+        return (self.profile.updated_at if self.by_update else self.profile.submitted_at, self.profile.id)
 
     def resident_id(self) -> str | None:
         """The full resident ID number (decrypted); for full-ID clients only, the caller audits it."""
@@ -80,30 +101,33 @@ class StaffRow:
 
 
 def staff(scope: Scope, f: Filters, count: int, after: tuple[datetime, int] | None = None) -> Page:
-    """A page of approved staff in the scope matching the filters, in (submitted_at, id) order after `after`."""
+    """A page of approved staff in the scope matching the filters after `after`, in (submitted_at, id) order, or
+    (updated_at, id) for an incremental sync."""
     if f.none:
         return Page([], None)
     stmt = (select(StaffProfile, User.email, User.id_type, User.id_number_enc)
             .join(User, User.id == StaffProfile.user_id)
             .where(StaffProfile.status == PUBLISHED, StaffProfile.submitted_at.is_not(None)))
     stmt = restrict(stmt, StaffProfile, scope)
+    sync = by_update(f)
     # SQLite has no statistics and would read every approved row of the scope and sort them, page after page: name
-    # the index whose order is the page's (PostgreSQL's planner knows better and gets no hint).
-    if f.organization_id is not None:
+    # the index whose order is the page's (PostgreSQL's planner knows better and gets no hint). A sync of one unit
+    # is left to SQLite's choice: the unit's rows, sorted, rather than every change in the country.
+    national = covers_everything(scope) and f.identifier_indexes is None and not f.ids
+    if sync:
+        if national and f.organization_id is None:
+            stmt = stmt.with_hint(StaffProfile, "INDEXED BY ix_staff_profile_updated", "sqlite")
+    elif f.organization_id is not None:
         stmt = stmt.with_hint(StaffProfile, "INDEXED BY ix_staff_profile_inst_status_submitted", "sqlite")
-    elif covers_everything(scope) and f.identifier_indexes is None and not f.ids:
+    elif national:
         stmt = stmt.with_hint(StaffProfile, "INDEXED BY ix_staff_profile_status_submitted", "sqlite")
-    if f.ids:
-        stmt = stmt.where(StaffProfile.id.in_(f.ids))
-    for op, value in f.updated:
-        stmt = stmt.where(_compare(StaffProfile.updated_at, op, value))
-    if f.name:
-        stmt = stmt.where(StaffProfile.name.like(like_escape(f.name) + "%", escape="\\"))
+    stmt = _shared(stmt, f, StaffProfile)
     if f.identifier_indexes is not None:
         stmt = stmt.where(User.id_type == "resident_id", User.id_number_index.in_(f.identifier_indexes or [""]))
     if f.organization_id is not None:
         stmt = stmt.where(StaffProfile.institution_id == f.organization_id)
-    return _page(stmt, (StaffProfile.submitted_at, StaffProfile.id), count, after, lambda r: StaffRow(*r))
+    key = (StaffProfile.updated_at if sync else StaffProfile.submitted_at, StaffProfile.id)
+    return _page(stmt, key, count, after, lambda r: StaffRow(*r, by_update=sync))
 
 
 def seek_position(cursor: str) -> tuple[datetime, int] | None:
@@ -126,21 +150,21 @@ class Row:
     key: object
 
 
-def institutions(scope: Scope, f: Filters, count: int, after: int | None = None) -> Page:
-    """A page of institutions in the scope matching the filters, by id."""
+def institutions(scope: Scope, f: Filters, count: int, after: int | tuple[datetime, int] | None = None,
+                 by_id: bool = False) -> Page:
+    """A page of institutions in the scope matching the filters, by id, or by (updated_at, id) for an incremental
+    sync (then `after` is such a pair) unless `by_id`."""
     if f.none:
         return Page([], None)
     stmt = restrict(select(Institution), Institution, scope).options(lazyload(Institution.parent))
-    if f.ids:
-        stmt = stmt.where(Institution.id.in_(f.ids))
-    for op, value in f.updated:
-        stmt = stmt.where(_compare(Institution.created_at, op, value))
-    if f.name:
-        stmt = stmt.where(Institution.name.like(like_escape(f.name) + "%", escape="\\"))
+    stmt = _shared(stmt, f, Institution)
     if f.uscc is not None:
         stmt = stmt.where(Institution.uscc == f.uscc)
     if f.partof is not None:
         stmt = stmt.where(Institution.parent_id == f.partof)
+    if by_update(f) and not by_id:
+        return _page(stmt, (Institution.updated_at, Institution.id), count, after,
+                     lambda r: Row(r[0], (r[0].updated_at, r[0].id)))
     return _page(stmt, (Institution.id,), count, after, lambda r: Row(r[0], r[0].id))
 
 

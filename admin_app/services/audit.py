@@ -6,6 +6,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..i18n import N_
 from ..models import AuditLog
+from ..models.user import ID_TYPES
 
 # Audit action code -> label msgid. Codes missing here are shown as they are.
 AUDIT_ACTIONS = {
@@ -54,6 +55,8 @@ AUDIT_ACTIONS = {
     "api_client_revoked": N_("Consuming system revoked"),
     "api_read": N_("API read by a consuming system"),
     "api_read_full_id": N_("API read with full ID numbers"),
+    "staff_import": N_("Staff imported from a file"),
+    "notices_resent": N_("Failed SMS notices sent again"),
 }
 TARGET_TYPES = {
     "staff_profile": N_("Staff profile"),
@@ -67,6 +70,7 @@ TARGET_TYPES = {
     "pii_key": N_("PII key"),
     "programme": N_("Programme"),
     "api_client": N_("Consuming system"),
+    "sms_notice": N_("SMS notice"),
 }
 
 
@@ -120,6 +124,7 @@ DETAIL_KEYS = {
 DETAIL_VALUES = {
     "unknown_phone": N_("Mobile number not registered"), "bad_password": N_("Wrong password"),
     "manager": N_("Business manager"), "assistant": N_("Assistant admin"),
+    **ID_TYPES,  # id_type: the document's name, not its code (resident_id)
 }
 REVIEW_VERBS = {"review_approve": N_("Approved %(n)d staff"), "review_reject": N_("Rejected %(n)d staff"),
                 "review_revert": N_("Reverted %(n)d staff")}

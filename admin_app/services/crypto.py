@@ -8,14 +8,18 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import time
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-__all__ = ["InvalidToken", "blind_index", "blind_indexes", "decrypt", "encrypt", "fingerprint", "ring"]
+__all__ = ["InvalidToken", "blind_index", "blind_index_many", "blind_indexes", "decrypt", "encrypt", "encrypt_many",
+           "fingerprint", "ring"]
 
 
 def _key_bytes(key: str | None = None) -> bytes:
@@ -80,6 +84,42 @@ def encrypt(value: str, key: str | None = None) -> str:
     return fernet(key).encrypt(value.encode()).decode()
 
 
+def encrypt_many(values: list[str], key: str | None = None) -> list[str]:
+    """encrypt() of many strings at once (bulk loads): the same Fernet tokens (spec 0x80), each with its own IV,
+    built with one AES cipher for the batch instead of one Fernet call per value (a third of the cost)."""
+    subkey = _subkey(b"hwr-pii-encryption", key)
+    signing, block = subkey[:16], algorithms.AES(subkey[16:])
+    ecb = Cipher(block, modes.ECB()).encryptor()  # CBC below, chained by hand one block column at a time
+    head = b"\x80" + int(time.time()).to_bytes(8, "big")
+    plain = []
+    for v in values:
+        b = v.encode()
+        n = 16 - len(b) % 16
+        plain.append(b + bytes((n,)) * n)  # PKCS7, as Fernet pads
+    ivs = os.urandom(16 * len(values))
+    out: list = [None] * len(values)
+    by_len: dict[int, list[int]] = {}
+    for k, p in enumerate(plain):
+        by_len.setdefault(len(p), []).append(k)
+    keyed = hmac.new(signing, digestmod=hashlib.sha256)
+    for size, members in by_len.items():
+        prev = [ivs[16 * k:16 * k + 16] for k in members]
+        cipher = [bytearray() for _ in members]
+        for j in range(0, size, 16):
+            mixed = b"".join((int.from_bytes(plain[k][j:j + 16], "little") ^ int.from_bytes(prev[m], "little"))
+                             .to_bytes(16, "little") for m, k in enumerate(members))
+            enc = ecb.update(mixed)
+            prev = [enc[16 * m:16 * m + 16] for m in range(len(members))]
+            for m in range(len(members)):
+                cipher[m] += prev[m]
+        for m, k in enumerate(members):
+            basic = head + ivs[16 * k:16 * k + 16] + bytes(cipher[m])
+            h = keyed.copy()
+            h.update(basic)
+            out[k] = base64.urlsafe_b64encode(basic + h.digest()).decode()
+    return out
+
+
 def decrypt(token: str, key: str | None = None) -> str:
     """Decrypt a stored PII string with the given key, or with any key of the ring; InvalidToken otherwise."""
     if key is not None:
@@ -101,6 +141,17 @@ def opening_key(token: str, keys: list[str]) -> str | None:
 def blind_index(value: str, key: str | None = None) -> str:
     """Deterministic HMAC-SHA256 of a normalized value: equality lookups without decrypting."""
     return hmac.new(_subkey(b"hwr-pii-blind-index", key), value.encode(), hashlib.sha256).hexdigest()
+
+
+def blind_index_many(values: list[str], key: str | None = None) -> list[str]:
+    """blind_index() of many values (bulk loads): the key derived once."""
+    keyed = hmac.new(_subkey(b"hwr-pii-blind-index", key), digestmod=hashlib.sha256)
+    out = []
+    for v in values:
+        h = keyed.copy()  # the keyed state once; copying it is cheaper than keying again
+        h.update(v.encode())
+        out.append(h.hexdigest())
+    return out
 
 
 def blind_indexes(value: str) -> list[str]:

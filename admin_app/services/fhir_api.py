@@ -170,14 +170,15 @@ def page_size(args) -> int:
 
 
 def cursor(kind: str, args):
-    """The keyset cursor a `next` link carries (the last key of the previous page)."""
+    """The keyset cursor a `next` link carries (the last key of the previous page): an incremental sync's is
+    (updated_at, id) in services.keyset's form, as a staff cursor is."""
     raw = args.get("_cursor")
     if raw is None:
         return None
     if kind == "Location":
         ok = raw.isascii() and raw.isdigit() and len(raw) == 6
         value = raw
-    elif kind == "Organization":
+    elif kind == "Organization" and "_lastUpdated" not in args:
         value = row_id(raw)
         ok = value is not None
     else:

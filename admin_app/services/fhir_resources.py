@@ -88,7 +88,7 @@ def practitioner_role(profile) -> dict:
 def organization(inst) -> dict:
     """An institution as an mCSD Organization: USCC identifier, category type, partOf its supervising institution."""
     kind, display = ORG_TYPE_CODES.get(inst.category, ("prov", "Healthcare Provider"))
-    out = {"resourceType": "Organization", "id": str(inst.id), "meta": _meta("Organization", inst.created_at),
+    out = {"resourceType": "Organization", "id": str(inst.id), "meta": _meta("Organization", inst.updated_at),
            "active": True, "name": inst.name,
            "type": [{"coding": [{"system": ORG_TYPE, "code": kind, "display": display},
                                 {"system": CS_CATEGORY, "code": inst.category,

@@ -5,7 +5,8 @@ A notice is a row of sms_notice, stored after the review has committed and hande
 (JOB_BACKEND, or NOTICE_BACKEND when set: inline, thread or rq, as for export jobs), whose worker sends it through
 the SMS backend (services/sms.send_notice: one outbox line with purpose `notice` on the console backend).
 A gateway failure is retried NOTICE_MAX_ATTEMPTS times with a doubling wait from NOTICE_RETRY_SECONDS, every try on
-record; then the notice is failed, and `flask check` reports it until `flask notices-send --retry-failed` sends it.
+record; then the notice is failed: `flask check` reports it, and the dashboard of each admin whose scope holds the
+person lists it with a 重新发送 button (resend_failed, audited), as `flask notices-send --retry-failed` does for all.
 At most NOTICE_MAX_PER_PHONE_HOUR notices go to one phone an hour; the rest are stored as dropped and logged.
 """
 import logging
@@ -18,8 +19,10 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, String, Text, bindparam, func, insert, literal, or_, select, update
 
 from ..extensions import db
-from ..models import SmsNotice, StaffProfile
+from ..i18n import N_
+from ..models import Institution, SmsNotice, StaffProfile, User
 from ..models.types import UTCDateTime, utcnow
+from .audit import record
 from .sms import SmsError, send_notice
 
 log = logging.getLogger(__name__)
@@ -287,6 +290,52 @@ def deliver(ids=None) -> None:
         delay = (nxt - utcnow()).total_seconds()
         if delay > 0:
             stop.wait(delay)
+
+
+# ---- failed notices in an admin's scope (the dashboard's panel) -------------------------------------------
+
+KINDS = {"reject": N_("Rejection notice"), "revert": N_("Reversal notice"), "approve": N_("Approval notice"),
+         "invite": N_("Import invitation")}
+
+
+def _failed_in(scope):
+    """Failed notices to people of the scope's units (the account's unit: a notice names its user, an import
+    invitation of old only its phone), with the person's name."""
+    who = or_(User.id == SmsNotice.user_id, (SmsNotice.user_id.is_(None)) & (User.phone == SmsNotice.phone))
+    stmt = (select(SmsNotice.id, SmsNotice.kind, SmsNotice.phone, SmsNotice.last_error, SmsNotice.created_at,
+                   User.name).join(User, who).where(SmsNotice.status == "failed"))
+    clause = scope.path_clause(Institution.path)
+    if clause is not None:
+        stmt = stmt.join(Institution, Institution.id == User.institution_id).where(clause)
+    return stmt
+
+
+def failed_for(scope, limit: int = 10) -> tuple[int, list]:
+    """(how many notices to the scope's people failed, the latest `limit` of them): two queries."""
+    base = _failed_in(scope).subquery()
+    total = db.session.scalar(select(func.count()).select_from(base)) or 0
+    rows = db.session.execute(select(base).order_by(base.c.created_at.desc(), base.c.id.desc()).limit(limit)).all()
+    return total, rows
+
+
+def resend_failed(scope, actor_id: int) -> int:
+    """Queue the scope's failed notices again with fresh tries (audited) and hand them to a worker; how many."""
+    ids = list(db.session.scalars(select(_failed_in(scope).subquery().c.id)))
+    moved = []
+    for start in range(0, len(ids), CHUNK):  # status still failed: two admins resending at once send once
+        moved.extend(db.session.scalars(update(SmsNotice).where(
+            SmsNotice.id.in_(ids[start:start + CHUNK]), SmsNotice.status == "failed")
+            .values(status="queued", attempts=0, next_attempt_at=utcnow(), claimed_at=None)
+            .returning(SmsNotice.id).execution_options(synchronize_session=False)))
+    if not moved:
+        db.session.rollback()
+        return 0
+    record("notices_resent", target_type="sms_notice", actor_id=actor_id,
+           institution_id=scope.institution_ids[0] if scope.institution_ids else None,
+           details={"count": len(moved), "ids": sorted(moved)[:50]})
+    db.session.commit()
+    dispatch(sorted(moved))
+    return len(moved)
 
 
 # ---- operations ----------------------------------------------------------------------------------------

@@ -35,16 +35,26 @@ class OutOfScope(ServiceError):
     """The institution is not strictly below one the officer administers (or does not exist)."""
 
 
-def institution_choices(scope: Scope, limit: int = 5000) -> list[tuple[int, str]]:
-    """(id, name) of the institutions this scope pre-registers for, in tree order (the form's choices)."""
-    stmt = select(Institution.id, Institution.name, Institution.depth).order_by(Institution.path).limit(limit)
+def search_below(scope: Scope, q: str | None, limit: int = 20) -> list[Institution]:
+    """Institutions strictly below the scope's own whose name or pinyin initials match q (the form's search picker);
+    a q past bounds.QUERY_TEXT_MAX is a ServiceError."""
+    from .institutions import search_institutions
+
+    if not (q or "").strip():
+        return []
+    stmt = select(Institution)
     clause = scope.below_clause(Institution.path)
     if clause is not None:
         stmt = stmt.where(clause)
-    rows = db.session.execute(stmt).all()
-    top = min((r.depth for r in rows), default=0)
-    # Indented by depth below the officer's own level, so the tree reads in a plain list.
-    return [(r.id, "\u3000" * (r.depth - top) + r.name) for r in rows]
+    return search_institutions(q.strip(), limit=limit, base_query=stmt)
+
+
+def chosen_below(scope: Scope, institution_id) -> Institution | None:
+    """The chosen institution if it lies strictly below the scope's own (the picker shows it again), else None."""
+    try:
+        return require_below(scope, institution_id)
+    except OutOfScope:
+        return None
 
 
 def require_below(scope: Scope, institution_id) -> Institution:

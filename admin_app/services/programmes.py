@@ -296,3 +296,11 @@ def issuing_programmes(user, scope) -> list[Programme]:
         stmt = stmt.where(Programme.is_default | Programme.id.in_(
             select(AdminGrant.programme_id).where(AdminGrant.user_id == user.id, AdminGrant.state == "active")))
     return list(db.session.scalars(stmt))
+
+
+def teams(scope) -> list[tuple[Institution, list[AdminGrant]]]:
+    """The institutions whose business manager the scope's user is in its programme, each with its active admins
+    (the programme's 业务助理 page)."""
+    from .grants import admins_of, managed_institutions
+
+    return [(inst, admins_of(inst.id, scope.programme_id)) for inst in managed_institutions(scope)]

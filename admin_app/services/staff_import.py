@@ -23,13 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
-from ..forms.validators import normalize_phone
+from ..forms.validators import normalize_email, normalize_phone
 from ..i18n import N_
 from ..models import Institution, Region, User
-from ..models.profile import STATUSES
+from ..models.profile import PERSONNEL_TYPES, STATUSES
 from . import clock
-from .identity import ensure_key, indexes_for, normalize, sealed
-from .profiles import QUESTIONS, check_fields
+from .crypto import InvalidToken
+from .identity import KeyMismatch, ensure_key, indexes_for, normalize, sealed
+from .profiles import PCR_YEARS_MAX, QUESTIONS, _parse_pcr_years, check_fields, questions_for
 from .review import LOCKED, lock_message
 from .scope import Scope
 from .staff_import_file import COLUMNS, ImportFileError, cell_text, choice_words, read_sheet
@@ -60,11 +61,25 @@ class Report:
     rows: list = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
-        return sum(1 for r in self.rows if r.outcome == outcome)
+        """Rows of this outcome (create, update, refuse) or, among the accepted ones, of this status."""
+        return sum(1 for r in self.rows if r.outcome == outcome or (r.outcome != "refuse" and r.status == outcome))
 
     @property
     def refused(self) -> int:
         return self.count("refuse")
+
+    def summary(self) -> dict:
+        """The counts the report page leads with: 新建账号 / 更新 / 拒绝, and 待审核 / 待完善 of the accepted rows."""
+        out = dict.fromkeys(("create", "update", "refuse", "submitted", "draft"), 0)
+        for r in self.rows:
+            out[r.outcome] += 1
+            if r.outcome != "refuse":
+                out[r.status] += 1
+        return out
+
+    def shown(self, limit: int) -> list:
+        """The rows the page lists: the refused ones first, then the others, in sheet order, at most `limit`."""
+        return sorted(self.rows, key=lambda r: (r.outcome != "refuse", r.row))[:limit]
 
 
 OUTCOMES = {"create": N_("New account"), "update": N_("Update"), "refuse": N_("Refused")}
@@ -188,6 +203,11 @@ def _region(ctx: Context, value, unit) -> str | None:
     return code
 
 
+def _refuse_email(text: str):
+    raise RowRefused(_("%(col)s: \"%(v)s\" is not a valid email address (such as name@example.cn).",
+                       col=_label("email"), v=text[:40]))
+
+
 def parse_row(ctx: Context, cells: dict) -> tuple[dict, dict, dict]:
     """(account values, questionnaire data for check_fields, which fields were filled); RowRefused on a bad value."""
     name = (cell_text(cells.get("name")) or "").strip()
@@ -202,13 +222,16 @@ def parse_row(ctx: Context, cells: dict) -> tuple[dict, dict, dict]:
     if phone is None:
         raise RowRefused(_("%(col)s: \"%(v)s\" is not a mainland China mobile number.", col=_label("phone"),
                            v=phone_text[:20]))
+    email = cell_text(cells.get("email"))
+    if email is not None:
+        email = normalize_email(email) or _refuse_email(email)
     unit = _institution(ctx, cells.get("institution"))
     department = cell_text(cells.get("department"))
     for f, text in (("department", department), ("title", cell_text(cells.get("title"))),
                     ("position", cell_text(cells.get("position")))):
         if text and len(text) > 64:
             raise RowRefused(_("%(col)s: at most %(n)d characters.", col=_label(f), n=64))
-    account = {"name": name, "phone": phone, "institution_id": unit.id, "department": department,
+    account = {"name": name, "phone": phone, "email": email, "institution_id": unit.id, "department": department,
                "region_code": _region(ctx, cells.get("region_code"), unit)}
     data: dict = {}
     filled = {f for f, v in cells.items() if v is not None}
@@ -238,6 +261,8 @@ def judge(ctx: Context, cells: dict, user: User | None, taken: dict) -> tuple[Ro
                                col=_label("phone")))
         if profile is not None and profile.status in LOCKED:
             raise RowRefused(lock_message(profile.status))
+    if profile is not None:
+        keep_answers(data, filled, profile)
     holder = user or User(id_type=None, id_number_enc=None)  # a new account: no document on file yet
     new, errors, document = check_fields(holder, data, ctx.today)
     for f, message in errors.items():
@@ -267,15 +292,53 @@ def judge(ctx: Context, cells: dict, user: User | None, taken: dict) -> tuple[Ro
         raise RowRefused(_("This person's profile has been reported; an update must fill in the whole "
                            "questionnaire (missing: %(cols)s).", cols="、".join(missing)))
     status = "submitted" if complete else "draft"
-    reason = "" if complete else _("Incomplete: %(cols)s", cols="、".join(missing))
-    result = RowResult(row=0, outcome="update" if user is not None else "create", name=account["name"],
-                       phone=account["phone"], status=status, reason=reason)
+    notes = [] if complete else [_("Incomplete: %(cols)s", cols="、".join(missing))]
     values = {f: new.get(f) for f in PROFILE_FIELDS}
     if not complete:  # a draft keeps what was given (check_fields leaves blanks where it refused nothing)
         for f in ("gender", "birth_date"):
             if values.get(f) is None and data.get(f) is not None:
                 values[f] = data[f]
+    notes += answers_without_type(data, filled, values)
+    result = RowResult(row=0, outcome="update" if user is not None else "create", name=account["name"],
+                       phone=account["phone"], status=status, reason="；".join(notes))
     return result, {"account": account, "profile": values, "seal": seal, "index": index, "user": user}
+
+
+def keep_answers(data: dict, filled: set, profile) -> None:
+    """An update's blank question cells keep the answers on file: a draft imported before its 人员性质 was known
+    gets its type from a later file without its answers being lost."""
+    for q in QUESTIONS:
+        stored = getattr(profile, q)
+        if q not in filled and data.get(q) is None and stored is not None:
+            data[q] = "yes" if stored else "no"
+    if "pcr_years" not in filled and profile.pcr_years:
+        data["pcr_years"] = str(profile.pcr_years)
+
+
+def answers_without_type(data: dict, filled: set, values: dict) -> list[str]:
+    """Keep a draft's answers when its 人员性质 is blank; returns the row's notes (answers kept, or dropped as
+    not applying to the type given). The staff form shows every stored answer once a type is chosen (the
+    questions of that type), and its save clears the other type's, so nothing kept here is ever hidden data
+    the form cannot change."""
+    given = [q for q in QUESTIONS if data.get(q) in ("yes", "no")]
+    ptype = data.get("personnel_type")
+    if ptype is None:
+        if not given:
+            return []
+        for q in given:
+            values[q] = data[q] == "yes"
+        if data.get("pcr_years"):
+            years = _parse_pcr_years(data["pcr_years"])
+            if years is None and "pcr_years" in filled:
+                raise RowRefused(f"{_label('pcr_years')}：" + _(
+                    "Please enter the years of PCR work as a whole number from 1 to %(n)d.", n=PCR_YEARS_MAX))
+            values["pcr_years"] = years
+        return [_("the answers to the questions are kept for when the personnel type is chosen")]
+    dropped = [_label(q) for q in given if q in filled and q not in questions_for(ptype)]
+    if not dropped:
+        return []
+    return [_("not kept, as they do not apply to %(type)s: %(cols)s", type=_(PERSONNEL_TYPES[ptype]),
+              cols="、".join(dropped))]
 
 
 def preload(phones: list[str], indexes: list[str]) -> tuple[dict, dict]:
@@ -340,9 +403,22 @@ def dry_run(raw: bytes, scope: Scope, actor_id: int) -> Report:
     ctx = context(scope, actor_id)
     if not ctx.by_name:
         raise ImportFileError(_("You administer no unit to import staff into."))
-    ensure_key()
     report, seen = Report(), {}
-    for start in range(0, len(sheet.rows), CHUNK):
-        report.rows.extend(r for r, _p in judge_chunk(ctx, sheet.rows[start:start + CHUNK], seen))
-    db.session.rollback()  # nothing was written; the loaded accounts are not kept
+    try:
+        ensure_key()
+        for start in range(0, len(sheet.rows), CHUNK):
+            report.rows.extend(r for r, _p in judge_chunk(ctx, sheet.rows[start:start + CHUNK], seen))
+    except (KeyMismatch, InvalidToken) as exc:
+        # This node cannot open the stored document numbers (a wrong PII key): it can neither compare a row's
+        # number with the ones on file nor seal a new one, so the whole file waits, and nothing is held.
+        raise ImportFileError(key_message()) from exc
+    finally:
+        db.session.rollback()  # nothing was written; the loaded accounts are not kept
     return report
+
+
+def key_message() -> str:
+    """Why no import can run on a node whose PII key does not open the stored data."""
+    return _("The file was not checked and nothing was imported: this server's PII key does not match the stored "
+             "data, so document numbers can be neither compared nor saved. Please try again later or tell the "
+             "system administrator.")

@@ -38,12 +38,13 @@ CELL_CAP = 200  # characters in one cell
 MAX_COLS = 64
 
 # (field, header msgid, kind, required): the questionnaire's columns, in the template's order. kind: text, phone,
-# unit, region, choice:<codes>, date, answer, int.
+# email, unit, region, choice:<codes>, date, answer, int.
 COLUMNS = (
     ("name", N_("Name"), "text", True),
     ("phone", N_("Mobile number"), "phone", True),
     ("institution", N_("Work unit"), "unit", True),
     ("department", N_("Department"), "text", False),
+    ("email", N_("Email"), "email", False),
     ("region_code", N_("Region"), "region", False),
     ("id_type", N_("Document type"), "choice:id_type", False),
     ("id_number", N_("Document number"), "text", False),
@@ -59,6 +60,8 @@ COLUMNS = (
     *((key, label, "answer", False) for key, label in TESTING_QUESTIONS.items()),
     ("pcr_years", N_("Years of PCR work"), "int", False),
 )
+# Other header words accepted for a column: what people and other systems call it (the account page says 邮箱).
+ALIASES = {"email": ("电子邮箱", "电子邮件", "E-mail", "e-mail", "Email address")}
 CHOICES = {"id_type": ID_TYPES, "gender": GENDERS, "personnel_type": PERSONNEL_TYPES, "education": EDUCATIONS,
            "title_level": TITLE_LEVELS}
 
@@ -92,6 +95,7 @@ def header_names() -> dict[str, str]:
         out[_(label)] = field
         with force_locale("zh_Hans_CN"):
             out[_(label)] = field
+        out.update(dict.fromkeys(ALIASES.get(field, ()), field))
     return {k.strip(): v for k, v in out.items()}
 
 
@@ -143,6 +147,8 @@ def write_template(fh, unit_names: list[str]) -> None:
         width = 12 if kind in ("answer", "date", "int") or kind.startswith("choice") else 18
         if kind == "unit":
             width = 36
+        elif kind == "email":
+            width = 26
         data.set_column(col, col, width, day if kind == "date" else text if kind != "int" else None)
         values = None
         if kind == "unit":
@@ -184,6 +190,8 @@ def write_template(fh, unit_names: list[str]) -> None:
              _("Work unit: choose from the list (the units you administer); the unified social credit code is "
                "accepted too."),
              _("Region: leave blank to use the unit's region, or give the 6-digit region code."),
+             _("Email: optional; an address such as name@example.cn. Left blank on a registered person, the email "
+               "on file is kept."),
              _("Resident ID card: gender and date of birth come from the number and may be left blank."),
              _("Coded columns (document type, personnel type, education, title level, the yes/no questions) take "
                "the values of their drop-down lists."),

@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale, gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, literal_column, update
 
 from ..extensions import db
 from ..models import ReviewEvent, StaffProfile, User
@@ -24,14 +24,15 @@ from . import ServiceError, jobs, notices
 from .audit import record
 from .clock import local_day
 from .counters import add, bump
-from .identity import ensure_key
+from .identity import KeyMismatch, ensure_key
 from .profile_changes import SENT_BACK
 from .scope import scope_for
-from .staff_import import CHUNK, UNUSABLE_PASSWORD, context, judge_chunk
+from .staff_import import CHUNK, UNUSABLE_PASSWORD, context, judge_chunk, key_message
 from .staff_import_file import read_sheet
 
 KIND = "staff_import"
 TOKEN_AGE = 3600
+EDITABLE = ("draft", "submitted", "unit_rejected", "rejected")  # statuses an import may update (not LOCKED)
 SEAL_KEYS = ("id_type", "id_number_enc", "id_number_index", "id_number_masked")
 
 
@@ -55,6 +56,27 @@ def hold(raw: bytes, user_id: int) -> str:
     return _serializer().dumps({"f": token, "u": user_id, "h": hashlib.sha256(raw).hexdigest()})
 
 
+def hold_report(report, user_id: int) -> str:
+    """Write a dry run's full row-by-row report as XLSX for its admin to download; returns the signed token."""
+    token = secrets.token_hex(16)
+    with jobs.open_private(_held(f"report-{token}")) as fh:
+        write_results(report.rows, fh, None)
+    return _serializer().dumps({"r": token, "u": user_id})
+
+
+def held_report(signed: str, user) -> Path | None:
+    """The report file of this token, when it is this user's, not older than TOKEN_AGE and still there."""
+    try:
+        data = _serializer().loads(signed or "", max_age=TOKEN_AGE)
+    except BadSignature:
+        return None
+    token = str(data.get("r", ""))
+    if data.get("u") != user.id or len(token) != 32 or not token.isalnum():
+        return None
+    path = _held(f"report-{token}")
+    return path if path.is_file() else None
+
+
 def confirm(signed: str, user, locale: str, ip: str | None, base_url: str) -> str:
     """Start the job of a dry run this user saw; returns the job id. ServiceError for a stale or used token."""
     stale = _("This dry run has expired or has already been confirmed. Please upload the file again.")
@@ -65,6 +87,10 @@ def confirm(signed: str, user, locale: str, ip: str | None, base_url: str) -> st
     token = str(data.get("f", ""))
     if data.get("u") != user.id or len(token) != 32 or not token.isalnum():
         raise ServiceError(stale)
+    try:
+        ensure_key()  # before the file is claimed: on a node with the wrong PII key the dry run stays confirmable
+    except KeyMismatch:
+        raise ServiceError(key_message()) from None
     claimed = _held(token, "claimed")
     try:
         os.rename(_held(token), claimed)  # atomic: a second confirmation finds nothing to claim
@@ -146,7 +172,7 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
             rows.append(dict(phone=a["phone"], name=a["name"], password_hash=UNUSABLE_PASSWORD,
                              institution_id=a["institution_id"], region_code=a["region_code"],
                              department=a["department"], identity_status="unverified", is_superuser=False,
-                             active=True, failed_logins=0, created_at=now, email=None,
+                             active=True, failed_logins=0, created_at=now, email=a["email"],
                              **(p["seal"] or dict.fromkeys(SEAL_KEYS))))
         # Core, not ORM bulk insert: the ORM leaves None keys out and splits the batch wherever they differ.
         t = User.__table__
@@ -156,12 +182,15 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
     for r, p in creates + updates:
         a, values, user = p["account"], p["profile"], p["user"]
         uid = user.id if user is not None else user_ids[a["phone"]]
+        p["uid"] = uid  # the invitation names its account: the dashboard's failed-notice panel scopes by it
         row = dict(name=a["name"], phone=a["phone"], department=a["department"], institution_id=a["institution_id"],
                    status=r.status, submitted_at=now if r.status == "submitted" else None, updated_at=now, **values)
         profile = user.profile if user is not None else None
         if user is not None:
             seal = p["seal"] or {k: getattr(user, k) for k in SEAL_KEYS}
+            # A blank email cell keeps the address the person gave on his account page.
             accounts.append(dict(b_id=user.id, name=a["name"], department=a["department"],
+                                 email=a["email"] or user.email,
                                  institution_id=a["institution_id"], region_code=a["region_code"], **seal))
         if profile is None:
             fresh.append(dict(row, user_id=uid, version=1, created_at=now))
@@ -193,7 +222,8 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
         cols = [k for k in edits[0] if not k.startswith("b_")]
         res = db.session.execute(
             update(t).where(t.c.id == bindparam("b_id"), t.c.version == bindparam("b_version"),
-                            t.c.status.in_(("draft", "submitted", "unit_rejected", "rejected")))
+                            # literal SQL: an expanding IN parameter cannot run as executemany (2+ updates a chunk)
+                            t.c.status.in_([literal_column(f"'{st}'") for st in EDITABLE]))
             .values({c: bindparam(c) for c in cols}), edits)
         if res.rowcount != len(edits):
             raise ImportRaced()
@@ -225,20 +255,20 @@ def invite(created, ctx, base_url: str) -> int:
     items = []
     for r, p in created:
         unit = names.get(p["account"]["institution_id"]) or _("Your unit")
-        items.append(dict(phone=r.phone, kind="invite", purpose="invite", message=_(
+        items.append(dict(phone=r.phone, user_id=p.get("uid"), kind="invite", purpose="invite", message=_(
             "%(unit)s has registered you in the Health Workforce Registry. Open %(url)s, get a code with this "
             "mobile number and set your password, then sign in and check your profile.", unit=unit, url=link)))
     return len(notices.queue(items)) if items else 0
 
 
-def write_results(results, fh, invited: int) -> None:
-    """The result sheet the job's page offers: one line per row with its outcome."""
+def write_results(results, fh, invited: int | None) -> None:
+    """The result sheet the job's page offers (and the dry run's full report, invited None): one line per row."""
     import xlsxwriter
 
     from .staff_import import outcome_label
 
     wb = xlsxwriter.Workbook(fh, {"in_memory": True})
-    ws = wb.add_worksheet(_("Import result"))
+    ws = wb.add_worksheet(_("Import result") if invited is not None else _("Dry run"))
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     for col, title in enumerate((_("Row"), _("Name"), _("Mobile number"), _("Result"), _("Status"), _("Note"))):
         ws.write_string(0, col, title, head)
@@ -247,7 +277,8 @@ def write_results(results, fh, invited: int) -> None:
         for col, text in enumerate((r.name, r.phone, outcome_label(r.outcome), outcome_label(r.status or ""),
                                     r.reason), start=1):
             ws.write_string(i, col, str(text or ""))
-    ws.write_string(len(results) + 2, 0, _("Invitations queued for sending by SMS: %(n)d", n=invited))
+    if invited is not None:
+        ws.write_string(len(results) + 2, 0, _("Invitations queued for sending by SMS: %(n)d", n=invited))
     ws.set_column(1, 2, 16)
     ws.set_column(5, 5, 60)
     ws.freeze_panes(1, 0)

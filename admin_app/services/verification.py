@@ -37,6 +37,7 @@ from . import ServiceError, parse_ids
 from .audit import record
 from .crypto import decrypt, ring
 from .identity import IdentityError, check_document, indexes_for, sealed
+from .last_updated import touch_accounts
 from .scope import Scope, restrict
 from .uploads import image_path, save_image
 
@@ -324,6 +325,7 @@ def approve(ids, actor_id: int | None, scope: Scope, source: str | None = None) 
                 dict(id=r.user_id, id_type=r.id_type, id_number_enc=r.id_number_enc,
                      id_number_index=r.id_number_index, id_number_masked=r.id_number_masked,
                      identity_status="verified") for r in moved])
+            touch_accounts(r.user_id for r in moved)  # the verified number is what full-ID clients sync
             _audit_moved("identity.approve", moved, actor_id, {"source": source} if source else {})
         db.session.commit()
     except IntegrityError as exc:

@@ -110,6 +110,7 @@ class Organization(BaseModel):
     region_code: str | None
     address: str
     created_at: datetime
+    updated_at: datetime
 
 
 class OrganizationPage(BaseModel):
@@ -166,7 +167,8 @@ def _practitioner(row: search.StaffRow, full_id: bool) -> Practitioner:
 
 def _organization(inst) -> Organization:
     return Organization(id=inst.id, name=inst.name, uscc=inst.uscc, category=inst.category, parent_id=inst.parent_id,
-                        region_code=inst.region_code, address=inst.address or "", created_at=_aware(inst.created_at))
+                        region_code=inst.region_code, address=inst.address or "", created_at=_aware(inst.created_at),
+                        updated_at=_aware(inst.updated_at))
 
 
 def _next_path(cursor: str | None) -> str | None:
@@ -219,7 +221,8 @@ def organizations(query: OrganizationQuery):
     f = search.Filters(name=query.name, partof=query.partof,
                        updated=[("gt", query.updated_since)] if query.updated_since else [])
     after = int(query.cursor) if query.cursor else None
-    page = search.institutions(scope_of(client), f, query.limit, after)
+    # By id even with updated_since: institutions are few, and one cursor shape keeps every valid cursor valid.
+    page = search.institutions(scope_of(client), f, query.limit, after, by_id=True)
     record_call(client, "organizations", len(page.rows))
     cursor = str(page.next_after) if page.next_after is not None else None
     return OrganizationPage(items=[_organization(r.obj) for r in page.rows], next_cursor=cursor,

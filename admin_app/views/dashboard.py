@@ -1,11 +1,13 @@
 """The /admin/ dashboard: counts, per-child table and charts of the signed-in admin's scope (from counters)."""
-from flask import abort, request
+from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from ..i18n import N_
 from ..models.grant import ROLES
-from ..services import dashboard as figures
+from ..services import dashboard as figures, notices
+from ..services.clock import local_text
 from ..services.scope import current_scope
 from ..services.sms import budget_alarm
 from .base import SecureIndexView
@@ -20,6 +22,7 @@ CARDS = (
 )
 # The staff grid's status filter value of each card, in CARDS order.
 CARD_FILTERS = ("reported", "submitted", "rejected_all", "unit_approved", "approved")
+NOTICES_SHOWN = 10  # the latest failed notices listed; the count and the button cover all of them
 
 
 class DashboardView(SecureIndexView):
@@ -62,4 +65,16 @@ class DashboardView(SecureIndexView):
                            crumbs=figures.breadcrumb(scope, node), rows=rows, own=data["own"],
                            total=data["total"], chart=chart, home_url=self.get_url(".index"),
                            node_grid=grid("reported", node_id) if node is not None else None,
-                           sms_alarm=budget_alarm() if scope.is_superuser else None)
+                           sms_alarm=budget_alarm() if scope.is_superuser else None,
+                           notices=notices.failed_for(scope, NOTICES_SHOWN), notice_kinds=notices.KINDS,
+                           local_text=local_text, resend_url=self.get_url(".resend_notices"))
+
+    @expose("/notices/resend", methods=("POST",))
+    def resend_notices(self):
+        """Send the failed SMS notices of this admin's scope again (the dashboard's 重新发送 button)."""
+        n = notices.resend_failed(current_scope(), current_user.id)
+        if n:
+            flash(_("%(n)d failed SMS notices were queued to be sent again.", n=n), "success")
+        else:
+            flash(_("There were no failed SMS notices to send again."), "info")
+        return redirect(self.get_url(".index"), code=303)

@@ -13,7 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ..extensions import limiter
-from ..forms.registry import AssistantForm, AuthorizeForm, RemoveAssistantForm, TransferForm
+from ..forms.registry import AssistantForm, AuthorizeForm, RemoveAssistantForm, TransferForm, unique_ids
 from ..forms.validators import normalize_phone
 from ..models import Institution
 from ..models.grant import ROLES
@@ -118,6 +118,14 @@ def _step_up_key() -> str:
 
 def _not_final_step_up() -> bool:
     return request.method != "POST" or "send_sms" in request.form
+
+
+def _posted_or_new(posted, form_class, prefix: str, key_field: str, key: int):
+    """The form of one institution (or assistant) on the team page: the posted one if it was sent from there,
+    else an empty one; its field ids end with -<key>, as the page repeats the form per institution."""
+    form = posted if posted is not None and str(posted[key_field].data) == str(key) else \
+        form_class(formdata=None, prefix=prefix)
+    return unique_ids(form, key)
 
 
 class GrantView(SecureModelView):
@@ -244,19 +252,23 @@ class GrantView(SecureModelView):
                            state_label=STATE_LABELS[state.state], masked_phone=grants.mask_phone(current_user.phone))
 
     # --------------------------------------------------------------------------- my institution's admins
-    def _team_forms(self, formdata=None):
-        add = AssistantForm(formdata=formdata, prefix="add")
-        transfer = TransferForm(formdata=formdata, prefix="transfer")
-        return add, transfer
-
     def _render_team(self, add=None, transfer=None, remove=None):
+        """The page, with one set of forms per institution and per assistant, each field's id unique on the
+        page (its error-summary link works without JavaScript); a posted form keeps its values and errors in the
+        section it came from, and is also handed over as add/transfer/remove for the error summary."""
         scope = current_scope()
         managed = grants.managed_institutions(scope)
-        if add is None or transfer is None:
-            add, transfer = self._team_forms(formdata=None)
-        teams = [(inst, grants.admins_of(inst.id)) for inst in managed]
-        return self.render("admin/grant/team.html", teams=teams, add=add, transfer=transfer,
-                           remove=remove or RemoveAssistantForm(formdata=None, prefix="remove"), roles=ROLES,
+        teams, removes = [], {}
+        for inst in managed:
+            admins = grants.admins_of(inst.id)
+            forms = [_posted_or_new(posted, form_class, prefix, "institution_id", inst.id)
+                     for posted, form_class, prefix in ((add, AssistantForm, "add"),
+                                                        (transfer, TransferForm, "transfer"))]
+            teams.append((inst, admins, *forms))
+            removes.update({g.id: _posted_or_new(remove, RemoveAssistantForm, "remove", "grant_id", g.id)
+                            for g in admins if g.role == "assistant"})
+        return self.render("admin/grant/team.html", teams=teams, removes=removes, add=add, transfer=transfer,
+                           remove=remove, roles=ROLES,
                            masked=grants.masked_person, masked_phone=grants.mask_phone(current_user.phone),
                            assistant_of=[i for i, r in scope.roles.items() if r == "assistant"])
 
@@ -276,7 +288,6 @@ class GrantView(SecureModelView):
     @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
     def add_assistant_view(self):
         add = AssistantForm(prefix="add")
-        transfer = TransferForm(formdata=None, prefix="transfer")
         if "send_sms" in request.form:
             send_step_up(add)
         elif add.validate_on_submit():
@@ -292,7 +303,7 @@ class GrantView(SecureModelView):
                 flash(_("%(person)s has been added as an assistant admin.",
                         person=grants.masked_person(grant.user)), "success")
                 return redirect(self.get_url(".team_view"))
-        return self._render_team(add=add, transfer=transfer)
+        return self._render_team(add=add)
 
     @expose("/team/assistant/remove/", methods=("POST",))
     @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
@@ -316,7 +327,6 @@ class GrantView(SecureModelView):
     @expose("/team/transfer/", methods=("POST",))
     @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
     def transfer_view(self):
-        add = AssistantForm(formdata=None, prefix="add")
         transfer = TransferForm(prefix="transfer")
         if "send_sms" in request.form:
             send_step_up(transfer)
@@ -340,4 +350,4 @@ class GrantView(SecureModelView):
                     if not current_scope().is_admin:
                         return redirect(url_for("auth.index"))
                     return redirect(self.get_url(".team_view"))
-        return self._render_team(add=add, transfer=transfer)
+        return self._render_team(transfer=transfer)

@@ -1,6 +1,7 @@
 """/admin/preregistration/ — 预置管理员手机号: an officer pre-registers the admin phones of his subordinate units,
 sees which have been claimed, and revokes them (services/preregistration.py decides everything)."""
-from flask import flash
+from flask import flash, jsonify, request
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import BaseForm
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -17,6 +18,7 @@ from ..services.grants import masked_person
 from ..services.scope import current_scope, is_unit_admin
 from .base import SecureModelView
 from .formatters import local_time
+from .unit_picker import UnitPicker, helper_button_pressed, query_of
 
 STATE_LABELS = {"unclaimed": _l("Unclaimed"), "claimed": _l("Claimed"), "revoked": _l("Revoked")}
 STATE_BADGES = {"unclaimed": "warning", "claimed": "success", "revoked": "secondary"}
@@ -26,7 +28,10 @@ class PreregistrationForm(BaseForm):
     """The contract's fields: institution_id, phone, name. Shape only; the service decides scope and duplicates."""
 
     institution_id = SelectField(_l("Institution"), coerce=row_id, validate_choice=False,
-                                 validators=[DataRequired(_l("Please choose the institution."))])
+                                 validators=[DataRequired(_l("Please choose the institution."))],
+                                 widget=UnitPicker("preregistration.institutions_view"),
+                                 description=_l("Search your subordinate units by name or pinyin initials, then "
+                                                "choose one."))
     phone = StringField(_l("Admin's mobile phone"), validators=[
         DataRequired(_l("Please enter the admin's mobile phone number.")), CnMobile()],
         description=_l("The phone the unit's admin uses for the daily report: signing up or in with it makes him "
@@ -69,6 +74,7 @@ class PreregistrationView(SecureModelView):
     column_formatters = {"state": _fmt_state, "claimed_by": _fmt_claimed_by, "created_at": local_time,
                          "created_by": lambda v, c, m, n: m.created_by.name if m.created_by else ""}
     list_template = "admin/preregistration/list.html"
+    create_template = "admin/preregistration/create.html"
 
     def __init__(self, **kwargs):
         super().__init__(Preregistration, name=_l("Pre-registered admin phones"), endpoint="preregistration",
@@ -84,8 +90,36 @@ class PreregistrationView(SecureModelView):
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
-        form.institution_id.choices = [("", _("Choose…"))] + svc.institution_choices(current_scope())
+        scope = current_scope()
+        field = form.institution_id
+        chosen = svc.chosen_below(scope, request.form.get("institution_id")) if request.method == "POST" else None
+        field.matches = []
+        try:
+            field.matches = svc.search_below(scope, query_of(field))
+        except ServiceError as e:
+            field.picker_error = str(e)
+        # The chosen unit stays chosen; the matches of the search (within his scope only) follow it.
+        rows = ([chosen] if chosen else []) + [i for i in field.matches if i != chosen]
+        field.choices = [("", _("Search above, then choose the institution"))] + [
+            (i.id, f"{i.name} · {i.parent.name}" if i.parent else i.name) for i in rows]
+        if field.matches and chosen is None and "find_unit" in request.form:
+            field.data = field.matches[0].id if len(field.matches) == 1 else None
         return form
+
+    def validate_form(self, form):
+        if helper_button_pressed():  # the picker's Search button: show the matches, save nothing
+            return False
+        return super().validate_form(form)
+
+    @expose("/institutions/", methods=("GET",))
+    def institutions_view(self):
+        """Units strictly below the officer's own matching ?q= (the picker's search): [{id, name, code, parent}]."""
+        try:
+            rows = svc.search_below(current_scope(), (request.args.get("q") or "")[:64])
+        except ServiceError as e:
+            return jsonify(ok=False, error=str(e)), 400
+        return jsonify([{"id": i.id, "name": i.name, "code": i.uscc or "",
+                         "parent": i.parent.name if i.parent else ""} for i in rows])
 
     def create_model(self, form):
         try:

@@ -1,12 +1,18 @@
-"""/programmes/<code>: a programme's own page (业务入口): the user's roles there and its 授权管理."""
+"""/programmes/<code>: a programme's own page (业务入口): the user's roles there and its 授权管理; under
+/programmes/<code>/team the programme's business manager adds and removes his assistants (业务助理) and transfers
+his right (转移), as the back office's /admin/grant/team/ does for the default programme (services.grant_team)."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..extensions import limiter
+from ..forms.registry import AssistantForm, RemoveAssistantForm, TransferForm
+from ..forms.validators import normalize_phone
 from ..models.grant import ROLES
-from ..services import ServiceError, grants, programmes
+from ..services import ServiceError, grant_team, grants, programmes
 from ..services.scope import scope_for
-from .grant import STATE_LABELS
+from .grant import STATE_LABELS, _not_final_step_up, _step_up_key, _step_up_limit
+from .grants_portal import send_step_up
 
 bp = Blueprint("programmes", __name__, url_prefix="/programmes")
 
@@ -25,7 +31,8 @@ def show(code: str):
     """The programme, the user's roles in it, and the authorization state of the institutions he authorizes."""
     desk = _desk(code)
     return render_template("portal/programme.html", desk=desk, roles=ROLES, state_labels=STATE_LABELS,
-                           verified=grants.is_verified(current_user), masked=grants.masked_person)
+                           verified=grants.is_verified(current_user), masked=grants.masked_person,
+                           manages=any(r.role == "manager" for r in desk.roles))
 
 
 @bp.post("/<code>/codes")
@@ -48,3 +55,120 @@ def generate(code: str):
         flash(_("%(n)d selected institution(s) are not direct subordinates of an institution you administer; "
                 "they were left unchanged.", n=result.out_of_scope), "danger")
     return redirect(url_for(".show", code=desk.programme.code))
+
+
+# ------------------------------------------------------------------------------- the manager's assistants
+
+def _render_team(desk, add=None, transfer=None, remove=None):
+    scope = scope_for(current_user, desk.programme.id)
+    teams = programmes.teams(scope)
+    # One institution's forms at a time (their fields keep one id each): the one a form was posted for, else the
+    # one asked for, else the first.
+    wanted = next((f.institution_id.data for f in (add, transfer) if f is not None), None)
+    wanted = wanted or request.args.get("institution")
+    current = next((inst for inst, _rights in teams if str(inst.id) == str(wanted)), teams[0][0] if teams else None)
+    removing_id = remove.grant_id.data if remove is not None else request.args.get("remove")
+    removing = next((g for _inst, rights in teams for g in rights
+                     if g.role == "assistant" and str(g.id) == str(removing_id)), None)
+    return render_template(
+        "portal/programme_team.html", desk=desk, teams=teams, current=current, removing=removing, roles=ROLES,
+        add=add or AssistantForm(formdata=None, prefix="add"),
+        transfer=transfer or TransferForm(formdata=None, prefix="transfer"),
+        remove=remove or RemoveAssistantForm(formdata=None, prefix="remove"), masked=grants.masked_person,
+        masked_phone=grants.mask_phone(current_user.phone))
+
+
+def _person_args(form) -> dict:
+    if form.by.data == "id":
+        return {"id_type": form.id_type.data, "id_number": form.id_number.data}
+    phone = normalize_phone(form.phone.data or "")
+    if phone is None:
+        raise ServiceError(_("Please enter a valid mainland China mobile number."))
+    return {"phone": phone}
+
+
+@bp.get("/<code>/team")
+@login_required
+def team(code: str):
+    """业务助理: the admins of the institutions the user manages in this programme, with add, remove and transfer."""
+    return _render_team(_desk(code))
+
+
+@bp.post("/<code>/team/assistant")
+@login_required
+@limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
+def add_assistant(code: str):
+    """添加业务助理 (a verified member of the institution, found by phone or ID number; step-up)."""
+    desk = _desk(code)
+    add = AssistantForm(prefix="add")
+    if "send_sms" in request.form:
+        send_step_up(add)
+    elif add.validate_on_submit():
+        try:
+            grant = grant_team.add_assistant(scope_for(current_user, desk.programme.id), current_user,
+                                             add.institution_id.data, password=add.password.data,
+                                             sms_code=add.sms_code.data, **_person_args(add))
+        except grants.GrantNotFound:
+            abort(404)
+        except ServiceError as e:
+            flash(str(e), "danger")
+        else:
+            flash(_("%(person)s has been added as an assistant admin.", person=grants.masked_person(grant.user)),
+                  "success")
+            return redirect(url_for(".team", code=desk.programme.code))
+    return _render_team(desk, add=add)
+
+
+@bp.post("/<code>/team/assistant/remove")
+@login_required
+@limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
+def remove_assistant(code: str):
+    """解除授权 of one assistant of this programme (step-up is the confirmation)."""
+    desk = _desk(code)
+    remove = RemoveAssistantForm(prefix="remove")
+    if "send_sms" in request.form:
+        send_step_up(remove)
+    elif remove.validate_on_submit():
+        try:
+            grant_team.remove_assistant(scope_for(current_user, desk.programme.id), current_user,
+                                        remove.grant_id.data, remove.password.data, remove.sms_code.data)
+        except grants.GrantNotFound:
+            abort(404)
+        except ServiceError as e:
+            flash(str(e), "danger")
+        else:
+            flash(_("The assistant admin has been removed."), "success")
+            return redirect(url_for(".team", code=desk.programme.code))
+    return _render_team(desk, remove=remove)
+
+
+@bp.post("/<code>/team/transfer")
+@login_required
+@limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
+def transfer(code: str):
+    """转移 the business manager right of this programme to a verified member of the institution."""
+    desk = _desk(code)
+    transfer = TransferForm(prefix="transfer")
+    if "send_sms" in request.form:
+        send_step_up(transfer)
+    elif transfer.validate_on_submit():
+        if not transfer.confirm.data:
+            transfer.confirm.errors = [_("Please confirm that you hand over the business manager role.")]
+        else:
+            try:
+                grant = grant_team.transfer_manager(scope_for(current_user, desk.programme.id), current_user,
+                                                    transfer.institution_id.data, password=transfer.password.data,
+                                                    sms_code=transfer.sms_code.data, **_person_args(transfer))
+            except grants.GrantNotFound:
+                abort(404)
+            except ServiceError as e:
+                flash(str(e), "danger")
+            else:
+                flash(_("The business manager role has been transferred to %(person)s.",
+                        person=grants.masked_person(grant.user)), "success")
+                try:  # the former manager may take no part in the programme any more
+                    programmes.desk(current_user, desk.programme)
+                except ServiceError:
+                    return redirect(url_for("portal.me"))
+                return redirect(url_for(".show", code=desk.programme.code))
+    return _render_team(desk, transfer=transfer)

@@ -8,6 +8,7 @@ from ..forms.verification import VerifyForm
 from ..models.user import ID_TYPES
 from ..services import ServiceError, row_id
 from ..services.crypto import decrypt
+from ..services.identity import KeyMismatch
 from ..services.verification import (
     DEFAULT_DAILY_CAP,
     DEFAULT_VERIFIER,
@@ -40,12 +41,18 @@ def _account_key() -> str:
 def index():
     status = verification_status(current_user)
     form = VerifyForm()
+    code = 200
     if request.method == "GET" and status.can_submit:
         _prefill(form, status)
     if status.can_submit and form.validate_on_submit():
         try:
             submit(current_user, form.id_type.data, form.id_number.data, form.name.data,
                    request.files.get("front_image"), request.files.get("back_image"))
+        except KeyMismatch as e:
+            # This node's PII key does not open the data (it reports itself unready): it refuses before anything
+            # is written, with 503 so a retry may reach a sound node; the form keeps what was typed.
+            flash(str(e), "danger")
+            code = 503
         except VerificationError as e:
             target = getattr(form, e.field, None) if e.field else None
             if target is not None:
@@ -61,7 +68,8 @@ def index():
     elif request.method == "POST" and not status.can_submit:
         flash(_("Your identity has already been verified.") if status.code == "verified"
               else _("Your verification request is waiting for review; please wait for the result."), "warning")
-    return render_template("verify/index.html", form=form, status=status, id_types=ID_TYPES)
+    headers = {"Retry-After": "60"} if code == 503 else {}
+    return render_template("verify/index.html", form=form, status=status, id_types=ID_TYPES), code, headers
 
 
 def _prefill(form: VerifyForm, status) -> None:

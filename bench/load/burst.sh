@@ -7,46 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIGNUPS=${1:-200}
 WINDOW=${2:-600}
-work=$(mktemp -d /tmp/hwr-burst.XXXXXX)
-chmod 711 "$work"
-pg_dir="$work/pg"
-server_pid="" redis_pid=""
-free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-cleanup() {
-  for pid in $server_pid $redis_pid; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  bash .ci/pg stop "$pg_dir" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-url=$(bash .ci/pg start "$pg_dir" "$(free_port)")
-redis_port=$(free_port)
-/usr/bin/redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
-redis_pid=$!
-# CAPTCHA_ENABLED is off because a load tool cannot read images: the per-address escalation then skips the image
-# step and only the refusal past SMS_HOURLY_CAP_PER_IP applies. That the image step lets 100+ sign-ups from one
-# address through is tested with the captcha on (tests/test_security_hospital_signup.py).
-export FLASK_SQLALCHEMY_DATABASE_URI="$url" FLASK_CAPTCHA_ENABLED=false FLASK_SMS_BACKEND=console \
-  FLASK_UPLOAD_FOLDER="$work/uploads" FLASK_SMS_OUTBOX="$work/sms_outbox.jsonl" \
-  FLASK_RATELIMIT_STORAGE_URI="redis://127.0.0.1:$redis_port/0" \
-  FLASK_SECRET_KEY="load-test-secret-key-0123456789abcdef-not-for-production" FLASK_PII_KEY="bG9hZC10ZXN0LXBpaS1rZXktbG9hZC10ZXN0LXBpaS0="
-flask=(.venv/bin/python -m flask --app wsgi)
-"${flask[@]}" db upgrade >/dev/null
-"${flask[@]}" load-regions >/dev/null
-"${flask[@]}" seed-demo --staff 2000 >/dev/null
-port=$(free_port)
+# CAPTCHA_ENABLED is off (bench/load/stack.sh) because a load tool cannot read images: the per-address escalation
+# then skips the image step and only the refusal past SMS_HOURLY_CAP_PER_IP applies. That the image step lets 100+
+# sign-ups from one address through is tested with the captcha on (tests/test_security_hospital_signup.py).
+# shellcheck source=bench/load/stack.sh
+source bench/load/stack.sh
 workers=${HWR_WORKERS:-$(( $(nproc) * 2 + 1 ))}
-HWR_WORKERS=$workers HWR_BIND="127.0.0.1:$port" .venv/bin/gunicorn -c gunicorn.conf.py --access-logfile /dev/null \
-  --error-logfile "$work/gunicorn.log" wsgi:app &
-server_pid=$!
-up=""
-for _ in $(seq 1 150); do
-  if .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=2)" \
-    2>/dev/null; then up=1; break; fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.2
-done
-if [ -z "$up" ]; then echo "gunicorn did not come up:"; tail -n 40 "$work/gunicorn.log"; exit 1; fi
+stack_up hwr-burst "$workers"
 cpu() {  # user+system CPU seconds of gunicorn's workers (children of the master) so far
   local t=0; for c in $(cat /proc/"$server_pid"/task/*/children 2>/dev/null); do
     t=$(awk -v t="$t" '{print t + ($14 + $15) / 100}' /proc/"$c"/stat 2>/dev/null || echo "$t"); done; echo "$t"; }

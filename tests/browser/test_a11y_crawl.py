@@ -20,10 +20,12 @@ from admin_app.extensions import db
 from admin_app.services import verification
 from tests.browser.axe import report, wcag_violations
 from tests.browser.conftest import _serving
+from tests.browser.grid_filters import expect_filters_applied, filter_urls, open_pickers
+from tests.browser.page_checks import english_on, english_words, id_problems, keyboard_problems
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, PROVINCE, STAFF_A, SUPER, UNIT_A
 from tests.test_identity_helpers import image_bytes, resident_id, user_by_phone
 from tests.test_registry_admin import new_application
-from tests.test_registry_support import DISTRICT_A_NAME, inst
+from tests.test_registry_support import DISTRICT_A_NAME, UNIT_A_NAME, inst
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +52,12 @@ def crawl_server(template_db, tmp_path_factory):
             scans = [FileStorage(io.BytesIO(image_bytes()), filename=f"{side}.jpg", content_type="image/jpeg")
                      for side in ("front", "back")]
             verification.submit(user_by_phone(STAFF_A), "resident_id", resident_id(seq=131), "张晓明", *scans)
+            # A programme other than the default with its manager and an assistant (issue 19): its page, its 业务助理
+            # page with the revoke confirmation, and its 授权管理 page in the back office are linked.
+            from tests.test_programme_rights import grant_right
+            from tests.test_programme_team import talent_managed_by
+
+            grant_right(user_by_phone(STAFF_A), inst(UNIT_A_NAME), talent_managed_by(UNIT_A), role="assistant")
             db.session.remove()
         yield server
 
@@ -97,18 +105,33 @@ class Crawl:
         self.page, self.base, self.before = page, base, checked
         self.seen: set[str] = set()
         self.found: dict[str, list] = {}
+        self.keyboard: dict[str, list] = {}
+        self.words: dict[str, list] = {}
         self.checked: list[str] = []
 
     def check(self, label: str) -> None:
-        """axe at both widths on the page as it is now (the last width stays for the next page)."""
-        current = self.page.viewport_size["width"]
+        """axe at both widths on the page as it is now (the last width stays for the next page), a keyboard walk at
+        the last (so page shapes are walked at 1366 and 390 px by turns), the page's ids and their references."""
+        current = width = self.page.viewport_size["width"]
         for width in sorted(WIDTHS, key=lambda w: w != current):
             if width != current:
                 self.page.set_viewport_size({"width": width, "height": 844})
             violations = wcag_violations(self.page)
             if violations:
                 self.found[f"{label} @{width}px"] = violations
+        keys = keyboard_problems(self.page)
+        if keys:
+            self.keyboard[f"{label} @{width}px"] = keys
+        ids = id_problems(self.page)
+        if ids:
+            self.found[f"{label} ids"] = ids
         self.checked.append(label)
+
+    def english(self, label: str) -> None:
+        """No English word among what the page shows or says (zh-CN)."""
+        words = english_on(self.page)
+        if words:
+            self.words[label] = words
 
     def visit(self, url: str, to_check: bool = True) -> bool:
         """Load url (a page only walked through needs its DOM, not its stylesheets); False when it is not an HTML
@@ -147,11 +170,35 @@ class Crawl:
             if landed != pattern(url) and not (url == start or self.wanted(self.page.url)):
                 continue
             self.seen.add(landed)
+            self.english(landed)
             if landed not in done or url == start:
                 done.add(landed)
                 self.check(landed)  # axe waits for the load event first
             queue.extend(h for h in links(self.page, self.base) if self.wanted(h))
+            self.filters()
             self.reason_form()
+
+    def filters(self) -> None:
+        """A grid with filters (once per grid and set of filters): every filter applied with a value, checked
+        like a page, and its pickers opened and read for English."""
+        page = self.page
+        if not page.locator("#filter-groups-data").count():
+            return
+        key = urlsplit(page.url).path + " " + page.locator("#filter-groups-data").text_content()
+        grids = self.before.setdefault("filtered grids", set())
+        if key in grids:
+            return
+        grids.add(key)
+        for url, n in filter_urls(page, self.base):
+            assert self.visit(url), url
+            label = f"{urlsplit(url).path} with {n} filters"
+            refused = expect_filters_applied(page, n)
+            if refused:
+                self.found[label] = refused
+            self.english(label)
+            self.check(label)
+            opened = open_pickers(page, lambda name, label=label: self.english(f"{label}, {name} open"))
+            self.before.setdefault("pickers opened", set()).update(opened)
 
     def reason_form(self) -> None:
         """A grid with a reject button: reject the first row without a reason, check the reason form, send it back
@@ -171,12 +218,24 @@ class Crawl:
         reason = page.locator("main form textarea[name=reason]")
         expect(reason).to_be_visible()
         label = "reason form of " + pattern(grid)
+        self.english(label)
         self.check(label)
         reason.fill("")
         with page.expect_navigation():
             page.locator("main form:has(textarea[name=reason]) button[type=submit]").first.click()
         expect(page.locator(".error-summary[role=alert]")).to_be_visible()
+        self.english(label + " (sent blank)")
         self.check(label + " (sent blank)")
+
+
+def test_the_english_check_tells_interface_words_from_data_and_standard_terms():
+    assert english_words("Add Filter") == ["Add", "Filter"]
+    assert english_words("证件类型：resident_id") == ["resident", "id"]
+    assert english_words("One result is available") == ["One", "result", "is", "available"]
+    for data in ("91110102MA01ABCD1X", "导出 Excel 文件（.xlsx）", "IP 地址", "格式：YYYY-MM-DD", "如 talent-review",
+                 "https://example.org/fhir/metadata", "admin@example.org", "FHIR 接口说明", "是否从事PCR工作",
+                 "姓名：人才评价；业务代码：talent；参与机构编号：8"):
+        assert english_words(data) == [], data
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -197,5 +256,11 @@ def test_every_page_a_persona_reaches_meets_wcag_21_aa_at_both_widths(browser, c
     print(f"\n{persona}: {len(crawl.checked)} pages x {len(WIDTHS)} widths in {time.monotonic() - started:.0f}s")
     print("\n".join(crawl.checked))
     assert len(crawl.seen) >= 3, crawl.seen  # the walk really walked
+    if persona == "unit admin":  # the staff grid's date and unit pickers, the institution grid's list box
+        assert checked["pickers opened"] == {"date picker", "ajax picker", "list picker"}
+    if crawl.found or crawl.keyboard or crawl.words:
+        print(report({"axe": crawl.found, "keyboard": crawl.keyboard, "English": crawl.words}))
     assert crawl.found == {}, report(crawl.found)
+    assert crawl.keyboard == {}, report(crawl.keyboard)
+    assert crawl.words == {}, report(crawl.words)
     assert errors == []

@@ -179,3 +179,21 @@ def test_on_a_slow_phone_a_unit_typed_before_the_script_ran_is_still_searched(br
     page.unroute("**/js/portal.js")
     assert errors == []
     context.close()
+
+
+def test_on_a_slow_phone_a_province_chosen_before_the_script_ran_still_fills_the_cities(browser, server):
+    base = server.url
+    context, page, errors = new_page(browser)
+    page.set_viewport_size(PHONE)
+    sign_in_from_login_page(page, base, STAFF_B)
+    held = []
+    page.route("**/js/portal.js", lambda route: held.append(route))
+    page.goto(base + "/account", wait_until="commit")
+    page.select_option("#province", "120000")  # 天津市, while the script is still on its way
+    assert held, "portal.js was not requested"
+    held[0].continue_()
+    page.select_option("#city", "120100")  # filled by portal.js from /api/regions
+    expect(page.locator("#region_code option")).not_to_have_count(1)
+    page.unroute("**/js/portal.js")
+    assert errors == []
+    context.close()

@@ -8,6 +8,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from tests.browser.axe import report, wcag_violations
 from tests.conftest import DEMO_PASSWORD, UNIT_A
@@ -68,4 +69,30 @@ def test_a_unit_admin_imports_staff_from_the_grid(browser, server, artifacts, tm
     # Back on the grid, the imported staff are there: the six complete rows wait for review.
     page.goto(server.url + f"/admin/staff/?search={rows[0]['手机号']}")
     expect(page.locator("table.model-list")).to_contain_text(rows[0]["姓名"])
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_unit_admin_sees_failed_notices_on_the_dashboard_and_sends_them_again(browser, server, artifacts, width):
+    from admin_app.extensions import db
+    from admin_app.models import SmsNotice, StaffProfile, User
+    from admin_app.models.types import utcnow
+
+    with server.app.app_context():
+        unit = db.session.scalar(select(User.institution_id).where(User.phone == UNIT_A))
+        people = db.session.execute(select(StaffProfile.user_id, StaffProfile.phone).where(
+            StaffProfile.institution_id == unit, StaffProfile.phone != "").limit(2)).all()
+        db.session.add_all(SmsNotice(user_id=uid, phone=phone, purpose="notice", kind="reject", message="驳回",
+                                     status="failed", attempts=3, last_error="SmsError: gateway timeout",
+                                     created_at=utcnow()) for uid, phone in people)
+        db.session.commit()
+    page = sign_in(browser, server, UNIT_A, width)
+    page.goto(server.url + "/admin/")
+    expect(page.locator("#notices-failed")).to_contain_text("2 条短信通知")
+    assert wcag_violations(page) == [], report(wcag_violations(page))
+    page.screenshot(path=str(artifacts / f"dashboard-failed-notices-{width}.png"), full_page=False)
+    page.click("#notices-resend")
+    expect(page.locator("#notices-empty")).to_be_visible()
+    expect(page.locator(".alert-success")).to_contain_text("2 条发送失败的短信通知已重新排队发送")
+    assert wcag_violations(page) == [], report(wcag_violations(page))
     page.context.close()

@@ -43,35 +43,55 @@
       });
       var remove = row.querySelector('.remove-filter');
       if (remove) { remove.setAttribute('aria-label', (t.removeFilter || 'Remove filter') + ' ' + name); }
+      // A list filter's chosen values (select2 tags) each have a close link with no text.
+      row.querySelectorAll('.select2-search-choice').forEach(function (chip) {
+        var close = chip.querySelector('.select2-search-choice-close');
+        if (close) { close.setAttribute('aria-label', (t.remove || 'Remove') + ' ' + text(chip)); }
+      });
     });
   }
 
-  // Adding a filter (Flask-Admin builds its row in script) leaves focus on <body>: move it to the new row.
+  // The date picker's start/end labels name ids its inputs lack (bootstrap-daterangepicker 1.3): give each
+  // picker's inputs ids of their own.
+  var pickers = 0;
+  function labelDatePickers() {
+    document.querySelectorAll('.daterangepicker label[for]').forEach(function (label) {
+      if (document.getElementById(label.htmlFor)) { return; }
+      var box = label.closest('.daterangepicker');
+      var input = box && box.querySelector('input[name="' + label.htmlFor + '"]');
+      if (!input) { return; }
+      if (!input.id) { input.id = label.htmlFor + '-' + (++pickers); }
+      label.htmlFor = input.id;
+    });
+  }
+
+  // Adding a filter from the menu (Flask-Admin builds its row in script) leaves focus on <body>: move it to the
+  // new row. Rows built as the page loads (the filters of the URL) leave focus where it is.
   var filterRows = document.querySelectorAll('table.filters tr').length;
+  var filterChosen = false;
+  document.addEventListener('click', function (e) {
+    if (e.target.closest && e.target.closest('.field-filters a.filter')) { filterChosen = true; }
+  }, true);
   function focusNewFilter() {
     var rows = document.querySelectorAll('table.filters tr');
-    var added = rows.length > filterRows;
+    var added = rows.length > filterRows && filterChosen;
     filterRows = rows.length;
     if (!added) { return; }
+    filterChosen = false;
     var target = Array.prototype.find.call(rows[rows.length - 1].querySelectorAll('input, select, a, button'),
       function (el) { return el.type !== 'hidden' && el.offsetParent !== null && el.tabIndex >= 0; });
     if (target) { target.focus(); }
   }
 
   // The error summary is rendered by the page (templates/_error_summary.html): move focus to it, so a screen
-  // reader reads it at once, and let its links focus the field they name (a radio group: its first choice).
+  // reader reads it at once. Its links are plain fragments (every id on a page is unique) that focus a field
+  // without script; a link to a radio group's fieldset focuses its first choice here.
   function focusErrorSummary() {
     var box = document.querySelector('.error-summary');
     if (!box) { return; }
     box.querySelectorAll('a[href^="#"]').forEach(function (link) {
       link.addEventListener('click', function (e) {
-        // The field by its id; a field drawn once per row (the team page) or a radio group without its wrapper:
-        // the first element whose id starts with it.
-        var id = link.getAttribute('href').slice(1);
-        var target = document.getElementById(id);
-        [id, id.replace(/-group$/, '')].forEach(function (stem) {
-          if (!target && window.CSS) { target = document.querySelector('[id^="' + CSS.escape(stem) + '-"]'); }
-        });
+        var target = document.getElementById(link.getAttribute('href').slice(1));
         if (!target) { return; }
         var field = target.matches('input, select, textarea') ? target
           : target.querySelector('input:not([type=hidden]), select, textarea');
@@ -84,10 +104,11 @@
   function run() {
     nameRows();
     nameFilters();
+    labelDatePickers();
     focusErrorSummary();
     var filters = document.querySelector('table.filters');
     if (filters && window.MutationObserver) {
-      new MutationObserver(function () { nameFilters(); focusNewFilter(); })
+      new MutationObserver(function () { nameFilters(); labelDatePickers(); focusNewFilter(); })
         .observe(filters, {childList: true, subtree: true});
     }
   }

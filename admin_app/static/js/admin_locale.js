@@ -26,6 +26,9 @@
       formatNoMatches: function () { return loc.select2.noMatches; },
       formatSearching: function () { return loc.select2.searching; },
       formatLoadMore: function () { return loc.select2.loadMore; },
+      formatMatches: function (n) {
+        return n === 1 ? loc.select2.oneMatch : loc.select2.matches.replace('%(n)s', String(n));
+      },
       formatInputTooShort: function (input, min) {
         return loc.select2.inputTooShort.replace('%(n)s', String(min - input.length));
       }

@@ -110,6 +110,11 @@
           fill(levels[i + 1], rows);
         });
       });
+      // A level chosen before this script ran (a slow phone) still fills the next one.
+      var served = Array.prototype.find.call(select.options, function (o) { return o.defaultSelected; });
+      if (select.value !== (served ? served.value : select.options.length ? select.options[0].value : "")) {
+        select.dispatchEvent(new Event("change"));
+      }
     });
   });
 
@@ -126,6 +131,7 @@
         found = document.createElement("option");
         found.value = row.id;
         found.textContent = row.name + (row.parent ? " · " + row.parent : "");
+        found.setAttribute("data-line", row.code || row.name);  // what a list of institutions takes (below)
         select.appendChild(found);
       }
       select.value = String(row.id);
@@ -168,6 +174,20 @@
     });
     // On a slow phone one may type before this script has run: search what is already typed.
     if (input.value.trim() && input.value !== input.defaultValue) { search(); }
+  });
+
+  /* A picker over a list of institutions (one per line, e.g. a programme's): the chosen one is added as a line. */
+  document.querySelectorAll("[data-unit-append]").forEach(function (select) {
+    var list = document.getElementById(select.getAttribute("data-unit-append"));
+    select.addEventListener("change", function () {
+      var opt = select.options[select.selectedIndex];
+      if (!list || !opt || !opt.value) { return; }
+      var line = opt.getAttribute("data-line") || opt.textContent;
+      var lines = list.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean);
+      if (lines.indexOf(line) < 0) { lines.push(line); }
+      list.value = lines.join("\n");
+      select.value = "";
+    });
   });
 
   /* Profile: show the question blocks of the chosen personnel type, PCR years only when doing PCR,
