@@ -53,6 +53,13 @@ def test_a_bulk_load_leaves_exactly_the_indexes_and_constraints_the_migrations_m
         number = decrypt(u.id_number_enc)
         assert ric.is_valid(number) and u.id_number_index == blind_index(f"resident_id:{number}")
         assert u.id_number_masked == number[:6] + "*****" + number[-3:]
+    from admin_app.services.search import term_condition
+
+    names = dict(db.session.execute(select(StaffProfile.id, StaffProfile.name)).all())
+    for pid, name in list(names.items())[:5]:  # the search tables (SQLite) / indexes (PostgreSQL) hold the new rows
+        for term in (name[:2], name[-3:] if len(name) >= 3 else name[:2]):
+            found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
+            assert pid in found and found == {i for i, n in names.items() if term in n}, term
     profile = db.session.scalar(select(StaffProfile).where(StaffProfile.user_id == users[0].id))
     assert profile.birth_date.strftime("%Y%m%d") == number_of(users[0])[6:14]
     assert profile.gender == ("female" if int(number_of(users[0])[16]) % 2 == 0 else "male")
