@@ -89,3 +89,27 @@ def test_unit_admin_reviews_in_the_browser(live_server, browser):  # noqa: F811 
     assert rows[0][0] == "姓名" and len(rows) - 1 == len(reported)
     assert errors == []
     context.close()
+
+
+def test_a_header_box_ticked_before_the_scripts_ran_selects_the_page(live_server, browser):  # noqa: F811
+    app = live_server.app
+    with app.app_context():
+        make_pending(UNIT_A, 5)
+        db.session.remove()
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=phone]", UNIT_A)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).not_to_have_url(live_server.url + "/login")
+    held = []
+    page.route("**/admin_review.js", lambda route: held.append(route))  # a slow connection: still on its way
+    page.goto(live_server.url + "/admin/staff/?status=submitted", wait_until="commit")
+    page.check("input.action-rowtoggle")
+    assert held, "admin_review.js was not requested"
+    held[0].continue_()
+    expect(page.locator("input.action-checkbox:checked")).to_have_count(page.locator("input.action-checkbox").count())
+    assert page.locator("input.action-checkbox").count() >= 5
+    page.unroute("**/admin_review.js")
+    context.close()

@@ -148,6 +148,12 @@
     }
   });
 
+  // A header box ticked before the scripts ran (a slow connection) selects its page's rows, as actions.js would.
+  if (Array.prototype.some.call(document.querySelectorAll('input.action-rowtoggle'), function (t) { return t.checked; })) {
+    Array.prototype.forEach.call(boxes(), function (b) { b.checked = true; });
+    refresh();
+  }
+
   if (banner) {
     banner.addEventListener('click', function (e) {
       if (e.target.classList.contains('select-all-matching')) { setSelectAll(true); }
