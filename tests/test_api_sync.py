@@ -14,7 +14,17 @@ from admin_app.services import api_clients, api_search, library, review, verific
 from admin_app.services.api_clients import scope_of
 from admin_app.services.identity import sealed
 from admin_app.services.scope import scope_for
-from tests.api_support import DISTRICT_A_NAME, UNIT_A_NAME, bearer, capture_sql, inst, no_offset, token_for, valid_r4
+from tests.api_support import (
+    DISTRICT_A_NAME,
+    DISTRICT_B_NAME,
+    UNIT_A_NAME,
+    bearer,
+    capture_sql,
+    inst,
+    no_offset,
+    token_for,
+    valid_r4,
+)
 from tests.conftest import SUPER
 from tests.test_api_fhir import _plan, get, ids_of, path_of
 
@@ -179,3 +189,16 @@ def test_a_national_sync_reads_the_update_index_and_sorts_nothing(app, kind):
         assert re.search(rf"Index (Only )?Scan using {index}", plan), plan
         assert re.search(r"ROW\(updated_at, id\) > ROW\(", plan), plan
         assert "Sort" not in plan, plan
+
+
+def test_a_moved_institution_reaches_the_organization_sync_with_its_new_parent(app, client):
+    """A move rewrites the subtree's paths in one UPDATE statement: the moved institution (new partOf) and its
+    subtree are marked changed by it."""
+    token = token_for("国家卫生健康委员会", label="全国同步")
+    unit, new_parent = inst(UNIT_A_NAME), inst(DISTRICT_B_NAME)
+    before = utcnow()
+    boss = superuser()
+    assert library.move_institution(scope_for(boss), boss, unit.id, new_parent.id) >= 1
+    assert unit.id in synced(client, token, "Organization", before)
+    org = valid_r4(get(client, f"/fhir/Organization/{unit.id}", token).json)
+    assert org.partOf.reference == f"Organization/{new_parent.id}"

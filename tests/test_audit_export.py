@@ -108,3 +108,40 @@ def test_a_large_audit_export_runs_as_a_job_audited_with_the_requesters_address(
     # a staff-list job page does not serve an audit job, nor another officer
     assert c.get(f"/admin/staff/jobs/{job_id}").status_code == 404
     assert login(DISTRICT_B).get(f"/admin/audit/jobs/{job_id}/download").status_code == 404
+
+
+def test_an_audit_export_job_keeps_validated_criteria_not_the_request_and_writes_the_filtered_rows(job_app, login):
+    from admin_app.models import ExportJob
+
+    exports_by_both_units(login)
+    job_app.config["EXPORT_JOB_THRESHOLD"] = 0
+    c = login(DISTRICT_A)
+    resp = c.get(AUDIT_EXPORT_URL, query_string={"flt0_0": "export_staff", "sort": "1", "desc": "1",
+                                                 "unknown": "x" * 40})
+    job_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    params = db.session.get(ExportJob, job_id).params
+    assert "args" not in params and "x" * 40 not in str(params)  # the job never sees the raw query string
+    assert params["criteria"] == [{"column": "audit_log.action", "op": "equals", "value": "export_staff"}]
+    assert (params["sort"], params["desc"]) == (1, True)
+    jobs.wait(job_id, timeout=60)
+    ws, header, rows = read(c.get(f"/admin/audit/jobs/{job_id}/download"))
+    assert rows and {r[header.index("操作")] for r in rows} == {"导出人员名单"}
+    row, = audit_rows("export_audit")
+    assert row.details["filters"] == params["criteria"] and row.details["job"] == job_id
+
+
+def test_an_audit_export_job_with_a_criterion_the_grid_refuses_fails_rather_than_widen(job_app, login):
+    from admin_app.models import ExportJob
+
+    exports_by_both_units(login)
+    job_app.config["EXPORT_JOB_THRESHOLD"] = 0
+    c = login(DISTRICT_A)
+    job_id = c.get(AUDIT_EXPORT_URL).headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    jobs.wait(job_id, timeout=60)
+    job = db.session.get(ExportJob, job_id)
+    forged = jobs.enqueue("audit_xlsx", {**job.params, "criteria": [
+        {"column": "user.phone", "op": "equals", "value": " " * 3}]}, user(DISTRICT_A))
+    jobs.wait(forged, timeout=60)
+    db.session.expire_all()
+    assert db.session.get(ExportJob, forged).status == "failed"
+    assert c.get(f"/admin/audit/jobs/{forged}.json").get_json()["error"]

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from flask import current_app
 from sqlalchemy import desc as descending, false, func, literal, literal_column, null, select, tuple_, union_all
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from ..extensions import db
-from ..models import StaffProfile
+from ..models import Institution, Region, StaffProfile
 from . import bounds
 from .counters import reported_total
 from .scope import Scope, covers_everything, restrict
@@ -30,6 +30,15 @@ SORT_INDEXES = {"name": "ix_staff_profile_name", "phone": "ix_staff_profile_phon
 # no statistics, cannot pick these indexes for a *filter* on the column (plain (column, id) indexes were tried
 # and removed: a district's 性别 filter went from 50 ms to 430 ms).
 COALESCED = ("gender", "personnel_type", "department", "status")
+# What a page's rows carry: the grid's columns, what the review actions and the cursor read (owner, unit, version),
+# the unit's name and its region's name. The other forty columns of a profile, and the unit's parent, are not
+# hydrated for every row of a page (a column touched later is read then).
+PAGE_COLUMNS = ("id", "name", "gender", "phone", "personnel_type", "department", "status", "submitted_at",
+                "resubmitted", "institution_id", "user_id", "version")
+PAGE_LOAD = (load_only(*[getattr(StaffProfile, c) for c in PAGE_COLUMNS]),
+             joinedload(StaffProfile.institution).load_only(Institution.name, Institution.region_code),
+             joinedload(StaffProfile.institution).lazyload(Institution.parent),
+             joinedload(StaffProfile.institution).joinedload(Institution.region).load_only(Region.name))
 
 
 def sort_key(sort: str | None):
@@ -233,7 +242,7 @@ class StaffListing:
         else:
             inner = ids(query).subquery("page")
         outer = db.session.query(StaffProfile, inner.c.page_total if counted else null()) \
-            .join(inner, inner.c.page_id == StaffProfile.id).options(joinedload(StaffProfile.institution))
+            .join(inner, inner.c.page_id == StaffProfile.id).options(*PAGE_LOAD)
         return [tuple(r) for r in self._ordered(outer).all()]
 
     def _keyset_page(self, query, keyset, page_size, total, hint, capped) -> Page:

@@ -107,8 +107,7 @@ class AuditLogView(XlsxExportMixin, SecureModelView):
             abort(404)
         return self._export()
 
-    def _export_plan(self):
-        view_args = self._get_list_extra_args()
+    def _export_plan(self, view_args):
         column = self._get_column_by_idx(view_args.sort)
         total, query = self.get_list(0, column[0] if column else None, view_args.sort_desc, view_args.search,
                                      view_args.filters, execute=False, page_size=0)

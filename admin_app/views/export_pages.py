@@ -7,13 +7,14 @@ from datetime import datetime
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file
 from flask_admin import expose
+from flask_admin.model.base import ViewArgs
 from flask_babel import force_locale, get_locale, gettext as _
 from flask_login import current_user
 
 from ..models.types import utcnow
 from ..services import jobs
 from ..services.audit import client_ip
-from ..services.export import XLSX_MIMETYPE, content_disposition
+from ..services.export import XLSX_MIMETYPE, content_disposition, describe_filters, filter_code
 from ..services.scope import scope_for
 
 
@@ -72,7 +73,7 @@ class ExportJobPagesMixin:
 
 
 class XlsxExportMixin(ExportJobPagesMixin):
-    """Subclasses name `export_job_kind`, `export_progress_title` and implement `_export_plan()` ->
+    """Subclasses name `export_job_kind`, `export_progress_title` and implement `_export_plan(view_args)` ->
     (view_args, sort column, query, total), `_write_export(query, fh, exported_at, progress=None)` -> rows,
     `_audit_export(rows, view_args, column, actor_id=None, job_id=None, ip=None)` (records and commits) and
     `_export_names(exported_at)` -> (UTF-8 name, ASCII name)."""
@@ -86,7 +87,8 @@ class XlsxExportMixin(ExportJobPagesMixin):
 
     def _export(self):
         """GET .../export/xlsx/: refuse, hand to a job, or stream the file."""
-        view_args, column, query, total = self._export_plan()
+        view_args = self._get_list_extra_args()
+        view_args, column, query, total = self._export_plan(view_args)
         limit = int(current_app.config.get("EXPORT_MAX_ROWS", 1_000_000))
         if total > limit:
             flash(_("%(n)d rows match; an export holds at most %(max)d. Please narrow the filter.",
@@ -95,7 +97,7 @@ class XlsxExportMixin(ExportJobPagesMixin):
         if total > int(current_app.config.get("EXPORT_JOB_THRESHOLD", 50_000)):
             # The address goes with the job: its audit row is written away from this request.
             at = utcnow()
-            job_id = jobs.enqueue(self.export_job_kind, {"args": list(request.args.items(multi=True)),
+            job_id = jobs.enqueue(self.export_job_kind, {**self._criteria(view_args),
                                                          "locale": str(get_locale()), "total": total,
                                                          "ip": client_ip(), "at": at.isoformat(),
                                                          "ascii_name": self._export_names(at)[1]}, current_user)
@@ -116,15 +118,40 @@ class XlsxExportMixin(ExportJobPagesMixin):
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
+    def _criteria(self, view_args) -> dict:
+        """What a job keeps of the grid's request: its validated filters as stable codes (the audit row's own:
+        column, operation, value), the search and the sort; never the raw query string."""
+        return {"criteria": describe_filters(self._filters, view_args.filters), "search": view_args.search or None,
+                "sort": view_args.sort, "desc": bool(view_args.sort_desc)}
+
+    def _view_args(self, params: dict) -> ViewArgs:
+        """The grid's arguments rebuilt from a job's criteria, each filter value validated again by its filter;
+        ValueError for one this grid no longer has or no longer accepts (the job fails rather than widen)."""
+        by_code = {filter_code(flt): (idx, flt) for idx, flt in enumerate(self._filters or ())}
+        filters = []
+        for item in params.get("criteria") or ():
+            idx, flt = by_code.get((item.get("column"), item.get("op")), (None, None))
+            value = item.get("value")
+            if flt is None or not isinstance(value, str) or not flt.validate(value):
+                raise ValueError(f"export criterion not accepted by this grid: {item!r}")
+            filters.append((idx, str(flt.name), value))
+        sort = params.get("sort")
+        if sort is not None and (not isinstance(sort, int) or self._get_column_by_idx(sort) is None):
+            raise ValueError(f"export sort not accepted by this grid: {sort!r}")
+        return ViewArgs(page=0, page_size=0, sort=sort, sort_desc=1 if params.get("desc") else 0,
+                        search=params.get("search"), filters=filters)
+
     def run_export_job(self, job, progress):
-        """The job: the same code path, rebuilt from the request arguments the job carries, under the requester's
-        scope and language, in the job's own app context; audited with the requester's address."""
+        """The job: the same code path, rebuilt from the validated criteria the job carries, under the requester's
+        scope and language; audited with the requester's address. The request context only carries the scope."""
         user = jobs.owner_of(job)
         params = job.params or {}
-        with current_app.test_request_context(self.export_url_path(), query_string=params.get("args") or []), \
+        if "criteria" not in params:
+            raise ValueError("this export job carries no criteria")
+        with current_app.test_request_context(self.export_url_path()), \
                 force_locale(params.get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]):
             g.hwr_scope = scope_for(user)
-            view_args, column, query, total = self._export_plan()
+            view_args, column, query, total = self._export_plan(self._view_args(params))
             at = datetime.fromisoformat(params["at"]) if params.get("at") else utcnow()
             progress(0, total)
             path = jobs.output_path(job.id)

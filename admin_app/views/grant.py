@@ -14,12 +14,12 @@ from markupsafe import Markup
 
 from ..extensions import limiter
 from ..forms.registry import AssistantForm, AuthorizeForm, RemoveAssistantForm, TransferForm, unique_ids
-from ..forms.validators import normalize_phone
 from ..models import Institution
 from ..models.grant import ROLES
 from ..models.institution import CATEGORIES
 from ..services import ServiceError, grant_team, grants, programmes
 from ..services.scope import count_query, current_scope, scope_for
+from . import team_actions
 from .base import SecureModelView
 from .formatters import label, local_time
 from .grants_portal import send_step_up
@@ -276,78 +276,30 @@ class GrantView(SecureModelView):
     def team_view(self):
         return self._render_team()
 
-    def _person_args(self, form) -> dict:
-        if form.by.data == "id":
-            return {"id_type": form.id_type.data, "id_number": form.id_number.data}
-        phone = normalize_phone(form.phone.data or "")
-        if phone is None:
-            raise ServiceError(_("Please enter a valid mainland China mobile number."))
-        return {"phone": phone}
-
     @expose("/team/assistant/", methods=("POST",))
     @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
     def add_assistant_view(self):
         add = AssistantForm(prefix="add")
-        if "send_sms" in request.form:
-            send_step_up(add)
-        elif add.validate_on_submit():
-            try:
-                grant = grant_team.add_assistant(current_scope(), current_user, add.institution_id.data,
-                                             password=add.password.data, sms_code=add.sms_code.data,
-                                             **self._person_args(add))
-            except grants.GrantNotFound:
-                abort(404)
-            except ServiceError as e:
-                flash(str(e), "danger")
-            else:
-                flash(_("%(person)s has been added as an assistant admin.",
-                        person=grants.masked_person(grant.user)), "success")
-                return redirect(self.get_url(".team_view"))
+        if team_actions.add_assistant(current_scope(), add):
+            return redirect(self.get_url(".team_view"))
         return self._render_team(add=add)
 
     @expose("/team/assistant/remove/", methods=("POST",))
     @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
     def remove_assistant_view(self):
         remove = RemoveAssistantForm(prefix="remove")
-        if "send_sms" in request.form:
-            send_step_up(remove)
-        elif remove.validate_on_submit():
-            try:
-                grant_team.remove_assistant(current_scope(), current_user, remove.grant_id.data, remove.password.data,
-                                        remove.sms_code.data)
-            except grants.GrantNotFound:
-                abort(404)
-            except ServiceError as e:
-                flash(str(e), "danger")
-            else:
-                flash(_("The assistant admin has been removed."), "success")
-                return redirect(self.get_url(".team_view"))
+        if team_actions.remove_assistant(current_scope(), remove):
+            return redirect(self.get_url(".team_view"))
         return self._render_team(remove=remove)
 
     @expose("/team/transfer/", methods=("POST",))
     @limiter.limit(_step_up_limit, key_func=_step_up_key, exempt_when=_not_final_step_up)
     def transfer_view(self):
         transfer = TransferForm(prefix="transfer")
-        if "send_sms" in request.form:
-            send_step_up(transfer)
-        elif transfer.validate_on_submit():
-            if not transfer.confirm.data:
-                transfer.confirm.errors = [_("Please confirm that you hand over the business manager role.")]
-            else:
-                try:
-                    grant = grant_team.transfer_manager(current_scope(), current_user, transfer.institution_id.data,
-                                                    password=transfer.password.data, sms_code=transfer.sms_code.data,
-                                                    **self._person_args(transfer))
-                except grants.GrantNotFound:
-                    abort(404)
-                except ServiceError as e:
-                    flash(str(e), "danger")
-                else:
-                    flash(_("The business manager role has been transferred to %(person)s.",
-                            person=grants.masked_person(grant.user)), "success")
-                    # The former manager may have no admin rights left at all.
-                    g.pop("hwr_scope", None)
-                    if not current_scope().is_admin:
-                        return redirect(url_for("auth.index"))
-                    return redirect(self.get_url(".team_view"))
+        if team_actions.transfer_manager(current_scope(), transfer):
+            # The former manager may have no admin rights left at all.
+            g.pop("hwr_scope", None)
+            if not current_scope().is_admin:
+                return redirect(url_for("auth.index"))
+            return redirect(self.get_url(".team_view"))
         return self._render_team(transfer=transfer)

@@ -7,12 +7,11 @@ from flask_login import current_user, login_required
 
 from ..extensions import limiter
 from ..forms.registry import AssistantForm, RemoveAssistantForm, TransferForm
-from ..forms.validators import normalize_phone
 from ..models.grant import ROLES
-from ..services import ServiceError, grant_team, grants, programmes
+from ..services import ServiceError, grants, programmes
 from ..services.scope import scope_for
+from . import team_actions
 from .grant import STATE_LABELS, _not_final_step_up, _step_up_key, _step_up_limit
-from .grants_portal import send_step_up
 
 bp = Blueprint("programmes", __name__, url_prefix="/programmes")
 
@@ -78,15 +77,6 @@ def _render_team(desk, add=None, transfer=None, remove=None):
         masked_phone=grants.mask_phone(current_user.phone))
 
 
-def _person_args(form) -> dict:
-    if form.by.data == "id":
-        return {"id_type": form.id_type.data, "id_number": form.id_number.data}
-    phone = normalize_phone(form.phone.data or "")
-    if phone is None:
-        raise ServiceError(_("Please enter a valid mainland China mobile number."))
-    return {"phone": phone}
-
-
 @bp.get("/<code>/team")
 @login_required
 def team(code: str):
@@ -101,21 +91,8 @@ def add_assistant(code: str):
     """添加业务助理 (a verified member of the institution, found by phone or ID number; step-up)."""
     desk = _desk(code)
     add = AssistantForm(prefix="add")
-    if "send_sms" in request.form:
-        send_step_up(add)
-    elif add.validate_on_submit():
-        try:
-            grant = grant_team.add_assistant(scope_for(current_user, desk.programme.id), current_user,
-                                             add.institution_id.data, password=add.password.data,
-                                             sms_code=add.sms_code.data, **_person_args(add))
-        except grants.GrantNotFound:
-            abort(404)
-        except ServiceError as e:
-            flash(str(e), "danger")
-        else:
-            flash(_("%(person)s has been added as an assistant admin.", person=grants.masked_person(grant.user)),
-                  "success")
-            return redirect(url_for(".team", code=desk.programme.code))
+    if team_actions.add_assistant(scope_for(current_user, desk.programme.id), add):
+        return redirect(url_for(".team", code=desk.programme.code))
     return _render_team(desk, add=add)
 
 
@@ -126,19 +103,8 @@ def remove_assistant(code: str):
     """解除授权 of one assistant of this programme (step-up is the confirmation)."""
     desk = _desk(code)
     remove = RemoveAssistantForm(prefix="remove")
-    if "send_sms" in request.form:
-        send_step_up(remove)
-    elif remove.validate_on_submit():
-        try:
-            grant_team.remove_assistant(scope_for(current_user, desk.programme.id), current_user,
-                                        remove.grant_id.data, remove.password.data, remove.sms_code.data)
-        except grants.GrantNotFound:
-            abort(404)
-        except ServiceError as e:
-            flash(str(e), "danger")
-        else:
-            flash(_("The assistant admin has been removed."), "success")
-            return redirect(url_for(".team", code=desk.programme.code))
+    if team_actions.remove_assistant(scope_for(current_user, desk.programme.id), remove):
+        return redirect(url_for(".team", code=desk.programme.code))
     return _render_team(desk, remove=remove)
 
 
@@ -149,26 +115,10 @@ def transfer(code: str):
     """转移 the business manager right of this programme to a verified member of the institution."""
     desk = _desk(code)
     transfer = TransferForm(prefix="transfer")
-    if "send_sms" in request.form:
-        send_step_up(transfer)
-    elif transfer.validate_on_submit():
-        if not transfer.confirm.data:
-            transfer.confirm.errors = [_("Please confirm that you hand over the business manager role.")]
-        else:
-            try:
-                grant = grant_team.transfer_manager(scope_for(current_user, desk.programme.id), current_user,
-                                                    transfer.institution_id.data, password=transfer.password.data,
-                                                    sms_code=transfer.sms_code.data, **_person_args(transfer))
-            except grants.GrantNotFound:
-                abort(404)
-            except ServiceError as e:
-                flash(str(e), "danger")
-            else:
-                flash(_("The business manager role has been transferred to %(person)s.",
-                        person=grants.masked_person(grant.user)), "success")
-                try:  # the former manager may take no part in the programme any more
-                    programmes.desk(current_user, desk.programme)
-                except ServiceError:
-                    return redirect(url_for("portal.me"))
-                return redirect(url_for(".show", code=desk.programme.code))
+    if team_actions.transfer_manager(scope_for(current_user, desk.programme.id), transfer):
+        try:  # the former manager may take no part in the programme any more
+            programmes.desk(current_user, desk.programme)
+        except ServiceError:
+            return redirect(url_for("portal.me"))
+        return redirect(url_for(".show", code=desk.programme.code))
     return _render_team(desk, transfer=transfer)

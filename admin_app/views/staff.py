@@ -9,9 +9,9 @@ from flask import current_app, flash, g, redirect, request, session
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..models import StaffProfile
 from ..models.profile import (
@@ -27,7 +27,8 @@ from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, rep
 from ..services.staff_listing import SORTABLE, StaffListing, row_key
 from .base import SecureModelView
 from .dashboard import CARDS
-from .formatters import label, local_time, status_badge
+from .formatters import label_cell, status_cell, time_cell
+from .list_table import STAND_IN, ListTableMixin, masked_phone
 from .staff_card import LEVEL_NAMES, StaffCardMixin
 from .staff_export import StaffExportMixin
 from .staff_filters import (
@@ -51,28 +52,28 @@ NAMES_MAX = 200  # names listed on the reason page; more are counted
 CARD_ID = "0000000000"  # stands for the row's id in the one card URL a page builds
 
 
-def _institution_name(view, context, model, name):
-    return model.institution.name if model.institution else "—"
+def _institution_cell(view):
+    return lambda row: row.institution.name if row.institution is not None else "—"
 
 
-def _region_name(view, context, model, name):
-    inst = model.institution
-    return inst.region.name if inst is not None and inst.region is not None else "—"
+def _region_cell(view):
+    def cell(row):
+        inst = row.institution
+        return inst.region.name if inst is not None and inst.region is not None else "—"
+    return cell
 
 
-def _name_link(view, context, model, name):
-    """The name, linking to the staff card (the blue names of the original list)."""
+def _name_cell(view):
+    """The name, linking to the staff card (the blue names of the original list), 重新提交 marked."""
     # One url_for per page, not per row: the card URLs differ only in the id.
-    if "hwr_card_url" not in g:
-        g.hwr_card_url = view.get_url(".details_view", id=CARD_ID, url=context.get("return_url"))
-    url = g.hwr_card_url.replace(f"id={CARD_ID}", f"id={model.id}", 1)
-    link = Markup('<a href="{}" class="staff-name">{}</a>').format(url, model.name or "—")
-    if model.resubmitted:  # a column of the row itself: no query per row
-        if "hwr_resubmitted" not in g:
-            g.hwr_resubmitted = Markup(' <span class="badge badge-primary resubmitted-mark">{}</span>').format(
-                _("Resubmitted"))
-        link += g.hwr_resubmitted
-    return link
+    url = view.get_url(".details_view", id=CARD_ID, url=view._get_list_url(view._get_list_extra_args()))
+    before, after = (str(escape(part)) for part in url.split(f"id={CARD_ID}", 1))
+    mark = Markup(' <span class="badge badge-primary resubmitted-mark">{}</span>').format(_("Resubmitted"))
+
+    def cell(row):
+        link = Markup(f'<a href="{before}id={row.id}{after}" class="staff-name">{escape(row.name or "—")}</a>')
+        return link + mark if row.resubmitted else link  # a column of the row itself: no query per row
+    return cell
 
 
 CARD_KEY = "hwr_staff_card"  # the status card a reviewer chose last, kept for the session
@@ -98,7 +99,7 @@ def staff_view(app=None) -> "StaffProfileView":
                 if isinstance(v, StaffProfileView))
 
 
-class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, SecureModelView):
+class StaffProfileView(ListTableMixin, StaffCardMixin, StaffExportMixin, StaffImportMixin, SecureModelView):
     list_template = "admin/staff/list.html"
     details_template = "admin/staff/details.html"
     can_view_details = True
@@ -127,10 +128,12 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
         RegionFilter(),
         ResubmittedFilter(),
     ]
-    column_formatters = {"name": _name_link, "gender": label(GENDERS, "gender"),
-                         "personnel_type": label(PERSONNEL_TYPES, "personnel_type"), "status": status_badge,
-                         "submitted_at": local_time, "institution": _institution_name,
-                         "institution_id": _region_name}
+    # The cells, formatted in Python once per page and rendered in one loop (views/list_table.py, issue 20).
+    list_cells = {"name": _name_cell, "gender": label_cell(GENDERS, "gender"),
+                  "personnel_type": label_cell(PERSONNEL_TYPES, "personnel_type"), "status": status_cell(),
+                  "submitted_at": time_cell("submitted_at"), "institution": _institution_cell,
+                  "institution_id": _region_cell}
+    default_sort_column = "submitted_at"
     # The unit and its region come with the page through one joined load (get_list), never a query per row.
     column_auto_select_related = False
 
@@ -185,6 +188,19 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
     def get_count_query(self):
         """The scoped count of reported profiles (the list page itself counts through get_list)."""
         return super().get_count_query().filter(reported(current_scope()))
+
+    def list_row_label(self, row) -> str:
+        """A row's checkbox is named by the staff's name and masked mobile number (选择 张晓明 138****0010)."""
+        return f"{row.name or ''} {masked_phone(row.phone)}"
+
+    def _get_filter_groups(self):
+        """The filter menu's data, built once per language: its options are fixed lists of labels (the unit and
+        region pickers ask the server as the user types), so no request needs them translated again."""
+        key = (str(get_locale()), request.script_root)
+        cache = self.__dict__.setdefault("_hwr_filter_groups", {})
+        if key not in cache:
+            cache[key] = super()._get_filter_groups()
+        return cache[key]
 
     def search_placeholder(self):
         return _("Name, mobile number or document number")
@@ -303,12 +319,13 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
         idx = self._status_filter_index()
         active = {v for i, _n, v in (view_args.filters or ()) if i == idx}
         cards = []
+        # One url_for for the five cards: their URLs differ only in the status group's code.
+        card_url = self.get_url(".index_view", **{f"flt0_{self.get_filter_arg(idx, self._filters[idx])}": STAND_IN})
         for msgid, statuses in CARDS:
             value = next(k for k, v in STATUS_GROUPS.items() if set(v) == set(statuses))
             cards.append({"label": _(msgid), "n": sum(counts.get(s, 0) for s in statuses), "value": value,
                           "active": value in active or (value == "reported" and not view_args.filters),
-                          "url": self.get_url(".index_view", **{f"flt0_{self.get_filter_arg(idx, self._filters[idx])}":
-                                                                value})})
+                          "url": card_url.replace(f"={STAND_IN}", f"={value}", 1)})
         export_kwargs = dict(kwargs)
         if not active:  # 上报数 by default: said in the export links, so another tab's card cannot change them
             export_kwargs[f"flt{len(view_args.filters or ())}_{self.get_filter_arg(idx, self._filters[idx])}"] = \
@@ -321,7 +338,8 @@ class StaffProfileView(StaffCardMixin, StaffExportMixin, StaffImportMixin, Secur
             cards=cards, export_links=self.export_links(export_kwargs),
             action_url=self.get_url(".action_view", **kwargs), select_all_max=self._select_all_max(),
             reason_max=review.REASON_MAX, institution_picker=self._institution_picker(view_args),
-            keyset_links=self._keyset_links if keyset is not None else None)
+            keyset_links=self._keyset_links if keyset is not None else None,
+            page_size_link=self.page_size_links(view_args))
         return super().index_view()
 
     # ---- actions -------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@
   function nameRows() {
     document.querySelectorAll('input.action-checkbox').forEach(function (box) {
       var row = box.closest('tr');
-      if (!row) { return; }
+      // A grid drawn by views/list_table.py names its boxes itself (the same words, from the row's data).
+      if (!row || box.hasAttribute('aria-label')) { return; }
       // The name and the phone the grid shows, masked as 138****0010; else the first data cell. Never an ID number.
       var phone = text(row.querySelector('td.col-phone')).replace(/^(\d{3})\d{4}(\d{4})$/, '$1****$2');
       var parts = [text(row.querySelector('td.col-name')), phone].filter(Boolean);
