@@ -5,8 +5,8 @@
 Signs in as the national officer and asks GET /admin/staff/export/xlsx/?GRID_QUERY (default: every reported
 profile) the way the grid's export button does. Over EXPORT_JOB_THRESHOLD rows the view queues a staff_xlsx job
 (services.jobs) and redirects to its progress page; the job runs in a worker thread of this process (the
-"thread" backend, as the app runs without Redis) while a sampler reads the job's row (done / total, what the
-progress page shows) and this process's RSS every second. Prints one JSON object: RSS just before the request,
+"thread" backend, as the app runs without Redis) while this thread polls the progress page's JSON (done / total
+/ percent) and reads this process's RSS every 5 seconds. Prints one JSON object: RSS just before the request,
 the peak during the job (VmHWM reset just before it), the rows, the seconds, the progress samples.
 """
 import json
@@ -53,18 +53,18 @@ def main() -> None:
     if resp.status_code != 302 or "/jobs/" not in location:
         raise SystemExit(f"the export did not start a job: {resp.status_code} {location}")
     job_id = location.rstrip("/").rsplit("/", 1)[-1]
-    while True:
-        with watch.connect() as conn:
-            status, done, total = conn.execute(text("SELECT status, done, total FROM export_job WHERE id = :i"),
-                                               {"i": job_id}).one()
-        samples.append({"s": round(time.perf_counter() - t0, 1), "status": status, "done": done, "total": total,
-                        "rss_mb": round(status_mb("VmRSS"), 1)})
-        if status in ("done", "failed"):
+    while True:  # the progress page's own poll (it also keeps the sign-in alive past SESSION_IDLE_TIMEOUT)
+        got = client.get(f"/admin/staff/jobs/{job_id}.json")
+        if got.status_code != 200:
+            raise SystemExit(f"the progress JSON answered {got.status_code}")
+        state = got.get_json()
+        samples.append({"s": round(time.perf_counter() - t0, 1), "status": state["status"], "done": state["done"],
+                        "total": state["total"], "percent": state["percent"], "rss_mb": round(status_mb("VmRSS"), 1)})
+        if state["status"] in ("done", "failed"):
             break
-        time.sleep(1)
+        time.sleep(5)
     seconds = time.perf_counter() - t0
     peak = status_mb("VmHWM") if window else None
-    page = client.get(f"/admin/staff/jobs/{job_id}.json")  # what the progress page polls
     with watch.connect() as conn:
         path, error = conn.execute(text("SELECT file_path, error FROM export_job WHERE id = :i"), {"i": job_id}).one()
     watch.dispose()
@@ -78,7 +78,7 @@ def main() -> None:
                       "peak_during_mb": round(peak, 1) if peak else None,
                       "peak_over_before_mb": round(peak - base, 1) if peak else None,
                       "max_sampled_rss_mb": max(s["rss_mb"] for s in samples),
-                      "progress_page": page.status_code, "samples": len(samples),
+                      "samples": len(samples),
                       "progress": [(s["s"], s["done"], s["total"]) for s in moving[:: max(1, len(moving) // 12)]],
                       "threads": threading.active_count()}, ensure_ascii=False))
 
