@@ -389,7 +389,8 @@ def _insert_named(rows, rng: random.Random, pw: str, avatars: list[str]) -> None
                                       (db.session.scalar(select(func.max(StaffProfile.id))) or 0) + 1,
                                       [_Unit(u.id, u.region_code) for _p, _n, u, _s in rows],
                                       phones=[r[0] for r in rows], names=[r[1] for r in rows],
-                                      statuses=[r[3] for r in rows])
+                                      statuses=[r[3] for r in rows],
+                                      types=["both"] * len(rows))  # every question asked: a login to try them on
     staffgen.write_batch(users, profiles)
     _count(keys)
     staffgen.move_sequences()

@@ -117,7 +117,8 @@ class Rows:
         self.offset = timedelta(minutes=utc_offset_minutes())
 
     def batch(self, first_id: int, first_pid: int, units: list, phones: list | None = None,
-              names: list | None = None, statuses: list | None = None) -> tuple[list, list, list]:
+              names: list | None = None, statuses: list | None = None,
+              types: list | None = None) -> tuple[list, list, list]:
         """Users and profiles for units[k] (ids from first_id / first_pid); counter keys
         (institution, status, personnel type, local day of submission)."""
         r = self.rng.random
@@ -150,7 +151,8 @@ class Rows:
             users.append((uid, phone, name, self.pw, unit.id, unit.region_code, dept, None, "resident_id", sealed[k],
                           indexes[k], ident[:6] + "*****" + ident[-3:], "unverified", False, True, 0, now))
             x = r()
-            ptype = "sampling" if x < 1 / 3 else "testing" if x < 2 / 3 else "both"
+            ptype = (types[k] if types and types[k] else
+                     "sampling" if x < 1 / 3 else "testing" if x < 2 / 3 else "both")
             level, title = titles[int(r() * nt)]
             submitted = None if status == "draft" else now - timedelta(minutes=1 + int(r() * (60 * 24 * 30 - 1)))
             answers = [None] * len(QUESTIONS)
@@ -160,12 +162,15 @@ class Rows:
             if ptype != "sampling":
                 for q in range(_N_SAMPLING, len(QUESTIONS)):
                     answers[q] = r() < 0.6
+            birth = date(int(ident[6:10]), int(ident[10:12]), int(ident[12:14]))
+            # Work starts between 18 and 30 (the profile form refuses a start before the 16th birthday), never
+            # later than last year.
+            start = date(min(birth.year + 18 + int(r() * 12), now.year - 1), 1 + int(r() * 12), 1)
             profiles.append((
-                pid, uid, unit.id, name, phone, dept, ptype, "female" if females[k] else "male",
-                date(int(ident[6:10]), int(ident[10:12]), int(ident[12:14])),
+                pid, uid, unit.id, name, phone, dept, ptype, "female" if females[k] else "male", birth,
                 choice(("college", "bachelor", "bachelor", "master", "doctor", "secondary")), level, title or None,
                 choice(("", "科员", "副主任", "主任")) or None,
-                date(1985 + int(r() * 38), 1 + int(r() * 12), 1), avatars[int(r() * na)] if na else None,
+                start, avatars[int(r() * na)] if na else None,
                 status, 1, submitted, now, now, self.reason if status in ("unit_rejected", "rejected") else None,
                 *answers, 1 + int(r() * 14) if answers[_DOING_PCR] else None))
             counted.append((unit.id, status, ptype, (submitted + self.offset).date() if submitted else None))

@@ -66,7 +66,7 @@ def test_the_card_of_a_resubmitted_profile_shows_each_changed_field_old_and_new(
     assert "上次审核：单位审核未通过（已驳回）" in html and REASON in html
     rows = dict(re.findall(r'<tr data-field="(\w+)">(.*?)</tr>', html, re.S))
     assert set(rows) == {"position", "pcr_training"}  # nothing else was changed
-    assert "职务" in rows["position"] and f"<del>{old_position}</del>" in rows["position"]
+    assert "职务" in rows["position"] and f"<del>{old_position or '—'}</del>" in rows["position"]  # — for none
     assert f"<ins>{position}</ins>" in rows["position"]
     was, now = ("是", "否") if old_training else ("否", "是")
     assert f"<del>{was}</del>" in rows["pcr_training"] and f"<ins>{now}</ins>" in rows["pcr_training"]

@@ -112,3 +112,24 @@ def test_batch_encryption_makes_fernet_tokens_the_app_decrypts(plain_app):
         tokens = encrypt_many(values * 2)
         assert [decrypt(t) for t in tokens] == values * 2
         assert len(set(tokens)) == len(tokens)  # a fresh IV each
+
+
+def test_generated_staff_start_work_as_the_profile_form_allows(plain_app):
+    import random
+    from datetime import UTC, datetime
+
+    from admin_app.seed import _Unit
+    from admin_app.services.identity import IdentityError, check_work_start
+
+    with plain_app.app_context():
+        rows = staffgen.Rows(random.Random(5), staffgen.Identities(5, set()), "x", [], datetime.now(UTC))
+        units = [_Unit(1, region) for region in ("110101", "440305", "650102")] * 700
+        _users, profiles, _keys = rows.batch(1, 1, units)
+        births, starts = [p[8] for p in profiles], [p[13] for p in profiles]
+        refused = []
+        for birth, start in zip(births, starts, strict=True):
+            try:
+                check_work_start(start, birth)
+            except IdentityError as e:
+                refused.append((birth, start, str(e)))
+        assert refused == []  # the demo's staff can resubmit their own profile unchanged
