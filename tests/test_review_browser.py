@@ -46,7 +46,8 @@ def test_unit_admin_reviews_in_the_browser(live_server, browser):  # noqa: F811 
     expect(page.locator("[data-card=reported]")).to_have_attribute("aria-current", "true")
     page.click("[data-card=submitted]")
     expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
-    page.get_by_role("link", name="每页 50 条").click()
+    page.wait_for_load_state()  # the page-size menu opens by Bootstrap's script, which runs once the page has loaded
+    page.get_by_role("link", name="每页 50 条").click()  # the menu's toggle names the current size
     page.get_by_role("link", name="每页 20 条").click()
     expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
 

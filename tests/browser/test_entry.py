@@ -101,7 +101,9 @@ def test_an_officer_pre_registers_a_phone_and_that_person_signs_up_onto_the_staf
     expect(officer).to_have_url(re.compile(r"/admin/preregistration/$"))
     assert_accessible(officer, server, back_office=True)
     officer.locator("[data-prereg-new]").click()
-    officer.select_option("#institution_id", label=HOSPITAL_A_NAME)
+    officer.get_by_label("搜索机构").fill("人民医院")  # the unit is found by searching, as on every picker
+    officer.locator("[data-unit-results] [role=option]", has_text=HOSPITAL_A_NAME).first.click()
+    expect(officer.locator("select#institution_id option:checked")).to_contain_text(HOSPITAL_A_NAME)
     officer.fill("#phone", "1391111")  # a slip first: refused on the form in Chinese
     officer.fill("#name", "王预置")
     officer.locator("input[type=submit].btn-primary").click()

@@ -41,7 +41,12 @@ def test_unit_admin_reviews_on_a_phone(browser, module_live_server, artifacts):
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, (col, box)
 
     # Approve the first pending row on the phone, then open its card: the history reads on the phone and
-    # 显示完整号码 is on screen.
+    # 显示完整号码 is on screen. The grid opens on everything reported; 待审核 is one tap away.
+    page.click("[data-card=submitted]")
+    expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
+    page.wait_for_load_state()
+    first = page.locator("table.model-list tbody tr").first
+    expect(first.locator("td.col-status")).to_contain_text("待审核")
     name = first.locator("td.col-name").inner_text().strip()
     first.locator("input.action-checkbox").check()
     page.click("button[data-action=approve]")

@@ -143,6 +143,10 @@
   }
 
   form.addEventListener('change', function (e) {
+    if (e.target.classList.contains('action-rowtoggle')) {
+      // What actions.js does too; done here as well, since its handler is bound only once the document is ready.
+      Array.prototype.forEach.call(boxes(), function (b) { b.checked = e.target.checked; });
+    }
     if (e.target.classList.contains('action-checkbox') || e.target.classList.contains('action-rowtoggle')) {
       window.setTimeout(refresh, 0);  // after actions.js has ticked the rows for the header box
     }
