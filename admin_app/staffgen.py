@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
+from stdnum.cn import ric
 
 from .extensions import db
 from .models import StaffProfile, User
@@ -54,42 +55,29 @@ class Identities:
             slots = ((last - first).days + 1) * 500
             offset = random.Random(f"{self.seed}:{region}:{female}").randrange(slots)
             state = self._regions[(region, female)] = [(first - FIRST_BIRTH).days, slots, offset, 0,
-                                                       _weighted(region, 0), 0 if female else 1]
+                                                       0 if female else 1]
         return state
 
     def draw(self, region: str, female: bool) -> str:
-        """The next unused resident ID of this region and sex (the GB 11643 check digit, as python-stdnum's)."""
+        """The next unused resident ID of this region and sex (the GB 11643 check digit from python-stdnum)."""
         state = self._region(region, female)
-        first, slots, offset, k, region_sum, odd = state
+        first, slots, offset, k, odd = state
         if k >= slots:
             raise RuntimeError(f"region {region} has no more resident ID numbers for this sex")
         state[3] = k + 1
         day, seq = divmod((_STEP * k + offset) % slots, 500)
-        day_text, day_sum = _day(first + day)
-        seq = seq * 2 + odd
-        return f"{region}{day_text}{seq:03d}" + _CHECK[(region_sum + day_sum + _SEQ_SUM[seq]) % 11]
+        body = f"{region}{_day(first + day)}{seq * 2 + odd:03d}"
+        return body + ric.calc_check_digit(body + "?")  # it skips the last character; 0.6 µs, 9 s for 15 million
 
 
-# GB 11643: weights 2^(17-i) mod 11 and the check characters (a test holds these against python-stdnum's ric).
-_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
-_CHECK = "10X98765432"
+_DAYS: dict[int, str] = {}
 
 
-def _weighted(digits: str, start: int) -> int:
-    """The weighted digit sum of `digits` placed at position `start` of the 17-digit body."""
-    return sum(int(c) * _WEIGHTS[start + i] for i, c in enumerate(digits))
-
-
-_SEQ_SUM = [_weighted(f"{s:03d}", 14) for s in range(1000)]
-_DAYS: dict[int, tuple[str, int]] = {}
-
-
-def _day(n: int) -> tuple[str, int]:
-    """YYYYMMDD of FIRST_BIRTH + n days and its weighted sum (cached: the same few thousand days recur)."""
+def _day(n: int) -> str:
+    """YYYYMMDD of FIRST_BIRTH + n days (cached: the same few thousand days recur)."""
     got = _DAYS.get(n)
     if got is None:
-        text_ = f"{FIRST_BIRTH + timedelta(days=n):%Y%m%d}"
-        got = _DAYS[n] = (text_, _weighted(text_, 6))
+        got = _DAYS[n] = f"{FIRST_BIRTH + timedelta(days=n):%Y%m%d}"
     return got
 
 
