@@ -10,6 +10,7 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import StaffProfile
 from tests.browser.conftest import browser_type_launch_args, live_server  # noqa: F401 - fixtures
+from tests.browser.slow import script_held
 from tests.conftest import DEMO_PASSWORD, UNIT_A
 from tests.test_review_support import make_pending, user
 
@@ -104,13 +105,9 @@ def test_a_header_box_ticked_before_the_scripts_ran_selects_the_page(live_server
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
     expect(page).not_to_have_url(live_server.url + "/login")
-    held = []
-    page.route("**/admin_review.js", lambda route: held.append(route))  # a slow connection: still on its way
-    page.goto(live_server.url + "/admin/staff/?status=submitted", wait_until="commit")
-    page.check("input.action-rowtoggle")
-    assert held, "admin_review.js was not requested"
-    held[0].continue_()
+    with script_held(page, "**/admin_review.js"):  # a slow connection: still on its way
+        page.goto(live_server.url + "/admin/staff/?status=submitted", wait_until="commit")
+        page.check("input.action-rowtoggle")
     expect(page.locator("input.action-checkbox:checked")).to_have_count(page.locator("input.action-checkbox").count())
     assert page.locator("input.action-checkbox").count() >= 5
-    page.unroute("**/admin_review.js")
     context.close()

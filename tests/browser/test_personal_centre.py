@@ -15,6 +15,7 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import IdentityVerification, User
 from admin_app.services import verification
+from tests.browser.slow import script_held
 from tests.browser.test_journeys import DESKTOP, PHONE, new_page, screenshots
 from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A
 from tests.test_identity_helpers import image_bytes
@@ -169,14 +170,10 @@ def test_on_a_slow_phone_a_unit_typed_before_the_script_ran_is_still_searched(br
     context, page, errors = new_page(browser)
     page.set_viewport_size(PHONE)
     sign_in_from_login_page(page, base, STAFF_B)
-    held = []
-    page.route("**/js/portal.js", lambda route: held.append(route))  # the script is still on its way
-    page.goto(base + "/account", wait_until="commit")
-    page.fill("#institution_q", "火星第一人民医院")
-    assert held, "portal.js was not requested"
-    held[0].continue_()
+    with script_held(page, "**/js/portal.js"):
+        page.goto(base + "/account", wait_until="commit")
+        page.fill("#institution_q", "火星第一人民医院")
     expect(page.locator("[data-unit-empty]")).to_be_visible()
-    page.unroute("**/js/portal.js")
     assert errors == []
     context.close()
 
@@ -186,14 +183,10 @@ def test_on_a_slow_phone_a_province_chosen_before_the_script_ran_still_fills_the
     context, page, errors = new_page(browser)
     page.set_viewport_size(PHONE)
     sign_in_from_login_page(page, base, STAFF_B)
-    held = []
-    page.route("**/js/portal.js", lambda route: held.append(route))
-    page.goto(base + "/account", wait_until="commit")
-    page.select_option("#province", "120000")  # 天津市, while the script is still on its way
-    assert held, "portal.js was not requested"
-    held[0].continue_()
+    with script_held(page, "**/js/portal.js"):
+        page.goto(base + "/account", wait_until="commit")
+        page.select_option("#province", "120000")  # 天津市, while the script is still on its way
     page.select_option("#city", "120100")  # filled by portal.js from /api/regions
     expect(page.locator("#region_code option")).not_to_have_count(1)
-    page.unroute("**/js/portal.js")
     assert errors == []
     context.close()
