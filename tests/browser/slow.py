@@ -1,7 +1,8 @@
 """A slow connection in Chromium: a page's script held back while the user already acts on the page."""
+import re
 from contextlib import contextmanager
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 
 @contextmanager
@@ -15,3 +16,12 @@ def script_held(page: Page, pattern: str):
         held[0].continue_()
     finally:
         page.unroute(pattern)
+
+
+def unfold_admin_navbar(page: Page) -> None:
+    """Open the back office's folded navbar on a phone, once Bootstrap's script (which folds it) has run."""
+    # Before the page's load event the toggler is only a button: a tap does nothing, and a user taps again.
+    page.wait_for_load_state("load")
+    page.locator(".navbar-toggler").click()
+    # wait for the folding animation to end: mid-way, colours (and clicks) are not yet final
+    expect(page.locator("#admin-navbar-collapse")).to_have_class(re.compile(r"\bcollapse show\b"))

@@ -5,12 +5,12 @@ can be completed from the keyboard.
 axe is evaluated in the page by Playwright (tests/browser/axe.py), so the app's CSP (script-src 'self' + nonce)
 stays in force and is tested as shipped — no bypass_csp, no injected script tag.
 """
-import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.axe import AXE, report, serious_violations  # noqa: F401 (AXE: for tests that import it here)
+from tests.browser.slow import unfold_admin_navbar
 from tests.conftest import DEMO_PASSWORD, STAFF_A, UNIT_A
 
 pytestmark = pytest.mark.browser
@@ -141,9 +141,7 @@ def test_the_name_menu_open_on_the_portal_and_in_the_back_office_has_no_serious_
     for path in ("/admin/", "/me"):
         page.goto(server.url + path)
         if path == "/admin/" and width < 992:
-            page.locator(".navbar-toggler").click()
-            # wait for the folding animation to end: mid-way, colours (and clicks) are not yet final
-            expect(page.locator("#admin-navbar-collapse")).to_have_class(re.compile(r"\bcollapse show\b"))
+            unfold_admin_navbar(page)
         page.locator("[data-user-menu] > summary").click()
         expect(page.locator("[data-user-menu] .user-menu-list")).to_be_visible()
         violations = [v for v in axe_violations(page, server.url)

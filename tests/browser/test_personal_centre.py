@@ -15,7 +15,7 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import IdentityVerification, User
 from admin_app.services import verification
-from tests.browser.slow import script_held
+from tests.browser.slow import script_held, unfold_admin_navbar
 from tests.browser.test_journeys import DESKTOP, PHONE, new_page, screenshots
 from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A
 from tests.test_identity_helpers import image_bytes
@@ -117,9 +117,7 @@ def test_2_on_a_phone_a_unit_admin_goes_from_the_back_office_to_his_personal_cen
     page.set_viewport_size(PHONE)
     sign_in_from_login_page(page, base, UNIT_A)
     expect(page).to_have_url(re.compile(r"/admin/"))
-    page.locator(".navbar-toggler").click()  # the back office's navbar is folded on a phone
-    # wait for the folding animation to end: mid-way, colours (and clicks) are not yet final
-    expect(page.locator("#admin-navbar-collapse")).to_have_class(re.compile(r"\bcollapse show\b"))
+    unfold_admin_navbar(page)  # the back office's navbar is folded on a phone
     menu = open_name_menu(page)
     expect(menu).to_be_visible()
     page.screenshot(path=str(artifacts / "pc-admin-name-menu-390x844.png"), full_page=True)
