@@ -70,6 +70,7 @@ def test_a_unit_admin_selects_named_rows_and_approves_by_keyboard(browser, serve
     # Adding a filter from the keyboard puts focus in the new filter's row, named by the filter.
     rows = 1  # the 待审核 card's filter, kept after the action
     expect(page.locator("table.filters tr")).to_have_count(rows)
+    page.wait_for_load_state("load")  # the filter menu opens by Bootstrap's script, which runs by the load event
     tab_to(page, "li.dropdown:has(> .field-filters) > a.dropdown-toggle")
     page.keyboard.press("Enter")
     expect(page.locator(".field-filters")).to_be_visible()
