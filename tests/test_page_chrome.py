@@ -150,6 +150,7 @@ def test_whether_a_scope_holds_the_whole_country_comes_with_its_grants(app, logi
 def test_the_status_badges_are_drawn_once_per_language(login, monkeypatch):
     from admin_app.views import formatters
 
+    monkeypatch.setattr(formatters, "_BADGES", {})  # the process's cache, as if no page had been drawn yet
     c = login(UNIT_A)
     c.get(STAFF_URL)
     drawn = []
