@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
         grants_portal,
         health,
         menus,
+        page_chrome,
         portal,
         programmes_portal,
         registry,
@@ -29,6 +30,7 @@ def register(app: Flask) -> None:
     auth.init_app(app)
     sessions.init_app(app)
     menus.init_app(app)
+    page_chrome.init_app(app)
     init_error_summary(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 
 from ..i18n import N_
@@ -53,20 +53,29 @@ USER_MENU: list[MenuItem] = [
 ]
 
 
+def _entries(items: list[MenuItem]) -> list[tuple[MenuItem, str, str]]:
+    """(item, url, label) of the registered entries, built once per language and URL root, not per request."""
+    cache = current_app.extensions.setdefault("hwr_menus", {})
+    key = (tuple(items), str(get_locale()), request.script_root)
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = [(item, url_for(item.endpoint), _(item.label)) for item in items
+                            if item.endpoint in current_app.view_functions]
+    return got
+
+
 def links(items: list[MenuItem]) -> list[Link]:
     """The entries the signed-in user may see, with the current page marked."""
     if not current_user.is_authenticated:
         return []
     here = request.endpoint
     out = []
-    for item in items:
-        if item.endpoint not in current_app.view_functions:
-            continue
+    for item, url, label in _entries(items):
         current = here == item.endpoint or here in item.also_current
         # The page one is on always has its entry (reached from a message's link before it is offered).
         if item.show and not current and not item.show(current_user):
             continue
-        out.append(Link(url=url_for(item.endpoint), label=_(item.label), key=item.endpoint, current=current))
+        out.append(Link(url=url, label=label, key=item.endpoint, current=current))
     return out
 
 
