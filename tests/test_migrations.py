@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 import admin_app
 from admin_app.extensions import db
 from admin_app.models import Institution, StaffProfile, User, search
+from admin_app.services import counters
+from admin_app.services.scope import Scope
 from tests.conftest import PG_URL, _db_uri, _pg_recreate, make_app
 
 MIGRATIONS = Path(admin_app.__file__).resolve().parent.parent / "migrations"
@@ -125,6 +127,19 @@ def test_the_migrated_schema_takes_regions_the_demo_and_generated_staff(migrated
     assert migrated.test_client().post("/login", data={"phone": "13800000003", "password": "Demo@12345"}
                                        ).status_code == 302
     assert db.session.scalar(select(func.count()).select_from(User)) == 106
+
+
+def test_the_subtree_counters_start_from_the_counters_of_a_database_that_already_has_staff(migrated):
+    runner = migrated.test_cli_runner()
+    assert runner.invoke(args=["load-regions"]).exit_code == 0
+    assert runner.invoke(args=["seed-demo", "--staff", "60"]).exit_code == 0
+    with keep_logging():
+        flask_migrate.downgrade(directory=str(MIGRATIONS), revision="d7e3b9a1c5f4")  # before the subtree counters
+        flask_migrate.upgrade(directory=str(MIGRATIONS))
+    db.session.remove()
+    assert counters.drift() == {}
+    national = counters.status_counts(Scope(user_id=None, is_superuser=True))
+    assert sum(national.values()) == db.session.scalar(select(func.count()).select_from(StaffProfile)) == 60
 
 
 def test_downgrade_to_base_removes_the_schema_and_upgrade_builds_it_again(migrated):

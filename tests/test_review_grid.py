@@ -208,7 +208,7 @@ def test_list_page_sql_is_constant_and_scoped(app, login, count_queries):
     counted = [s for s in q.statements if "count(*)" in s.lower()]
     assert len(counted) == 1 and "over ()" in counted[0].lower() and "institution" in counted[0].lower()
     # user, grants (which also tell whether the scope holds every root institution), the unit panel, the cards'
-    # counters, the page.
+    # counters (the scope's own subtree counters: no need to ask whether the scope is everything), the page.
     assert len(q.statements) == 5
 
 

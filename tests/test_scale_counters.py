@@ -5,8 +5,9 @@ and staff submission, never recounted on the way. A property test drives random 
 approvals, rejections and reverts on random rows (many in the wrong status, out of the actor's scope, at a stale
 version or not existing: those must be skipped, not counted), staff resubmissions (of rejected profiles,
 drafts, pending ones) that change the personnel type, account edits that move a profile to another unit, and
-newcomers' first profiles; after every single step all three counters are compared with GROUP BYs written here
-(not with counters.reconcile()), and each review's moved/skipped figures with a model of the state machine.
+newcomers' first profiles; after every single step all three counters and their subtree twins (the sums over each
+institution's subtree) are compared with GROUP BYs written here (not with counters.reconcile()), and each
+review's moved/skipped figures with a model of the state machine.
 
 Every example starts from the same rows (the demo as the app fixture copied it, restored and reconciled at the
 start of the example), so a failure replays and shrinks to a short series of steps.
@@ -19,11 +20,23 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from PIL import Image
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import aliased
 from stdnum.cn import ric
 from werkzeug.datastructures import FileStorage
 
 from admin_app.extensions import db
-from admin_app.models import Institution, ReviewEvent, StaffProfile, StatusCounter, SubmissionCounter, TypeCounter, User
+from admin_app.models import (
+    Institution,
+    ReviewEvent,
+    StaffProfile,
+    StatusCounter,
+    SubmissionCounter,
+    SubtreeStatusCounter,
+    SubtreeSubmissionCounter,
+    SubtreeTypeCounter,
+    TypeCounter,
+    User,
+)
 from admin_app.services import ServiceError, review as review_service
 from admin_app.services.counters import day_expr, reconcile
 from admin_app.services.crypto import blind_index, encrypt
@@ -69,6 +82,27 @@ def truth() -> dict:
             select(StaffProfile.institution_id, day, func.count())
             .where(reported, StaffProfile.submitted_at.is_not(None))
             .group_by(StaffProfile.institution_id, day))},
+        **subtree_truth(),
+    }
+
+
+def subtree_truth() -> dict:
+    """The subtree counters' truth: each institution's profiles and those of every institution below it, by a
+    join on paths (the way the dashboard summed them before it had the subtree counters)."""
+    anc, sub = aliased(Institution), aliased(Institution)
+    under = (select(anc.id.label("anc"), sub.id.label("sub"))
+             .join(sub, sub.path.like(anc.path.concat("%"))).subquery())
+    ptype = func.coalesce(StaffProfile.personnel_type, "")
+    day = day_expr(StaffProfile.submitted_at)
+    reported = StaffProfile.status != "draft"
+    joined = lambda *cols: select(under.c.anc, *cols, func.count()).join(  # noqa: E731
+        StaffProfile, StaffProfile.institution_id == under.c.sub).group_by(under.c.anc, *cols)
+    return {
+        "subtree_status": {(i, s): n for i, s, n in db.session.execute(joined(StaffProfile.status))},
+        "subtree_type": {(i, s, t): n for i, s, t, n in db.session.execute(
+            joined(StaffProfile.status, ptype).where(reported))},
+        "subtree_day": {(i, str(d)): n for i, d, n in db.session.execute(
+            joined(day).where(reported, StaffProfile.submitted_at.is_not(None)))},
     }
 
 
@@ -79,7 +113,16 @@ def kept() -> dict:
                                       TypeCounter.n)).all()
     days = db.session.execute(select(SubmissionCounter.institution_id, SubmissionCounter.day,
                                      SubmissionCounter.n)).all()
+    sub_status = db.session.execute(select(SubtreeStatusCounter.institution_id, SubtreeStatusCounter.status,
+                                           SubtreeStatusCounter.n)).all()
+    sub_types = db.session.execute(select(SubtreeTypeCounter.institution_id, SubtreeTypeCounter.status,
+                                          SubtreeTypeCounter.personnel_type, SubtreeTypeCounter.n)).all()
+    sub_days = db.session.execute(select(SubtreeSubmissionCounter.institution_id, SubtreeSubmissionCounter.day,
+                                         SubtreeSubmissionCounter.n)).all()
     return {
+        "subtree_status": {(i, s): n for i, s, n in sub_status if n},
+        "subtree_type": {(i, s, t): n for i, s, t, n in sub_types if n},
+        "subtree_day": {(i, d.isoformat() if isinstance(d, date) else str(d)): n for i, d, n in sub_days if n},
         "status": {(i, s): n for i, s, n in status if n},
         "type": {(i, s, t): n for i, s, t, n in types if n},
         "day": {(i, d.isoformat() if isinstance(d, date) else str(d)): n for i, d, n in days if n},
@@ -452,9 +495,10 @@ def test_reconcile_counters_command_repairs_counters_corrupted_by_hand(app):
                                                        SubmissionCounter.day == some_day[1])
                        .values(n=SubmissionCounter.n + 2))
     db.session.add(SubmissionCounter(institution_id=some_day[0], day=date(2001, 1, 1), n=4))
+    db.session.execute(update(SubtreeTypeCounter).where(SubtreeTypeCounter.n > 0).values(n=SubtreeTypeCounter.n + 7))
     db.session.commit()
     broken = diff(want, kept())
-    assert set(broken) == {"status", "type", "day"}, broken
+    assert set(broken) == {"status", "type", "day", "subtree_type"}, broken
 
     result = app.test_cli_runner().invoke(args=["reconcile-counters"])
 

@@ -8,7 +8,15 @@ from .institution import Institution
 from .job import ExportJob
 from .notice import SmsNotice
 from .preregistration import Preregistration
-from .profile import StaffProfile, StatusCounter, SubmissionCounter, TypeCounter
+from .profile import (
+    StaffProfile,
+    StatusCounter,
+    SubmissionCounter,
+    SubtreeStatusCounter,
+    SubtreeSubmissionCounter,
+    SubtreeTypeCounter,
+    TypeCounter,
+)
 from .programme import Programme
 from .region import Region
 from .review import ReviewEvent
@@ -21,7 +29,7 @@ from .verification import IdentityVerification
 __all__ = [
     "AdminGrant", "ApiClient", "AppSetting", "AuditLog", "ExportJob", "IdentityVerification", "Institution",
     "InstitutionApplication", "Preregistration", "Programme", "Region",
-    "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter", "TypeCounter",
-    "User",
+    "ReviewEvent", "SmsCode", "SmsNotice", "StaffProfile", "StatusCounter", "SubmissionCounter",
+    "SubtreeStatusCounter", "SubtreeSubmissionCounter", "SubtreeTypeCounter", "TypeCounter", "User",
     "UserSession",
 ]

@@ -191,3 +191,38 @@ class SubmissionCounter(db.Model):
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The same three counters summed over each institution's whole subtree (itself included): bumped for every
+# ancestor in the same transaction as the own counters, so a national or provincial figure is one row read
+# however many units lie below (services/counters.py; a move shifts them in services/library.move_institution).
+
+class SubtreeStatusCounter(db.Model):
+    """Profiles per (institution, status) of the institution and everything below it."""
+
+    __tablename__ = "subtree_status_counter"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SubtreeTypeCounter(db.Model):
+    """Reported profiles per (institution, status, personnel type) of the institution and everything below it."""
+
+    __tablename__ = "subtree_type_counter"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    personnel_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SubtreeSubmissionCounter(db.Model):
+    """Reported profiles per (institution, local day of their latest submission) of the subtree."""
+
+    __tablename__ = "subtree_submission_counter"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

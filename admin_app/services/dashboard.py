@@ -2,20 +2,20 @@
 
 A node is an institution in scope (its direct children get a row each) or, for an admin of several separate
 subtrees or the platform superuser, the virtual top whose children are the scope's roots. Every figure is a
-sum of counters (TypeCounter, SubmissionCounter) over institution subtrees, in a fixed number of statements:
-one for the children, one for the per-child sums (children joined to their subtrees by path), one for the
-node's own staff and one for the daily line, however many children there are.
+read of counters, in a fixed number of statements: one for the children, one for the per-child figures (each
+child's subtree counters), one for the node's own staff (its own TypeCounter rows) and one for the daily line
+(the node's subtree counters, or those of the scope's roots), however many children and units there are.
 """
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import Institution, SubmissionCounter, TypeCounter
+from ..models import Institution, SubtreeSubmissionCounter, SubtreeTypeCounter, TypeCounter
 from . import row_id
 from .clock import today
+from .counters import cover_clause
 from .scope import Scope, restrict
 
 DAYS = 30
@@ -105,25 +105,15 @@ def breadcrumb(scope: Scope, node: Institution | None) -> list[Institution]:
 
 
 def subtree_figures(child_ids: list[int]) -> dict[int, Figures]:
-    """Figures of each child's whole subtree: one statement joining each child to its subtree by path."""
+    """Figures of each child's whole subtree: its subtree counters, a few rows per child."""
     out = {i: Figures() for i in child_ids}
     if not child_ids:
         return out
-    child, sub = aliased(Institution), aliased(Institution)
-    sub_id = sub.id
-    if db.session.get_bind().dialect.name == "sqlite":
-        # Without statistics SQLite read every counter row once per child and looked its unit up (31 provinces
-        # x 25,000 counters: 280 ms); `+ 0` keeps it from looking units up by id, so it walks each child's
-        # subtree and reads those units' counters by key (45 ms). PostgreSQL plans this well by itself.
-        sub_id = sub.id + 0
-    stmt = (select(child.id, TypeCounter.status, TypeCounter.personnel_type, func.sum(TypeCounter.n))
-            .select_from(child)
-            .join(sub, sub.path.like(child.path.concat("%")))
-            .join(TypeCounter, TypeCounter.institution_id == sub_id)
-            .where(child.id.in_(child_ids))
-            .group_by(child.id, TypeCounter.status, TypeCounter.personnel_type))
+    stmt = (select(SubtreeTypeCounter.institution_id, SubtreeTypeCounter.status, SubtreeTypeCounter.personnel_type,
+                   SubtreeTypeCounter.n)
+            .where(SubtreeTypeCounter.institution_id.in_(child_ids), SubtreeTypeCounter.n != 0))
     for cid, status, ptype, n in db.session.execute(stmt):
-        out[cid].add(status, ptype, int(n or 0))
+        out[cid].add(status, ptype, int(n))
     return out
 
 
@@ -142,13 +132,10 @@ def daily(scope: Scope, node: Institution | None, days: int = DAYS) -> list[tupl
     """(ISO day, reported profiles whose latest submission fell on it) for the last `days` local days."""
     last = today()
     first = last - timedelta(days=days - 1)
-    stmt = (select(SubmissionCounter.day, func.sum(SubmissionCounter.n))
-            .join(Institution, Institution.id == SubmissionCounter.institution_id)
-            .where(SubmissionCounter.day >= first, SubmissionCounter.day <= last)
-            .group_by(SubmissionCounter.day))
-    if node is not None:
-        stmt = stmt.where(Institution.path.like(node.path + "%"))
-    stmt = restrict(stmt, Institution, scope)
+    stmt = (select(SubtreeSubmissionCounter.day, func.sum(SubtreeSubmissionCounter.n))
+            .where(cover_clause(SubtreeSubmissionCounter.institution_id, scope, node.path if node else None),
+                   SubtreeSubmissionCounter.day >= first, SubtreeSubmissionCounter.day <= last)
+            .group_by(SubtreeSubmissionCounter.day))
     got = {(date.fromisoformat(d) if isinstance(d, str) else d): int(n or 0)
            for d, n in db.session.execute(stmt)}
     return [((first + timedelta(days=k)).isoformat(), got.get(first + timedelta(days=k), 0)) for k in range(days)]

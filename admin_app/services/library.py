@@ -8,6 +8,7 @@ from ..models.institution import CATEGORIES
 from . import ServiceError, row_id
 from .audit import record
 from .codes import new_code
+from .counters import shift_subtree
 from .institutions import initials
 from .scope import Scope
 
@@ -124,6 +125,8 @@ def move_institution(scope: Scope, actor, institution_id, new_parent_id) -> int:
     old_prefix, new_prefix = inst.path, f"{parent.path}{inst.id}/"
     delta = parent.depth + 1 - inst.depth
     old_parent_id = inst.parent_id
+    # The subtree's staff now count for the new ancestors, not the old ones.
+    shift_subtree(inst.id, old_prefix, new_prefix)
     # Paths hold only digits and slashes: no LIKE escaping needed.
     res = db.session.execute(
         update(Institution).where(Institution.path.like(old_prefix + "%"))
