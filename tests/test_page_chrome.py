@@ -7,7 +7,7 @@ from html import unescape
 
 from admin_app.services import scope as scope_svc
 from admin_app.views import menus, page_chrome
-from tests.conftest import DISTRICT_A, UNIT_A, csrf_token_from
+from tests.conftest import DISTRICT_A, PROVINCE, STAFF_A, SUPER, UNIT_A, csrf_token_from
 from tests.test_review_support import STAFF_URL
 
 
@@ -110,3 +110,53 @@ def test_the_main_menu_is_rendered_once_per_view_language_and_rights(app, login,
     en = unit.get("/admin/institution/?lang=en").get_data(as_text=True)
     assert renders == [1] and re.search(r"href=\"/admin/institution/\">\s*Institutions</a>", en)  # in English
     assert "/admin/preregistration/" not in unit.get(STAFF_URL + "?lang=zh_Hans_CN").get_data(as_text=True)
+
+
+def test_whether_a_scope_holds_the_whole_country_comes_with_its_grants(app, login, count_queries):
+    from dataclasses import replace
+
+    from admin_app.extensions import db
+    from admin_app.models import AdminGrant, Institution, User
+
+    def users():
+        return db.session.query(User).filter(User.phone.in_([SUPER, PROVINCE, DISTRICT_A, UNIT_A, STAFF_A])).all()
+
+    def told(user):
+        scope = scope_svc.scope_for(user)
+        with count_queries() as q:
+            answer = scope_svc.covers_everything(scope)
+        assert q.statements == [] and (scope.holds_roots is not None or not scope.paths)
+        # The same answer as reading the root institutions' paths.
+        assert answer == scope_svc.covers_everything(replace(scope, holds_roots=None)), user.phone
+        return answer
+
+    with app.test_request_context():
+        assert {u.phone: told(u) for u in users()} == {SUPER: True, PROVINCE: False, DISTRICT_A: False,
+                                                       UNIT_A: False, STAFF_A: False}
+        # The province's officer is given every other province too: now he holds the whole country.
+        officer = next(u for u in users() if u.phone == PROVINCE)
+        held = {g.institution_id for g in db.session.query(AdminGrant).filter_by(user_id=officer.id, state="active")}
+        for root in db.session.query(Institution).filter(Institution.parent_id.is_(None)):
+            if root.id not in held:
+                db.session.add(AdminGrant(institution_id=root.id, user_id=officer.id, state="active"))
+        db.session.commit()
+        assert told(officer) is True
+    with count_queries() as q:
+        assert login(PROVINCE).get(STAFF_URL).status_code == 200
+    # No statement of its own reads the root institutions any more.
+    assert not any("parent_id is null" in s.lower() and "admin_grant" not in s.lower() for s in q.statements)
+
+
+def test_the_status_badges_are_drawn_once_per_language(login, monkeypatch):
+    from admin_app.views import formatters
+
+    monkeypatch.setattr(formatters, "_BADGES", {})  # the process's cache, as if no page had been drawn yet
+    c = login(UNIT_A)
+    c.get(STAFF_URL)
+    drawn = []
+    real = formatters.Markup
+    monkeypatch.setattr(formatters, "Markup", lambda text: drawn.append(text) or real(text))
+    zh = c.get(STAFF_URL).get_data(as_text=True)
+    assert drawn == [] and 'status-badge" data-status="submitted">待审核</span>' in zh
+    en = c.get(STAFF_URL + "?lang=en").get_data(as_text=True)
+    assert drawn and 'status-badge" data-status="submitted">Pending review</span>' in en

@@ -207,8 +207,8 @@ def test_list_page_sql_is_constant_and_scoped(app, login, count_queries):
         c.get(f"{STAFF_URL}?search=1&page_size=100").get_data(as_text=True)
     counted = [s for s in q.statements if "count(*)" in s.lower()]
     assert len(counted) == 1 and "over ()" in counted[0].lower() and "institution" in counted[0].lower()
-    # user, grants, the unit panel, the cards' counters (the scope's own subtree counters: no need to ask whether
-    # the scope is everything), the page.
+    # user, grants (which also tell whether the scope holds every root institution), the unit panel, the cards'
+    # counters (the scope's own subtree counters: no need to ask whether the scope is everything), the page.
     assert len(q.statements) == 5
 
 

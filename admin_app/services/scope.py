@@ -35,6 +35,7 @@ class Scope:
     roles: dict = field(default_factory=dict)  # institution_id -> "manager" | "assistant"
     programme_id: int | None = None  # the programme the rights are of; None: the default programme
     has_below: bool | None = None  # some institution of the scope has institutions below it (None: not looked up)
+    holds_roots: bool | None = None  # the scope's institutions include every root one (None: not looked up)
 
     @property
     def is_admin(self) -> bool:
@@ -88,13 +89,16 @@ def _grants_statement(default_programme: bool):
     key = "default" if default_programme else "programme"
     stmt = _GRANTS_STATEMENTS.get(key)
     if stmt is None:
-        # Whether an institution has children rides on the same statement: every back-office page asks
-        # is_unit_admin.
+        # Whether an institution has children, and how many roots there are, ride on the same statement: every
+        # back-office page asks is_unit_admin, and every grid page covers_everything.
         child = aliased(Institution)
         below = select(child.id).where(child.parent_id == Institution.id).exists()
+        root = aliased(Institution)
+        roots = select(func.count(root.id)).where(root.parent_id.is_(None)).scalar_subquery()
         programme = programme_clause(None if default_programme else bindparam("programme_id"))
         stmt = _GRANTS_STATEMENTS[key] = (
-            select(Institution.id, Institution.path, AdminGrant.role, below.label("has_below"))
+            select(Institution.id, Institution.path, AdminGrant.role, below.label("has_below"),
+                   Institution.parent_id.is_(None).label("is_root"), roots.label("roots"))
             .join(AdminGrant, AdminGrant.institution_id == Institution.id)
             .where(AdminGrant.user_id == bindparam("user_id"), AdminGrant.state == "active", programme))
     return stmt
@@ -117,6 +121,8 @@ def scope_for(user, programme_id: int | None = None) -> Scope:
         roles={r.id: r.role for r in rows},
         programme_id=programme_id,
         has_below=any(r.has_below for r in rows),
+        # A root lies in the scope only when granted itself (paths are /1/, /1/2/: a prefix is an ancestor).
+        holds_roots=bool(rows) and len({r.id for r in rows if r.is_root}) == rows[0].roots,
     )
 
 
@@ -140,6 +146,8 @@ def covers_everything(scope: Scope) -> bool:
         return True
     if not scope.paths:
         return False
+    if scope.holds_roots is not None:  # read with the grants (scope_for): no statement of its own
+        return scope.holds_roots
     if has_request_context() and "hwr_root_paths" in g:
         roots = g.hwr_root_paths
     else:

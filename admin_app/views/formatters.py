@@ -10,6 +10,7 @@ from ..models.profile import STATUSES
 from ..services import clock
 
 _LABELS: dict = {}  # (id of a module-level mapping, language) -> its translated labels
+_BADGES: dict = {}  # id of a translated STATUSES -> (it, the status badges drawn with its labels)
 
 
 def translated(mapping: dict) -> dict:
@@ -77,11 +78,15 @@ def time_cell(attr: str):
 
 
 def status_cell(attr: str = "status"):
-    """Cell factory: the review status as status_badge draws it, each status's badge built once per page."""
+    """Cell factory: the review status as status_badge draws it, each status's badge built once per language."""
     def factory(view):
         texts = translated(STATUSES)
-        badges = {code: Markup('<span class="badge badge-{} status-badge" data-status="{}">{}</span>').format(
-            STATUS_BADGES.get(code, "light"), code, text) for code, text in texts.items()}
+        cached = _BADGES.get(id(texts))  # texts is kept in _LABELS for the process: its id stays its own
+        if cached is None or cached[0] is not texts:
+            cached = _BADGES[id(texts)] = (texts, {
+                code: Markup('<span class="badge badge-{} status-badge" data-status="{}">{}</span>').format(
+                    STATUS_BADGES.get(code, "light"), code, text) for code, text in texts.items()})
+        badges = cached[1]
 
         def cell(row):
             code = getattr(row, attr)
