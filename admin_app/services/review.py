@@ -261,14 +261,15 @@ def transition(action: str, ids, actor_id: int, scope: Scope, reason: str | None
     if versions is not None and id_list:
         result.changed = _changed_since(id_list, versions)
     if result.moved:
-        # Counter rows in one fixed order, so two concurrent transitions cannot lock them crosswise.
-        bump({k: deltas[k] for k in sorted(deltas, key=lambda k: (k[0] is None, k[0] or 0, k[1]))}, types=type_deltas)
         record(f"review_{action}", target_type="staff_profile", actor_id=actor_id,
                institution_id=scope.institution_ids[0] if scope.institution_ids else None,
                details={"moved": result.moved, "skipped": result.skipped, "own": result.own,
                         "changed": result.changed,
                         "levels": {str(k): v for k, v in sorted(result.by_level.items())},
                         "reason": reason, "first_ids": requested[:50]})
+        # Counter rows in one fixed order, so two concurrent transitions cannot lock them crosswise; last before
+        # the commit, since every transition in the country shares the root's subtree counters.
+        bump({k: deltas[k] for k in sorted(deltas, key=lambda k: (k[0] is None, k[0] or 0, k[1]))}, types=type_deltas)
     db.session.commit()
     if told:
         # After the commit: a notice can neither hold up nor undo the decision (it never raises).
@@ -315,9 +316,9 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
         profile.status, profile.version, profile.submitted_at = new_status, 1, now
         db.session.add(profile)
         db.session.flush()
-        bump({(profile.institution_id, new_status): 1},
-             types={(profile.institution_id, new_status, profile.personnel_type or ""): 1},
-             days={(profile.institution_id, local_day(now)): 1})
+        deltas = {(profile.institution_id, new_status): 1}
+        types = {(profile.institution_id, new_status, profile.personnel_type or ""): 1}
+        days = {(profile.institution_id, local_day(now)): 1}
     else:
         if loaded_version is NO_VALUE or loaded_status is NO_VALUE:
             # Expired since it was loaded: there is no version to hold the write to, so refuse it.
@@ -356,11 +357,11 @@ def submit(profile: StaffProfile, actor_id: int, changes: dict | None = None) ->
                 add(days, (old_inst, local_day(old_submitted)), -1)
         add(types, (profile.institution_id, new_status, profile.personnel_type or ""), 1)
         add(days, (profile.institution_id, local_day(now)), 1)
-        bump(deltas, types=types, days=days)
     db.session.execute(insert(ReviewEvent), [dict(
         profile_id=profile.id, actor_id=actor_id, action="submit", level=None,
         from_status=from_status,
         to_status=new_status, changes=changes or None, ip=client_ip(), created_at=now)])
+    bump(deltas, types=types, days=days)  # last before the commit: the root's subtree counters are shared
     db.session.commit()
 
 

@@ -237,13 +237,13 @@ def write_chunk(ctx, judged, job_id: str, ip: str | None) -> None:
         db.session.execute(insert(ReviewEvent), [dict(
             profile_id=profile_ids[uid], actor_id=ctx.actor_id, action="submit", level=None, from_status=frm,
             to_status="submitted", changes=diff or None, ip=ip, created_at=now) for uid, frm, diff in events])
-    bump(changes, types=types, days=days)
     if creates or updates:
         record("staff_import", target_type="staff_profile", actor_id=ctx.actor_id, ip=ip,
                institution_id=ctx.scope.institution_ids[0] if ctx.scope.institution_ids else None,
                details={"job": job_id, "created": len(creates), "updated": len(updates),
                         "refused": sum(1 for r, p in judged if p is None),
                         "rows": [judged[0][0].row, judged[-1][0].row]})
+    bump(changes, types=types, days=days)  # last before the commit: the root's subtree counters are shared
     db.session.commit()
 
 
