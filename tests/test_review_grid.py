@@ -184,6 +184,22 @@ def test_sorting_by_name_and_page_sizes(login):
     assert len(small) == min(20, len(rows)) and not set(small) & set(second)
 
 
+def test_a_sort_on_a_shown_but_unsortable_column_lists_in_the_default_order(login):
+    for phone in (UNIT_A, SUPER):
+        c = login(phone)
+        default = grid_ids(c.get(STAFF_URL + "?flt0_0=reported").get_data(as_text=True))
+        for idx in range(-1, 16):  # every column index a link could carry, and some beyond the columns
+            r = c.get(f"{STAFF_URL}?flt0_0=reported&sort={idx}")
+            assert r.status_code == 200, (phone, idx)
+        header = c.get(STAFF_URL).get_data(as_text=True)
+        shown = re.findall(r'<th class="column-header col-([a-z_]+)"', header)
+        unsortable = [idx for idx, name in enumerate(shown) if name in ("institution", "institution_id")]
+        assert unsortable, shown
+        for idx in unsortable:
+            html = c.get(f"{STAFF_URL}?flt0_0=reported&sort={idx}").get_data(as_text=True)
+            assert grid_ids(html) == default, (phone, shown[idx])
+
+
 def test_list_page_sql_is_constant_and_scoped(app, login, count_queries):
     make_pending(UNIT_A, 20)
     c = login(UNIT_A)

@@ -208,7 +208,9 @@ class StaffProfileView(ListTableMixin, StaffCardMixin, StaffExportMixin, StaffIm
     def _listing(self, sort_column, sort_desc, search, filters) -> StaffListing:
         """The grid's listing for these list arguments, in the signed-in admin's scope."""
         criteria = [Criterion(self._filters[idx].kind, value) for idx, _name, value in filters or ()]
-        return StaffListing(current_scope(), criteria, search, sort_column, sort_desc, figures=request_figures())
+        # Flask-Admin passes the name of whatever column ?sort= points at; a shown but unsortable one is ignored.
+        sort = sort_column if sort_column in self._sortable_columns else None
+        return StaffListing(current_scope(), criteria, search, sort, sort_desc, figures=request_figures())
 
     def _request_listing(self, view_args=None) -> StaffListing:
         """The listing of the current request's arguments (scope, filters, search, order kept)."""
@@ -270,8 +272,10 @@ class StaffProfileView(ListTableMixin, StaffCardMixin, StaffExportMixin, StaffIm
     # ---- list page -----------------------------------------------------------------------------------
 
     def _sort_name(self, view_args) -> str | None:
+        """The sortable column ?sort= names, else None (the default order), as stock Flask-Admin ignores a shown
+        but unsortable column's index (地区, 单位) or one out of range."""
         column = self._get_column_by_idx(view_args.sort)
-        return column[0] if column else None
+        return column[0] if column and column[0] in self._sortable_columns else None
 
     def _keyset_request(self, view_args):
         """(direction, cursor or None) when the list page is sought by cursor: any order, no ?page= (a numbered
