@@ -10,7 +10,7 @@ from .audit import record
 from .codes import new_code
 from .counters import shift_subtree
 from .institutions import initials
-from .scope import Scope
+from .scope import Scope, is_unit_admin
 
 
 class InstitutionNotFound(ServiceError):
@@ -30,16 +30,12 @@ def get_in_scope(scope: Scope, institution_id) -> Institution:
 def unit_panel(scope: Scope) -> dict | None:
     """For a unit admin (his institutions have none below them): his unit's id, name and 单位确认码, shown above
     the count cards of 上报人员列表 as in the manual; None for commission officers and the superuser."""
-    if scope.is_superuser or not scope.institution_ids:
+    if not is_unit_admin(scope):  # the scope already knows whether its institutions have any below them
         return None
-    child = Institution.__table__.alias("child")
-    has_children = select(child.c.id).where(child.c.parent_id == Institution.id).exists()
-    rows = db.session.execute(
-        select(Institution.id, Institution.name, Institution.confirmation_code, has_children.label("parent"))
-        .where(Institution.id.in_(scope.institution_ids)).order_by(Institution.id)).all()
-    if not rows or any(r.parent for r in rows):
-        return None
-    return {"id": rows[0].id, "name": rows[0].name, "code": rows[0].confirmation_code}
+    row = db.session.execute(
+        select(Institution.id, Institution.name, Institution.confirmation_code)
+        .where(Institution.id.in_(scope.institution_ids)).order_by(Institution.id).limit(1)).first()
+    return {"id": row.id, "name": row.name, "code": row.confirmation_code} if row else None
 
 
 def can_manage_code(scope: Scope, inst: Institution) -> bool:
