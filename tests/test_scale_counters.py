@@ -507,3 +507,35 @@ def test_reconcile_counters_command_repairs_counters_corrupted_by_hand(app):
     db.session.expire_all()
     assert diff(want, kept()) == {}
     assert truth() == want  # the command counts; it never touches a profile
+
+
+def test_scope_totals_count_nested_and_separate_grants_once(app):
+    """An officer holding a district, a unit inside it and a unit of another district: the cards and the grid's
+    totals from the subtree counters equal a count of the staff of that union, each person once."""
+    from admin_app.services.counters import reported_total, status_counts
+    from admin_app.services.scope import Scope
+
+    insts = {i: p for i, p in db.session.execute(select(Institution.id, Institution.path))}
+    districts = [p for p in insts.values() if p.count("/") == 4 and any(q.startswith(p) and q != p
+                                                                       for q in insts.values())]
+    a, b = districts[0], districts[1]
+    unit_in_a = next(q for q in insts.values() if q.startswith(a) and q != a)
+    staffed = set(db.session.scalars(select(StaffProfile.institution_id).where(StaffProfile.status != "draft")))
+    unit_in_b = next(q for i, q in insts.items() if q.startswith(b) and q != b and i in staffed)
+    paths = (a, unit_in_a, unit_in_b)
+    scope = Scope(user_id=1, paths=tuple(sorted(paths)), institution_ids=tuple(sorted(
+        i for i, p in insts.items() if p in paths)))
+    covered = [i for i, p in insts.items() if any(p.startswith(r) for r in paths)]
+    want = dict(db.session.execute(select(StaffProfile.status, func.count())
+                                   .where(StaffProfile.institution_id.in_(covered)).group_by(StaffProfile.status)).all())
+    assert want and {k: v for k, v in status_counts(scope).items() if v} == want
+    reported = {"submitted", "unit_approved", "approved", "unit_rejected", "rejected"}
+    assert reported_total(scope, reported) == sum(n for s, n in want.items() if s != "draft")
+    # Within the path of a unit in scope, of the district above a unit in scope, and of one outside the scope.
+    only_b = [i for i, p in insts.items() if p.startswith(unit_in_b)]
+    n_b = db.session.scalar(select(func.count()).where(StaffProfile.institution_id.in_(only_b),
+                                                       StaffProfile.status.in_(reported)))
+    assert reported_total(scope, reported, path=unit_in_b) == n_b
+    assert reported_total(scope, reported, path=b) == n_b  # the district itself is not in scope: its unit is
+    outside = next(p for p in districts if not any(p.startswith(r) or r.startswith(p) for r in paths))
+    assert reported_total(scope, reported, path=outside) == 0
