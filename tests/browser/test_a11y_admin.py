@@ -31,6 +31,7 @@ def sign_in(browser, server, phone: str, width: int) -> Page:
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/admin/"))
+    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
     return page
 
 

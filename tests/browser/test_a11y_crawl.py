@@ -96,6 +96,7 @@ def sign_in(page: Page, base: str, phone: str) -> None:
     page.fill("main input[name=password]", DEMO_PASSWORD)
     page.click("main button[type=submit]")
     expect(page).not_to_have_url(re.compile(r"/login"))
+    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
 
 
 class Crawl:

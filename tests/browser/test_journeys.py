@@ -61,6 +61,7 @@ def sign_in(page: Page, base: str, phone: str, password: str = DEMO_PASSWORD) ->
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     expect(page).not_to_have_url(re.compile(r"/login"))
+    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
 
 
 def screenshots(page: Page, artifacts: Path, name: str, *, phone_must_fit: bool = True) -> None:

@@ -34,6 +34,7 @@ def sign_in_from_login_page(page: Page, base: str, phone: str) -> None:
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.locator("main button[type=submit]").click()
     expect(page).not_to_have_url(re.compile(r"/login"))
+    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
 
 
 def tab(page: Page, name: str):

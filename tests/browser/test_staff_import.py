@@ -31,6 +31,7 @@ def sign_in(browser, server, phone: str, width: int):
     page.fill("main input[name=password]", DEMO_PASSWORD)
     page.click("main button[type=submit]")
     expect(page).to_have_url(re.compile(r"/admin/"))
+    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
     return page
 
 
