@@ -1,5 +1,6 @@
 """The unit admin's review journey in headless Chromium (CSP and CSRF on): approve 20, reject, revert, export."""
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import StaffProfile
 from tests.browser.conftest import browser_type_launch_args, live_server  # noqa: F401 - fixtures
-from tests.browser.slow import script_held
+from tests.browser.slow import landed, script_held
 from tests.conftest import DEMO_PASSWORD, UNIT_A
 from tests.test_review_support import make_pending, user
 
@@ -42,14 +43,18 @@ def test_unit_admin_reviews_in_the_browser(live_server, browser):  # noqa: F811 
     page.fill("input[name=phone]", UNIT_A)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
+    landed(page, live_server.url + "/admin/staff/")
     # The grid opens on everything reported (上报数); 待审核 is one click away, then 20 a page.
     page.goto(live_server.url + "/admin/staff/")
     expect(page.locator("[data-card=reported]")).to_have_attribute("aria-current", "true")
     page.click("[data-card=submitted]")
     expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
-    page.wait_for_load_state()  # the page-size menu opens by Bootstrap's script, which runs once the page has loaded
+    # the page-size menu opens by Bootstrap's script, which runs once the page has loaded
+    landed(page, re.compile(r"/admin/staff/\?"))
     page.get_by_role("link", name="每页 50 条").click()  # the menu's toggle names the current size
     page.get_by_role("link", name="每页 20 条").click()
+    # the card was current before too: the new page is the one with 20 rows (its header box is actions.js's)
+    landed(page, re.compile(r"[?&]page_size=20\b"))
     expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
 
     # Approve 20 pending at once: tick the header box, press 通过, accept the confirmation.
@@ -71,6 +76,7 @@ def test_unit_admin_reviews_in_the_browser(live_server, browser):  # noqa: F811 
     # Revert an approval from the staff card.
     page.goto(live_server.url + "/admin/staff/?flt0_0=unit_approved")
     page.locator("a.staff-name").first.click()
+    landed(page, re.compile(r"/admin/staff/details/"))
     page.fill("textarea#reason-revert", "信息有误，请修改后重新提交")
     page.click("button[data-action=revert]")
     expect(page.locator("h2 [data-status]")).to_have_attribute("data-status", "unit_rejected")

@@ -2,7 +2,7 @@
 import re
 from contextlib import contextmanager
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 
 @contextmanager
@@ -16,6 +16,19 @@ def script_held(page: Page, pattern: str):
         held[0].continue_()
     finally:
         page.unroute(pattern)
+
+
+def landed(page: Page, url: str | re.Pattern | None = None, *, shows: Locator | None = None) -> None:
+    """After a click, Enter or form post that navigates: the new page is there (its URL, or an element only it
+    has) and its load event has passed, so its scripts (Bootstrap, select2, portal.js, admin_review.js, a11y.js)
+    have run before the test acts on it."""
+    # wait_for_load_state alone may return at once for the old page, before the navigation has even begun.
+    assert url is not None or shows is not None, "name the new page: its URL or an element only it has"
+    if url is not None:
+        expect(page).to_have_url(url)
+    if shows is not None:
+        expect(shows).to_be_visible()
+    page.wait_for_load_state("load")
 
 
 def unfold_admin_navbar(page: Page) -> None:

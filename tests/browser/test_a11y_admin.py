@@ -11,6 +11,7 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import StaffProfile, User
 from tests.browser.axe import report, wcag_violations
+from tests.browser.slow import landed
 from tests.conftest import DEMO_PASSWORD, STAFF_A, UNIT_A
 
 pytestmark = pytest.mark.browser
@@ -30,8 +31,7 @@ def sign_in(browser, server, phone: str, width: int) -> Page:
     tab_to(page, "main input[name=password]")
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(r"/admin/"))
-    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
+    landed(page, re.compile(r"/admin/"))  # the landing page, its scripts run
     return page
 
 
@@ -52,6 +52,7 @@ def test_a_unit_admin_selects_named_rows_and_approves_by_keyboard(browser, serve
     tab_to(page, "a[data-card=submitted]")  # the 待审核 card: rows this admin can approve (the grid shows every status)
     page.keyboard.press("Enter")
     expect(page.locator("a[data-card=submitted]")).to_have_attribute("aria-current", "true")
+    landed(page, re.compile(r"/admin/staff/"))  # the rows' names (aria-label) are a11y.js's
     tab_to(page, "input.action-checkbox")
     names = []
     for _ in range(2):
@@ -71,7 +72,7 @@ def test_a_unit_admin_selects_named_rows_and_approves_by_keyboard(browser, serve
     # Adding a filter from the keyboard puts focus in the new filter's row, named by the filter.
     rows = 1  # the 待审核 card's filter, kept after the action
     expect(page.locator("table.filters tr")).to_have_count(rows)
-    page.wait_for_load_state("load")  # the filter menu opens by Bootstrap's script, which runs by the load event
+    landed(page, shows=status)  # the filter menu opens by Bootstrap's script, which runs by the load event
     tab_to(page, "li.dropdown:has(> .field-filters) > a.dropdown-toggle")
     page.keyboard.press("Enter")
     expect(page.locator(".field-filters")).to_be_visible()

@@ -22,6 +22,7 @@ from tests.browser.axe import report, wcag_violations
 from tests.browser.conftest import _serving
 from tests.browser.grid_filters import expect_filters_applied, filter_urls, open_pickers
 from tests.browser.page_checks import english_on, english_words, id_problems, keyboard_problems
+from tests.browser.slow import landed
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, PROVINCE, STAFF_A, SUPER, UNIT_A
 from tests.test_identity_helpers import image_bytes, resident_id, user_by_phone
 from tests.test_registry_admin import new_application
@@ -95,8 +96,7 @@ def sign_in(page: Page, base: str, phone: str) -> None:
     page.fill("main input[name=phone]", phone)
     page.fill("main input[name=password]", DEMO_PASSWORD)
     page.click("main button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/login"))
-    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
+    landed(page, re.compile(r"^(?!.*/login)"))  # the landing page, its scripts run
 
 
 class Crawl:

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.axe import report, serious_violations, wcag_violations
+from tests.browser.slow import landed
 from tests.browser.test_a11y import unlabeled_controls
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, STAFF_A, UNIT_A, outbox_code
 from tests.test_registry_support import HOSPITAL_A_NAME
@@ -96,11 +97,12 @@ def test_an_officer_pre_registers_a_phone_and_that_person_signs_up_onto_the_staf
     officer.fill("input[name=phone]", DISTRICT_A)
     officer.fill("input[name=password]", DEMO_PASSWORD)
     officer.click("button[value=login]")
-    expect(officer).to_have_url(base + "/admin/")
+    landed(officer, base + "/admin/")
     officer.locator("#admin-navbar-collapse").get_by_role("link", name="预置管理员手机号").click()
     expect(officer).to_have_url(re.compile(r"/admin/preregistration/$"))
     assert_accessible(officer, server, back_office=True)
     officer.locator("[data-prereg-new]").click()
+    landed(officer, re.compile(r"/admin/preregistration/new/"))  # the unit search is portal.js's
     officer.get_by_label("搜索机构").fill("人民医院")  # the unit is found by searching, as on every picker
     officer.locator("[data-unit-results] [role=option]", has_text=HOSPITAL_A_NAME).first.click()
     expect(officer.locator("select#institution_id option:checked")).to_contain_text(HOSPITAL_A_NAME)

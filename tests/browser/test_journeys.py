@@ -22,6 +22,7 @@ from stdnum.cn import ric
 from admin_app.extensions import db
 from admin_app.models import Institution, StaffProfile, User
 from tests.browser.axe import report, wcag_violations
+from tests.browser.slow import landed
 from tests.conftest import DEMO_PASSWORD, DISTRICT_A, UNIT_A, outbox_code as sms_code_from_outbox
 from tests.test_registry_support import HOSPITAL_A_NAME, make_user, uscc_for
 
@@ -60,8 +61,7 @@ def sign_in(page: Page, base: str, phone: str, password: str = DEMO_PASSWORD) ->
     page.fill("input[name=phone]", phone)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/login"))
-    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
+    landed(page, re.compile(r"^(?!.*/login)"))  # the landing page, its scripts run
 
 
 def screenshots(page: Page, artifacts: Path, name: str, *, phone_must_fit: bool = True) -> None:
@@ -130,7 +130,7 @@ def test_1_staff_member_signs_up_completes_account_and_profile(browser, server, 
     context, page, errors = new_page(browser)
     page.goto(base + "/login")
     page.get_by_role("link", name=re.compile("注册")).first.click()
-    expect(page).to_have_url(base + "/register")
+    landed(page, base + "/register")  # 获取验证码 is portal.js's
     screenshots(page, artifacts, "register")
 
     page.fill("#name", NEWCOMER_NAME)
@@ -145,7 +145,7 @@ def test_1_staff_member_signs_up_completes_account_and_profile(browser, server, 
     page.click("button.btn-primary[value=register]")
 
     # Account: region cascade, unit search, confirmation code.
-    expect(page).to_have_url(base + "/account")
+    landed(page, base + "/account")
     expect(page.locator("#name")).to_have_value(NEWCOMER_NAME)
     page.select_option("#province", "110000")
     page.select_option("#city", "110100")  # filled by portal.js from /api/regions
@@ -159,7 +159,7 @@ def test_1_staff_member_signs_up_completes_account_and_profile(browser, server, 
     page.locator("#account-form button.btn-primary[value=save]").click()
 
     # Profile with an avatar.
-    expect(page).to_have_url(base + "/profile")
+    landed(page, base + "/profile")  # the blocks shown by the answers are portal.js's
     page.select_option("#id_type", "resident_id")
     page.fill("#id_number", resident_id())
     page.locator("label[for='personnel_type-both']").click()

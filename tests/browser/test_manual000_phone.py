@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.slow import landed
 from tests.browser.test_journeys import DESKTOP, PHONE, avatar_png, new_page, sign_in
 from tests.conftest import STAFF_A, UNIT_A
 
@@ -44,7 +45,7 @@ def test_unit_admin_reviews_on_a_phone(browser, module_live_server, artifacts):
     # 显示完整号码 is on screen. The grid opens on everything reported; 待审核 is one tap away.
     page.click("[data-card=submitted]")
     expect(page.locator("[data-card=submitted]")).to_have_attribute("aria-current", "true")
-    page.wait_for_load_state()
+    landed(page, re.compile(r"/admin/staff/"))  # 通过 asks for confirmation by admin_review.js
     first = page.locator("table.model-list tbody tr").first
     expect(first.locator("td.col-status")).to_contain_text("待审核")
     name = first.locator("td.col-name").inner_text().strip()

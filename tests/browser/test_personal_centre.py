@@ -15,7 +15,7 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import IdentityVerification, User
 from admin_app.services import verification
-from tests.browser.slow import script_held, unfold_admin_navbar
+from tests.browser.slow import landed, script_held, unfold_admin_navbar
 from tests.browser.test_journeys import DESKTOP, PHONE, new_page, screenshots
 from tests.conftest import DEMO_PASSWORD, STAFF_A, STAFF_B, UNIT_A
 from tests.test_identity_helpers import image_bytes
@@ -33,8 +33,7 @@ def sign_in_from_login_page(page: Page, base: str, phone: str) -> None:
     page.fill("input[name=phone]", phone)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.locator("main button[type=submit]").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
+    landed(page, re.compile(r"^(?!.*/login)"))  # the landing page, its scripts run
 
 
 def tab(page: Page, name: str):

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.axe import wcag_violations
+from tests.browser.slow import landed
 from tests.browser.test_personal_centre import sign_in_from_login_page
 from tests.conftest import DISTRICT_A, SUPER, UNIT_A, outbox_code
 from tests.test_registry_support import DISTRICT_A_NAME, HOSPITAL_A_NAME, PW, UNIT_A_NAME, inst, make_user
@@ -50,6 +51,7 @@ def test_1_the_platform_admin_adds_a_programme_from_the_menu(browser, server, ar
     expect(page.locator("table")).to_contain_text("卫生人员上报")
     assert_accessible(page, server, "programme list")
     page.locator("[data-add-programme]").click()
+    landed(page, re.compile(r"/admin/programme/new/"))  # the unit search is portal.js's
     page.get_by_label("业务名称").fill("人才评价")
     page.get_by_label("业务代码").fill("Workforce")  # taken by the default programme
     # the participating institution is found with the search picker and added as a line
@@ -146,6 +148,7 @@ def test_4_an_officer_pre_registers_a_phone_by_searching_the_unit(browser, serve
     sign_in_from_login_page(page, server.url, DISTRICT_A)
     page.goto(server.url + "/admin/preregistration/")
     page.locator("[data-prereg-new]").click()
+    landed(page, re.compile(r"/admin/preregistration/new/"))
     page.get_by_label("搜索机构").fill("人民医院")
     page.locator("[data-unit-results] [role=option]", has_text=HOSPITAL_A_NAME).first.click()
     expect(page.locator("select#institution_id option:checked")).to_contain_text(HOSPITAL_A_NAME)

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.axe import report, wcag_violations
+from tests.browser.slow import landed
 from tests.conftest import DEMO_PASSWORD, UNIT_A
 from tests.test_staff_import import person
 
@@ -30,8 +31,7 @@ def sign_in(browser, server, phone: str, width: int):
     page.fill("main input[name=phone]", phone)
     page.fill("main input[name=password]", DEMO_PASSWORD)
     page.click("main button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/"))
-    page.wait_for_load_state("load")  # the landing page's scripts have run before the test acts on it
+    landed(page, re.compile(r"/admin/"))  # the landing page, its scripts run
     return page
 
 
