@@ -117,3 +117,29 @@ def test_a_header_box_ticked_before_the_scripts_ran_selects_the_page(live_server
     expect(page.locator("input.action-checkbox:checked")).to_have_count(page.locator("input.action-checkbox").count())
     assert page.locator("input.action-checkbox").count() >= 5
     context.close()
+
+
+def test_on_a_slow_connection_a_bulk_approval_pressed_before_the_scripts_ran_still_asks_first(live_server, browser):  # noqa: F811
+    app = live_server.app
+    with app.app_context():
+        make_pending(UNIT_A, 3)
+        inst = user(UNIT_A).institution_id
+        db.session.remove()
+    before = statuses_of(app, inst)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))  # the admin thinks better of it
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=phone]", UNIT_A)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    landed(page, live_server.url + "/admin/staff/")
+    with script_held(page, "**/admin_review.js"):  # the grid's own script is still on its way
+        page.goto(live_server.url + "/admin/staff/?flt0_0=submitted", wait_until="commit")
+        page.locator("input.action-checkbox").first.check()
+        page.click("button[data-action=approve]")
+        assert dialogs == ["确定审核通过所选人员吗？"], dialogs
+    expect(page.locator("input.action-checkbox:checked")).to_have_count(1)  # still on the grid, nothing sent
+    assert statuses_of(app, inst) == before
+    context.close()

@@ -4,6 +4,7 @@ the login page with a plain message. Screenshots: tests/artifacts/sessions-*.png
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.slow import script_held
 from tests.browser.test_a11y import AXE, AXE_PATH, axe_violations, report
 from tests.browser.test_journeys import PHONE, new_page, screenshots
 from tests.browser.test_personal_centre import sign_in_from_login_page
@@ -46,5 +47,26 @@ def test_ending_the_other_device_from_the_phone(browser, server, artifacts):
     expect(computer.locator(".alert")).to_contain_text("登录已失效，请重新登录")
     screenshots(computer, artifacts, "sessions-ended-login")
     assert errors == []
+    computer_ctx.close()
+    phone_ctx.close()
+
+
+def test_on_a_slow_phone_ending_a_session_asks_first_before_the_page_script_ran(browser, server):
+    computer_ctx, computer, _errors = new_page(browser)
+    sign_in_from_login_page(computer, server.url, STAFF_A)
+    phone_ctx = browser.new_context(viewport=PHONE, locale="zh-CN")
+    phone = phone_ctx.new_page()
+    dialogs = []
+    phone.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))  # a tap by mistake: 取消
+    sign_in_from_login_page(phone, server.url, STAFF_A)
+    with script_held(phone, "**/js/portal.js"):  # the page's script still on its way
+        phone.goto(server.url + "/sessions", wait_until="commit")
+        phone.locator("[data-session-id]:not([data-current])").first.get_by_role("button", name="结束会话").click()
+        assert dialogs and "该设备需要重新登录" in dialogs[0], dialogs
+        shown = phone.locator("[data-session-id]").count()
+    phone.reload()
+    expect(phone.locator("[data-session-id]")).to_have_count(shown)  # nothing ended
+    computer.goto(server.url + "/me")
+    expect(computer).to_have_url(server.url + "/me")  # the computer is still signed in
     computer_ctx.close()
     phone_ctx.close()

@@ -16,11 +16,5 @@
   document.addEventListener('click', function (e) {
     if (e.target.closest && e.target.closest('a[href^="javascript:"]')) { e.preventDefault(); }
   }, true);
-  // Forms that change something irreversibly ask first (staff card, confirmation codes, registry actions).
-  document.addEventListener('submit', function (e) {
-    var f = e.target;
-    if (f.matches && f.matches('form[data-confirm]') && !window.confirm(f.getAttribute('data-confirm'))) {
-      e.preventDefault();
-    }
-  });
+  // Forms that change something irreversibly ask first: js/confirm.js, loaded in <head> so it is in place in time.
 })();

@@ -1,4 +1,4 @@
-/* Review grid and staff card: confirmations and "select all matching" (no inline handlers: the CSP forbids them). */
+/* Review grid and staff card: "select all matching" (no inline handlers: the CSP forbids them). */
 (function () {
   'use strict';
 
@@ -117,8 +117,6 @@
 
   var form = document.getElementById('review_form');
   if (!form) { return; }
-  var data = document.getElementById('review-data');
-  var confirmations = json('actions-confirmation-data', {});
   var selectAll = document.getElementById('select_all');
   var banner = document.getElementById('select-all-banner');
 
@@ -168,16 +166,4 @@
       }
     });
   }
-
-  form.addEventListener('submit', function (e) {
-    var name = e.submitter ? e.submitter.value : '';
-    if (!checked() && selectAll.value !== '1') {
-      e.preventDefault();
-      window.alert(data ? data.getAttribute('data-none-selected') : '');
-      return;
-    }
-    var msg = confirmations[name] || '';
-    if (selectAll.value === '1' && data) { msg = data.getAttribute('data-select-all-confirm') + (msg ? '\n' + msg : ''); }
-    if (msg && !window.confirm(msg)) { e.preventDefault(); }
-  });
 }());

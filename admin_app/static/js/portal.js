@@ -233,11 +233,5 @@
       });
     }
   }
-  /* Forms that end something (a session) ask first. */
-  document.addEventListener("submit", function (ev) {
-    var f = ev.target;
-    if (f.matches && f.matches("form[data-confirm]") && !window.confirm(f.getAttribute("data-confirm"))) {
-      ev.preventDefault();
-    }
-  });
+  /* Forms that end something (a session) ask first: js/confirm.js, loaded in <head> so it is in place in time. */
 })();
