@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.slow import landed
+from tests.browser.slow import landed, script_held
 from tests.browser.test_journeys import DESKTOP, PHONE, avatar_png, new_page, sign_in
 from tests.conftest import STAFF_A, UNIT_A
 
@@ -88,5 +88,23 @@ def test_staff_member_sees_the_chosen_photo_before_saving(browser, module_live_s
     expect(page.locator("#avatar-preview-box")).to_be_hidden()
     assert page.locator("input[name=avatar]").input_value() == ""
     page.set_viewport_size(DESKTOP)
+    assert errors == []
+    context.close()
+
+
+def test_on_a_slow_phone_a_photo_chosen_before_the_script_ran_is_still_checked(browser, module_live_server, tmp_path):
+    """Chosen before portal.js ran, a file over the limit is still refused on the form (not sent to end on an error
+    page, with everything typed lost)."""
+    base = module_live_server.url
+    context, page, errors = new_page(browser)
+    page.set_viewport_size(PHONE)
+    sign_in(page, base, STAFF_A)
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (6 * 1024 * 1024))
+    with script_held(page, "**/js/portal.js"):
+        page.goto(base + "/profile", wait_until="commit")
+        page.set_input_files("input[name=avatar]", str(big))
+    expect(page.locator("#avatar-client-error")).to_contain_text("MB")
+    assert page.locator("input[name=avatar]").input_value() == ""
     assert errors == []
     context.close()

@@ -217,7 +217,7 @@
     var preview = document.getElementById("avatar-preview");
     var avatarError = document.getElementById("avatar-client-error");
     if (avatar && previewBox && preview && window.FileReader) {
-      avatar.addEventListener("change", function () {
+      var checkAvatar = function () {
         var file = avatar.files && avatar.files[0];
         var problem = "";
         if (file && !/^image\/(jpeg|png)$/.test(file.type)) { problem = avatar.getAttribute("data-not-image"); }
@@ -230,7 +230,10 @@
         var reader = new FileReader();
         reader.onload = function () { preview.src = reader.result; previewBox.classList.remove("d-none"); };
         reader.readAsDataURL(file);
-      });
+      };
+      avatar.addEventListener("change", checkAvatar);
+      // On a slow phone a photo may be chosen before this script has run: check (and preview) it now.
+      if (avatar.files && avatar.files.length) { checkAvatar(); }
     }
   }
   /* Forms that end something (a session) ask first: js/confirm.js, loaded in <head> so it is in place in time. */
