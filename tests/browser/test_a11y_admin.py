@@ -11,7 +11,7 @@ from sqlalchemy import select
 from admin_app.extensions import db
 from admin_app.models import StaffProfile, User
 from tests.browser.axe import report, wcag_violations
-from tests.browser.slow import landed
+from tests.browser.slow import landed, script_held
 from tests.conftest import DEMO_PASSWORD, STAFF_A, UNIT_A
 
 pytestmark = pytest.mark.browser
@@ -113,6 +113,25 @@ def test_a_portal_form_sent_with_an_error_is_announced_and_takes_focus(browser, 
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
     expect(page).to_have_url(server.url + "/me")
+    context.close()
+
+
+def test_on_a_slow_phone_a_user_typing_in_a_field_keeps_focus_when_the_error_summary_script_runs(browser, server):
+    """The summary takes focus when the page comes back, not later: one who has gone on typing in a field before
+    a11y.js arrived keeps typing there."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(server.url + "/login")
+    page.fill("main input[name=phone]", STAFF_A)
+    password = page.locator("main input[name=password]")
+    with script_held(page, "**/js/a11y.js"):
+        page.locator("main button[type=submit]").click()  # no password
+        expect(page.locator(".error-summary[role=alert]")).to_be_visible()
+        password.click()
+        page.keyboard.type(DEMO_PASSWORD[:4])
+    page.wait_for_load_state("load")  # a11y.js has run
+    page.keyboard.type(DEMO_PASSWORD[4:])
+    expect(password).to_have_value(DEMO_PASSWORD)
     context.close()
 
 

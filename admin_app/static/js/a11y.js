@@ -98,7 +98,9 @@
         if (field) { e.preventDefault(); field.focus(); }
       });
     });
-    box.focus();
+    // On a slow connection the user may already be typing in a field when this script runs: leave him there.
+    var active = document.activeElement;
+    if (!active || active === document.body || active === document.documentElement) { box.focus(); }
   }
 
   function run() {
