@@ -153,6 +153,35 @@ def test_the_index_each_kind_of_list_is_read_by(app, who, criteria, sort, search
         assert index.split()[-1] in query_plan(statement, parameters)
 
 
+@pytest.mark.parametrize("sort, kind", [(None, "name"), ("name", "name"), (None, "phone")])
+def test_on_postgresql_a_search_counts_every_match_before_its_page_is_cut(app, sort, kind):
+    """A LIMIT straight over count(*) OVER () let PostgreSQL price the page as if it stopped early, and walk the
+    order's index through every row in the country (a 2-character name at 15M staff: 158 s instead of 90 ms)."""
+    if sqlite():
+        pytest.skip("SQLite starts from a search's matches by its index hint")
+    someone = db.session.scalar(select(StaffProfile).where(StaffProfile.status.in_(REPORTED)).limit(1))
+    search = someone.name[:2] if kind == "name" else someone.phone[-4:]
+    listing = StaffListing(scope_of(SUPER), [], search=search, sort=sort)
+    with capture_sql() as seen:
+        page = listing.page(0, PAGE, keyset=("after", None))
+    statement, parameters = page_statement(seen)
+    conn = db.session.connection()
+    # The demo's few rows make reading the matches and sorting them cheapest anyway; at 15M the order's index
+    # looked cheaper. Make it so here: a LIMIT straight over the window then shows in the plan.
+    for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+        conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
+
+    def limits_over_a_window(node) -> int:
+        kids = node.get("Plans", [])
+        here = node["Node Type"] == "Limit" and any(k["Node Type"] == "WindowAgg" for k in kids)
+        return here + sum(limits_over_a_window(k) for k in kids)
+
+    assert limits_over_a_window(plan[0]["Plan"]) == 0, plan
+    want = StaffListing(scope_of(SUPER), [], search=search, sort=sort).query().with_entities(StaffProfile.id).all()
+    assert page.total == len(want) and page.rows and [r.id for r in page.rows] == [i for (i,) in want][:len(page.rows)]
+
+
 def test_a_search_over_a_wide_scope_starts_from_its_matches(app):
     app.config["SEARCH_SCAN_MAX_ROWS"] = 0
     listing = StaffListing(scope_of(SUPER), [], search="王小")
