@@ -124,6 +124,15 @@ def test_revoking_in_the_back_office_asks_first(app, login):
     assert admin.get("/admin/apiclient/revoke/?id=999999").status_code == 404
 
 
+def test_the_grid_offers_吊销_and_shows_已吊销_after(app, login):
+    api_clients.create("在用系统", district_a().id)
+    gone, _token = api_clients.create("停用系统", district_a().id)
+    api_clients.revoke(gone.id)
+    html = login(SUPER).get("/admin/apiclient/").get_data(as_text=True)
+    assert ">吊销</a>" in html and "已吊销" in html
+    assert "撤销" not in html and "已解除" not in html  # the pre-registration and grant words
+
+
 def test_only_platform_admins_reach_the_consuming_systems(app, login):
     officer = login(DISTRICT_A)
     assert officer.get("/admin/apiclient/").status_code == 403

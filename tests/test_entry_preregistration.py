@@ -163,6 +163,8 @@ def test_revoking_ends_the_claimed_right_and_the_sessions_as_a_grant_reset(app, 
     resp = officer.post("/admin/preregistration/action/", data={"action": "revoke", "rowid": str(row.id)},
                         follow_redirects=True)
     assert "已撤销" in resp.get_data(as_text=True)
+    listed = officer.get("/admin/preregistration/").get_data(as_text=True)
+    assert 'badge' in listed and "已撤销" in listed and "已解除" not in listed  # the state, in the button's word
     assert rows()[0].state == "revoked" and grants_of(NEW_ADMIN) == [(hospital.id, "manager", "reset")]
     # Signed out at once, as after 解除授权; signing in again gives no admin right back.
     assert "/login" in admin.get("/admin/staff/").headers["Location"]

@@ -19,7 +19,7 @@ from .base import SecureModelView
 from .formatters import local_time, yes_no
 from .registry import parent_choices
 
-STATE_LABELS = {"active": _l("In force"), "revoked": _l("Revoked"), "expired": _l("Expired")}
+STATE_LABELS = {"active": _l("In force"), "revoked": _l("Access revoked"), "expired": _l("Expired")}
 STATE_BADGES = {"active": "success", "revoked": "secondary", "expired": "dark"}
 
 
@@ -38,7 +38,7 @@ def _fmt_ops(view, context, model, name):
     if api_clients.state(model) == "revoked":
         return ""
     return Markup('<a class="btn btn-sm btn-outline-danger" href="{}">{}</a>').format(
-        view.get_url(".revoke_view", id=model.id), _("Revoke"))
+        view.get_url(".revoke_view", id=model.id), _("Revoke access"))
 
 
 class ApiClientView(SecureModelView):

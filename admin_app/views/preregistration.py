@@ -20,7 +20,7 @@ from .base import SecureModelView
 from .formatters import local_time
 from .unit_picker import UnitPicker, helper_button_pressed, query_of
 
-STATE_LABELS = {"unclaimed": _l("Unclaimed"), "claimed": _l("Claimed"), "revoked": _l("Revoked")}
+STATE_LABELS = {"unclaimed": _l("Unclaimed"), "claimed": _l("Claimed"), "revoked": _l("Withdrawn")}
 STATE_BADGES = {"unclaimed": "warning", "claimed": "success", "revoked": "secondary"}
 
 
