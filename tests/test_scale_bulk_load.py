@@ -93,6 +93,31 @@ def test_a_bulk_load_that_fails_leaves_the_tables_and_their_indexes_as_they_were
     assert staffgen.index_ddl() == before
 
 
+@pytest.mark.parametrize("fresh_db", ["sqlite"], indirect=True)
+def test_on_sqlite_a_bulk_load_keeps_its_random_unique_key_in_a_big_page_cache_and_gives_it_back(migrated,
+                                                                                                 monkeypatch):
+    # The (id_type, id_number_index) key takes rows at random; with SQLite's 2 MB default a 15M load read a page
+    # from disk per row. The pooled connection must leave the load with the cache it came with.
+    def cache() -> int:
+        return db.session.connection().connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0]
+
+    before, seen = cache(), []
+    real = staffgen.write_batch
+
+    def watch(users, profiles):
+        seen.append(cache())
+        real(users, profiles)
+
+    monkeypatch.setattr(staffgen, "write_batch", watch)
+    from admin_app.seed import build_institution_tree, generate_staff
+
+    build_institution_tree(20)
+    db.session.commit()
+    assert generate_staff(50, batch=20, bulk=True) == 50
+    assert seen == [-staffgen.BULK_SQLITE_CACHE_KIB] * 3
+    assert cache() == before != -staffgen.BULK_SQLITE_CACHE_KIB
+
+
 def test_generated_identities_are_valid_unique_and_skip_numbers_already_stored(plain_app):
     with plain_app.app_context():
         ids = staffgen.Identities(3, set())
