@@ -57,10 +57,11 @@ def xlsx_rows(path) -> int:
 
 def floor_export(app, fh) -> None:
     import xlsxwriter
-    from flask_babel import get_timezone
+    from flask_babel import get_timezone, gettext
     from sqlalchemy import text
 
     from admin_app.extensions import db
+    from admin_app.models.profile import SAMPLING_QUESTIONS, TESTING_QUESTIONS, answer_label
     from admin_app.services import clock
     from admin_app.services.clock import practice_years, years_since
     from admin_app.services.export import COLUMNS, LABELS, region_paths, reveal_number as safe_decrypt
@@ -83,6 +84,8 @@ def floor_export(app, fh) -> None:
             ws.write_string(0, col, msgid)
         kinds = [(col, kind, LABELS.get(kind[6:]) if kind.startswith("label:") else None)
                  for col, (_m, kind, _s) in enumerate(COLUMNS)]
+        answers = {q: {b: gettext(answer_label(q, b)) for b in (True, False)}
+                   for q in (*SAMPLING_QUESTIONS, *TESTING_QUESTIONS)}
         today = clock.today()
         conn = db.session.connection().execution_options(stream_results=True, yield_per=2000)
         r = 0
@@ -101,6 +104,8 @@ def floor_export(app, fh) -> None:
                     ws.write_string(r, col, safe_decrypt(v))
                 elif kind == "yesno":
                     ws.write_string(r, col, "是" if v else "否")
+                elif kind.startswith("answer:"):  # the questionnaire's own words (有/无, 是/否), as ours writes
+                    ws.write_string(r, col, answers[kind[7:]][bool(v)])
                 elif kind == "date":
                     ws.write_string(r, col, v if isinstance(v, str) else v.isoformat())
                 elif kind == "datetime":

@@ -491,6 +491,7 @@ def run_exports(url, ours_url) -> dict:
         plan += ["ours", "floor"] if rep % 2 == 0 else ["floor", "ours"]
     if os.environ.get("BENCH_SKIP_STOCK_EXPORT") != "1":
         plan.append("stock")
+    plan = [who for who in plan if who in CONTENDERS]
     for who in plan:
         print(f"  export {who}…", flush=True)
         proc = subprocess.run([sys.executable, str(HERE / "export_one.py"), who, ours_url], capture_output=True,
