@@ -136,8 +136,9 @@ def test_on_a_slow_phone_a_user_typing_in_a_field_keeps_focus_when_the_error_sum
 
 
 def test_the_personal_centre_reflows_at_320_css_px(browser, server, artifacts):
-    """200 % zoom on a phone: /me and the portal navbar fit 320 CSS px without sideways scrolling, also with the
-    longest status (单位审核未通过（已驳回）) and a long reason."""
+    """200 % zoom on a phone: the sign-in pages (password and 手机快捷登录), sign-up, 忘记密码, 帮助, /me and the
+    portal navbar fit 320 CSS px without sideways scrolling, also with the longest status (单位审核未通过（已驳回）)
+    and a long reason."""
     with server.app.app_context():
         profile = db.session.scalar(select(StaffProfile).join(User, StaffProfile.user_id == User.id)
                                     .where(User.phone == STAFF_A))
@@ -145,7 +146,7 @@ def test_the_personal_centre_reflows_at_320_css_px(browser, server, artifacts):
         db.session.commit()
     context = browser.new_context(viewport={"width": 320, "height": 640}, locale="zh-CN")
     page = context.new_page()
-    for path in ("/login", "/register"):
+    for path in ("/login", "/login/sms", "/register", "/forgot-password", "/help"):
         page.goto(server.url + path)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 320, path
     page.goto(server.url + "/login")
