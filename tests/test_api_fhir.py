@@ -235,6 +235,28 @@ def test_organizations_and_locations_follow_mcsd(app, client):
     assert xicheng.name == "西城区" and xicheng.physicalType.coding[0].code == "jdn"
 
 
+def test_a_location_sync_by_last_update_gets_only_the_regions_written_since(app, client):
+    """An mCSD directory sync asks every resource type for _lastUpdated=gt<its last run>; Locations refused it."""
+    from admin_app.models import Region
+
+    token = token_for()
+    since = db.session.scalar(select(func.max(Region.updated_at)))
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+    body = valid_r4(get(client, "/fhir/Location/110102", token).json)
+    assert body.meta.lastUpdated is not None
+    nothing = get(client, f"/fhir/Location?_lastUpdated=gt{stamp}", token)
+    assert nothing.status_code == 200 and not nothing.json.get("entry")
+    renamed = db.session.get(Region, "110102")
+    renamed.name = "西城区（测试）"  # as a later load-regions would write a changed name
+    db.session.commit()
+    changed = get(client, f"/fhir/Location?_lastUpdated=gt{stamp}", token).json
+    valid_r4(changed)
+    assert [e["resource"]["id"] for e in changed["entry"]] == ["110102"]
+    assert changed["entry"][0]["resource"]["meta"]["lastUpdated"] > stamp
+    metadata = client.get("/fhir/metadata").json["rest"][0]["resource"]
+    assert "_lastUpdated" in {p["name"] for r in metadata if r["type"] == "Location" for p in r["searchParam"]}
+
+
 @pytest.mark.parametrize("query", ["_count=abc", "_lastUpdated=gtyesterday", "_lastUpdated=ne2026-01-01",
                                    "unknown=1", "active=maybe", "_include=Practitioner:foo", "_format=xml",
                                    "_cursor=-1", "name=" + "x" * 300, "name=a%00b"])

@@ -142,6 +142,29 @@ def test_the_subtree_counters_start_from_the_counters_of_a_database_that_already
     assert sum(national.values()) == db.session.scalar(select(func.count()).select_from(StaffProfile)) == 60
 
 
+def test_regions_loaded_before_their_timestamp_get_the_upgrade_time_and_a_reload_moves_only_what_changed(migrated):
+    from datetime import UTC, datetime, timedelta
+
+    from admin_app.models import Region
+
+    runner = migrated.test_cli_runner()
+    with keep_logging():
+        flask_migrate.downgrade(directory=str(MIGRATIONS), revision="e5b8c2d4f6a1")  # before region.updated_at
+    db.engine.dispose()
+    with db.engine.begin() as conn:  # regions as an older load-regions left them
+        conn.execute(text("INSERT INTO region (code, name, level) VALUES ('110000', '北京市', 'province')"))
+    before = datetime.now(UTC).replace(tzinfo=None)
+    with keep_logging():
+        flask_migrate.upgrade(directory=str(MIGRATIONS))
+    db.session.remove()
+    upgraded = db.session.get(Region, "110000").updated_at
+    assert before - timedelta(seconds=1) <= upgraded <= datetime.now(UTC).replace(tzinfo=None)
+    assert runner.invoke(args=["load-regions"]).exit_code == 0
+    db.session.remove()
+    assert db.session.get(Region, "110000").updated_at == upgraded  # unchanged by the reload
+    assert db.session.get(Region, "110101").updated_at >= upgraded  # new with it
+
+
 def test_downgrade_to_base_removes_the_schema_and_upgrade_builds_it_again(migrated):
     with keep_logging():
         flask_migrate.downgrade(directory=str(MIGRATIONS), revision="base")

@@ -181,5 +181,7 @@ def regions(f: Filters, count: int, after: str | None = None) -> Page:
         stmt = stmt.where(Region.code == f.code)
     if f.partof is not None:
         stmt = stmt.where(Region.parent_code == str(f.partof))
+    for op, value in f.updated:  # a few thousand rows: still paged by code
+        stmt = stmt.where(_compare(Region.updated_at, op, value))
     return _page(stmt, (Region.code,), count, after, lambda r: Row(r[0], r[0].code))
 

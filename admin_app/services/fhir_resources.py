@@ -110,7 +110,7 @@ def organization(inst) -> dict:
 
 def location(region) -> dict:
     """A GB/T 2260 region as an mCSD Location of physical type jurisdiction, partOf its parent region."""
-    out = {"resourceType": "Location", "id": region.code, "meta": {"profile": [PROFILES["Location"]]},
+    out = {"resourceType": "Location", "id": region.code, "meta": _meta("Location", region.updated_at),
            "status": "active", "mode": "instance", "name": region.name,
            "identifier": [{"system": SYSTEM_REGION, "value": region.code}],
            "physicalType": {"coding": [{"system": PHYSICAL_TYPE, "code": "jdn", "display": "Jurisdiction"}]}}
@@ -141,7 +141,7 @@ SEARCH_PARAMS = {
     "Practitioner": ("_id", "_lastUpdated", "name", "identifier", "active", "organization"),
     "PractitionerRole": ("_id", "_lastUpdated", "active", "organization", "practitioner"),
     "Organization": ("_id", "_lastUpdated", "name", "identifier", "active", "partof"),
-    "Location": ("_id", "name", "identifier", "partof"),
+    "Location": ("_id", "_lastUpdated", "name", "identifier", "partof"),
 }
 PARAM_TYPES = {"_id": "token", "_lastUpdated": "date", "name": "string", "identifier": "token", "active": "token",
                "organization": "reference", "practitioner": "reference", "partof": "reference"}
