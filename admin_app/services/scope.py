@@ -169,6 +169,11 @@ def current_scope() -> Scope:
 
 
 def _in_scope_institutions(scope: Scope, column):
+    if covers_everything(scope):
+        # Every institution is in reach, so "in one of the scope's institutions" is "in an institution" (the foreign
+        # key holds the rest). SQLite builds the IN list of every institution for each statement: 7 ms of a
+        # national page at 15,000 institutions, 1.5 ms at 2,000, where the page itself takes 0.1 ms.
+        return column.is_not(None)
     return column.in_(scope.institution_ids_select())
 
 
