@@ -213,7 +213,7 @@ BULK_TABLES = ("user", "staff_profile")
 # SQLite's page cache during a bulk load, in KiB (PRAGMA cache_size takes a negative number as KiB). The unique
 # (id_type, id_number_index) key stays in the table's own DDL and takes its rows in blind-index order, that is at
 # random: with the default 2 MB cache, two earlier 15-million loads fell to 550-5,000 staff a second as that
-# index outgrew it; with this one a 15M load kept 6,000-9,000 a second past 8 million rows, beside a CI run.
+# index outgrew it; with this one a 15M load ran at 3,000-17,500 a second per million to the end (bench/RESULTS.md).
 # The cache grows only as pages are touched.
 BULK_SQLITE_CACHE_KIB = 4_000_000
 
