@@ -43,8 +43,12 @@ def _fragment(term: str, dialect: str):
 
     A term longer than a mobile number is looked for in names only: a whole ID number's 16 digit trigrams each
     have ~100,000 phones behind them, and intersecting those cost PostgreSQL 40 ms for an answer known before.
+    And names are letters (the forms' RealName), so such a term with a digit in it is looked for nowhere (None):
+    SQLite's FTS read those trigrams' postings before filtering to the name column, 22 ms at 15 million staff.
     """
     in_phone = len(term) <= PHONE_CHARS
+    if not in_phone and any(ch.isdigit() for ch in term):
+        return None
     if dialect == "sqlite":
         # An FTS5 string: the term as one phrase, double quotes doubled; trigram phrases match substrings.
         phrase = '"' + term.replace('"', '""') + '"'
@@ -91,14 +95,6 @@ def _document(digits: str):
     return StaffProfile.id.in_(ids) if ids else None
 
 
-def _number_only(digits: str) -> bool:
-    """A term of digits (an identity number's final X allowed) longer than a mobile number: it lies in no phone,
-    and names are letters (the forms' RealName), so only an identity number can match it. Its digit trigrams
-    each have ~100,000 phones behind them, which SQLite's FTS reads before filtering to the name column: an ID
-    number's search took 22 ms of SQL at 15 million staff for a name match that cannot be."""
-    return len(digits) > PHONE_CHARS and digits[:-1].isdigit() and (digits[-1].isdigit() or digits[-1] == "X")
-
-
 def term_condition(term: str, narrow: bool):
     """SQL: the profile matches this search term. narrow: the rows in reach are few enough to LIKE-scan.
 
@@ -109,9 +105,7 @@ def term_condition(term: str, narrow: bool):
     dialect = db.session.get_bind().dialect.name
     digits = normalize(term)
     conds = []
-    if _number_only(digits):
-        pass  # no name or phone holds it: only the document lookup below can match
-    elif len(term) >= 3:
+    if len(term) >= 3:
         conds.append(_fragment(term, dialect))
         if digits != term and len(digits) >= 3 and digits.isdigit():
             conds.append(_fragment(digits, dialect))  # "138 0000" or full-width digits
@@ -125,7 +119,6 @@ def term_condition(term: str, narrow: bool):
         raise TermTooShort(_("“%(term)s” is too short to search all your staff: type at least two characters "
                              "(two digits are not enough for a mobile number), or filter by a work unit first.",
                              term=term))
-    document = _document(digits)
-    if document is not None:
-        conds.append(document)
+    conds.append(_document(digits))
+    conds = [c for c in conds if c is not None]
     return or_(*conds) if conds else false()
