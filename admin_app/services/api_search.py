@@ -54,10 +54,11 @@ def _compare(column, op: str, value):
             "eq": column == value}[op]
 
 
-def _shared(stmt, f: Filters, model):
-    """The conditions staff and institutions search alike: _id, the last update, name (starts with)."""
+def _shared(stmt, f: Filters, model, key=None):
+    """The conditions every resource searches alike: _id (its `key`, the id by default), the last update, name
+    (starts with)."""
     if f.ids:
-        stmt = stmt.where(model.id.in_(f.ids))
+        stmt = stmt.where((model.id if key is None else key).in_(f.ids))
     for op, value in f.updated:
         stmt = stmt.where(_compare(model.updated_at, op, value))
     if f.name:
@@ -172,16 +173,10 @@ def regions(f: Filters, count: int, after: str | None = None) -> Page:
     """A page of regions (public reference data, as /api/regions serves them) by code."""
     if f.none:
         return Page([], None)
-    stmt = select(Region)
-    if f.ids:
-        stmt = stmt.where(Region.code.in_(f.ids))
-    if f.name:
-        stmt = stmt.where(Region.name.like(like_escape(f.name) + "%", escape="\\"))
+    stmt = _shared(select(Region), f, Region, key=Region.code)  # a few thousand rows: paged by code even in a sync
     if f.code is not None:
         stmt = stmt.where(Region.code == f.code)
     if f.partof is not None:
         stmt = stmt.where(Region.parent_code == str(f.partof))
-    for op, value in f.updated:  # a few thousand rows: still paged by code
-        stmt = stmt.where(_compare(Region.updated_at, op, value))
     return _page(stmt, (Region.code,), count, after, lambda r: Row(r[0], r[0].code))
 
