@@ -22,7 +22,7 @@ from ..models.types import utcnow
 from . import ServiceError, like_escape, row_ids
 from .audit import client_ip, record
 from .institutions import check_uscc, create_institution
-from .scope import Scope
+from .scope import Scope, restrict
 
 NAME_MAX = 128
 ADDRESS_MAX = 255
@@ -163,20 +163,6 @@ class ReviewResult:
         return self.requested - self.moved - len(self.errors)
 
 
-def _scope_clause(scope: Scope):
-    """Applications whose supervising institution lies in the scope (services.scope rule)."""
-    if scope.is_superuser:
-        return None
-    if not scope.paths:
-        return InstitutionApplication.id.is_(None)
-    return InstitutionApplication.parent_id.in_(scope.institution_ids_select())
-
-
-def _where_in_scope(stmt, scope: Scope):
-    clause = _scope_clause(scope)
-    return stmt if clause is None else stmt.where(clause)
-
-
 def approve(scope: Scope, actor, ids) -> ReviewResult:
     """收录: each pending application in scope becomes an institution under its parent (one transaction each)."""
     ids = row_ids(ids)
@@ -187,7 +173,7 @@ def approve(scope: Scope, actor, ids) -> ReviewResult:
                 .where(InstitutionApplication.id == app_id, InstitutionApplication.status == "pending")
                 .values(status="included", reviewed_by_id=actor.id, reviewed_at=now, reason=None)
                 .execution_options(synchronize_session=False))
-        res = db.session.execute(_where_in_scope(stmt, scope))
+        res = db.session.execute(restrict(stmt, InstitutionApplication, scope))
         if res.rowcount != 1:
             db.session.rollback()
             continue  # already handled, or not in scope: skipped
@@ -234,7 +220,7 @@ def reject(scope: Scope, actor, ids, reason: str | None) -> ReviewResult:
             .values(status="rejected", reason=reason, reviewed_by_id=actor.id, reviewed_at=utcnow())
             .returning(InstitutionApplication.id, InstitutionApplication.parent_id)
             .execution_options(synchronize_session=False))
-    rows = db.session.execute(_where_in_scope(stmt, scope)).all()
+    rows = db.session.execute(restrict(stmt, InstitutionApplication, scope)).all()
     for app_id, parent_id in rows:
         record("application_rejected", target_type="institution_application", target_id=app_id,
                institution_id=parent_id, actor_id=actor.id, details={"reason": reason})
