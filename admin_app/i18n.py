@@ -79,16 +79,30 @@ def extracted_msgids() -> set[str]:
     return ids
 
 
-def translated_msgids(locale: str = "zh_Hans_CN") -> dict[str, str]:
-    """msgid -> translation over all of a locale's catalogs (empty translations left out)."""
+def catalog_entries(locale: str = "zh_Hans_CN"):
+    """(domain, msgid, translation) of every translated entry of a locale's catalogs, domain by domain."""
     from babel.messages.pofile import read_po
 
-    out = {}
-    for po in (TRANSLATIONS / locale / "LC_MESSAGES").glob("*.po"):
+    for po in sorted((TRANSLATIONS / locale / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as fh:
             for msg in read_po(fh, locale=locale):
                 if msg.id and msg.string and not msg.fuzzy:
-                    out[msg.id if isinstance(msg.id, str) else msg.id[0]] = msg.string
+                    yield po.stem, msg.id if isinstance(msg.id, str) else msg.id[0], msg.string
+
+
+def translated_msgids(locale: str = "zh_Hans_CN") -> dict[str, str]:
+    """msgid -> translation over all of a locale's catalogs (empty translations left out)."""
+    return {msgid: text for _domain, msgid, text in catalog_entries(locale)}
+
+
+def clashes(locale: str = "zh_Hans_CN") -> list[str]:
+    """msgids two catalogs translate differently: Flask-Babel merges the domains and the last loaded wins."""
+    first: dict[str, tuple[str, object]] = {}
+    out = []
+    for domain, msgid, text in catalog_entries(locale):
+        seen = first.setdefault(msgid, (domain, text))
+        if seen[1] != text:
+            out.append(f"{msgid!r}: {seen[0]} {seen[1]} / {domain} {text}")
     return out
 
 
