@@ -81,6 +81,11 @@ def test_platform_admin_registers_a_system_in_the_back_office_and_sees_the_token
     assert "尚未登记接入系统" in page and 'href="/admin/apiclient/new/' in page
     # The admin who hands a token over finds where both interfaces describe themselves.
     assert 'href="/fhir/metadata"' in page and 'href="/api/v1/openapi.json"' in page
+    # and the JSON API's own addresses, which answer a browser without a token in Chinese, not with a bare error.
+    assert 'href="/api/v1/practitioners"' in page and 'href="/api/v1/organizations"' in page
+    for path in ("/api/v1/practitioners", "/api/v1/organizations"):
+        bare = admin.get(path)
+        assert bare.status_code == 401 and "令牌" in bare.json["error"], path
     form = admin.get("/admin/apiclient/new/").get_data(as_text=True)
     for word in ("名称", "机构范围", "有效期"):
         assert word in form

@@ -37,6 +37,10 @@ def test_the_login_page_offers_quick_sign_in_by_phone_beside_the_password_form(c
     page = client.get("/login/sms?next=/me").get_data(as_text=True)
     assert 'name="sms_code"' in page and 'name="password"' not in page and 'data-purpose="login"' in page
     assert 'href="/login?next=/me"' in page  # the other tab keeps the way back
+    # Found from the pages a user who cannot sign in lands on: 忘记密码 and 帮助.
+    for path in ("/forgot-password", "/help"):
+        html = client.get(path).get_data(as_text=True)
+        assert 'href="/login/sms"' in html and ("改用短信验证码登录" in html or "手机快捷登录" in html), path
 
 
 def test_a_staff_member_signs_in_with_an_sms_code_and_lands_like_the_password_sign_in(app, client):

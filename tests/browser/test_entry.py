@@ -71,6 +71,21 @@ def test_quick_sign_in_by_phone_from_the_login_page(browser, server, artifacts, 
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1366px"])
+def test_who_forgot_the_password_is_offered_the_sms_sign_in(browser, server, artifacts, viewport):
+    context, page = new_page(browser, server, viewport)
+    page.goto(server.url + "/login")
+    page.get_by_role("link", name="忘记密码？").click()
+    landed(page, server.url + "/forgot-password")
+    assert_accessible(page, server)
+    page.screenshot(path=str(artifacts / f"entry-forgot-password-{viewport['width']}.png"), full_page=True)
+    page.get_by_role("link", name="改用短信验证码登录").click()
+    landed(page, server.url + "/login/sms")
+    expect(page.locator("input[name=sms_code]")).to_be_visible()
+    assert page.errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1366px"])
 def test_help_is_reached_from_the_login_page_and_shows_the_support_phone(browser, server, artifacts, viewport):
     context, page = new_page(browser, server, viewport)
     page.goto(server.url + "/login")
