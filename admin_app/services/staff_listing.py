@@ -25,6 +25,8 @@ SORT_INDEXES = {"name": "ix_staff_profile_name", "phone": "ix_staff_profile_phon
                 "submitted_at": "ix_staff_profile_submitted", "gender": "ix_staff_profile_sort_gender",
                 "personnel_type": "ix_staff_profile_sort_personnel_type",
                 "department": "ix_staff_profile_sort_department", "status": "ix_staff_profile_sort_status"}
+# A single unit's list in each sorted order: (unit, sort key, id), so its page is one range, not the unit sorted.
+UNIT_SORT_INDEXES = {sort: f"ix_staff_profile_unit_{sort}" for sort in SORTABLE if sort != "submitted_at"}
 # Ordered by coalesce(column, ''), whose index only that expression can use: NULLs sort as empty text on both
 # engines (SQLite puts NULL first, PostgreSQL last), a cursor never holds a NULL, and SQLite's planner, which has
 # no statistics, cannot pick these indexes for a *filter* on the column (plain (column, id) indexes were tried
@@ -336,16 +338,24 @@ class StaffListing:
             if many or self._wide(total):
                 return "INDEXED BY " + walk
             return None if total is None else "INDEXED BY ix_staff_profile_inst_status_submitted"
-        # A sorted list: walking the order's index finds a page within page_size / share entries, where the
-        # (unit, status) ranges must all be read and sorted; past GRID_WALK_MIN_ROWS rows the walk is cheaper
-        # whatever their share (at 15 million staff a district holds 0.7 %). A smaller list that the counters or
-        # the scope size as narrow: its ranges, sorted (a cursor's range condition would otherwise lure the
-        # planner onto the order's index, walking the whole registry for a unit's page).
+        # A sorted list: one unit's (a unit admin's, whose scope is an equality on it) is a range of the unit's own
+        # index of that order. Otherwise walking the order's index finds a page within page_size / share entries,
+        # where the (unit, status) ranges must all be read and sorted; past GRID_WALK_MIN_ROWS rows the walk is
+        # cheaper whatever their share (at 15 million staff a district holds 0.7 %). A smaller list that the
+        # counters or the scope size as narrow: its ranges, sorted (a cursor's range condition would otherwise
+        # lure the planner onto the order's index, walking the whole registry for a unit's page).
+        if self.sort in UNIT_SORT_INDEXES and self._one_unit():
+            return "INDEXED BY " + UNIT_SORT_INDEXES[self.sort]
         if many or self.scope.is_superuser or (total or 0) >= int(current_app.config["GRID_WALK_MIN_ROWS"]):
             return "INDEXED BY " + SORT_INDEXES[self.sort]
         if total is not None or self.narrow():
             return "INDEXED BY ix_staff_profile_inst_status_submitted"
         return None
+
+    def _one_unit(self) -> bool:
+        """The scope is one institution with nothing below it (services.scope filters it by equality)."""
+        scope = self.scope
+        return not scope.is_superuser and scope.has_below is False and len(scope.institution_ids) == 1
 
     def _resubmitted(self) -> bool:
         """The 重新提交 filter is on: its partial index holds exactly the rows it can match."""
