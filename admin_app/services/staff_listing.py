@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from flask import current_app
 from sqlalchemy import desc as descending, false, func, literal, literal_column, null, select, tuple_, union_all
-from sqlalchemy.orm import joinedload, load_only
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile
@@ -33,14 +32,12 @@ UNIT_SORT_INDEXES = {sort: f"ix_staff_profile_unit_{sort}" for sort in SORTABLE 
 # and removed: a district's 性别 filter went from 50 ms to 430 ms).
 COALESCED = ("gender", "personnel_type", "department", "status")
 # What a page's rows carry: the grid's columns, what the review actions and the cursor read (owner, unit, version),
-# the unit's name and its region's name. The other forty columns of a profile, and the unit's parent, are not
-# hydrated for every row of a page (a column touched later is read then).
+# the unit's name and its region's name, as plain rows (row.name, row.institution_name, …). Not ORM entities: a
+# profile, its unit and its region hydrated for each row cost more than the rest of the page's SQL (issue 20).
 PAGE_COLUMNS = ("id", "name", "gender", "phone", "personnel_type", "department", "status", "submitted_at",
                 "resubmitted", "institution_id", "user_id", "version")
-PAGE_LOAD = (load_only(*[getattr(StaffProfile, c) for c in PAGE_COLUMNS]),
-             joinedload(StaffProfile.institution).load_only(Institution.name, Institution.region_code),
-             joinedload(StaffProfile.institution).lazyload(Institution.parent),
-             joinedload(StaffProfile.institution).joinedload(Institution.region).load_only(Region.name))
+PAGE_ROW = (*[getattr(StaffProfile, c) for c in PAGE_COLUMNS], Institution.name.label("institution_name"),
+            Region.name.label("region_name"))
 
 
 def sort_key(sort: str | None):
@@ -247,8 +244,8 @@ class StaffListing:
         """(row, total or None) of one page, read in two steps inside one statement.
 
         The inner SELECT finds the page's ids through an index that covers the condition and the order, so any
-        sort is over (key, id) pairs rather than whole rows; the outer one reads those rows with their unit and
-        region (one joined load, never a query per row), in the same order. `parts`: the inner SELECT as a UNION
+        sort is over (key, id) pairs rather than whole rows; the outer one reads those rows' columns with their unit's
+        and region's names (outer joins, never a query per row), in the same order. `parts`: the inner SELECT as a UNION
         ALL of these queries instead (a cursor split in two seeks, _keyset_page). `window`: the query's (limit,
         offset), for the counted page on PostgreSQL (_counted_page).
         """
@@ -266,9 +263,11 @@ class StaffListing:
             inner = self._counted_page(query, *window)
         else:
             inner = ids(query).subquery("page")
-        outer = db.session.query(StaffProfile, inner.c.page_total if counted else null()) \
-            .join(inner, inner.c.page_id == StaffProfile.id).options(*PAGE_LOAD)
-        return [tuple(r) for r in self._ordered(outer).all()]
+        outer = (select(*PAGE_ROW, inner.c.page_total if counted else null().label("page_total"))
+                 .join(inner, inner.c.page_id == StaffProfile.id)
+                 .outerjoin(Institution, Institution.id == StaffProfile.institution_id)
+                 .outerjoin(Region, Region.code == Institution.region_code))
+        return [(row, row.page_total) for row in db.session.execute(self._ordered(outer))]
 
     def _keyset_page(self, query, keyset, page_size, total, hint, capped) -> Page:
         """One page after (or before) a cursor, read with page_size + 1 rows to know whether another follows."""

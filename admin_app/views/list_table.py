@@ -16,14 +16,8 @@ from flask_babel import get_locale, gettext as _
 from markupsafe import Markup, escape
 
 CellFactory = Callable[["ListTableMixin"], Callable]
-MASKED_PHONE = re.compile(r"^(\d{3})\d{4}(\d{4})$")
 SORT_STAND_IN = 987654  # a column index no grid has, replaced in one sort URL to give each column's
 STAND_IN = "hwrstandin"  # a value put in one URL and replaced to give its siblings' (one url_for, not one each)
-
-
-def masked_phone(phone: str | None) -> str:
-    """A mobile number as a row's label shows it (138****0010): never the whole number in a name."""
-    return MASKED_PHONE.sub(r"\1****\2", phone or "")
 
 
 def plain(column: str) -> Callable:

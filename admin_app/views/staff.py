@@ -20,7 +20,7 @@ from ..models.profile import (
     SAMPLING_QUESTIONS,
     TESTING_QUESTIONS,
 )
-from ..services import ServiceError, bounds, jobs, library, review, staff_export, staff_import_job
+from ..services import ServiceError, bounds, grants, jobs, library, review, staff_export, staff_import_job
 from ..services.keyset import decode_cursor, encode_cursor
 from ..services.scope import current_scope
 from ..services.staff_criteria import KEY_ANSWERS, STATUS_GROUPS, Criterion, reported, scoped_region
@@ -28,7 +28,7 @@ from ..services.staff_listing import SORTABLE, StaffListing, row_key
 from .base import SecureModelView
 from .dashboard import CARDS
 from .formatters import label_cell, status_cell, time_cell
-from .list_table import STAND_IN, ListTableMixin, masked_phone
+from .list_table import STAND_IN, ListTableMixin
 from .staff_card import LEVEL_NAMES, StaffCardMixin
 from .staff_export import StaffExportMixin
 from .staff_filters import (
@@ -53,14 +53,11 @@ CARD_ID = "0000000000"  # stands for the row's id in the one card URL a page bui
 
 
 def _institution_cell(view):
-    return lambda row: row.institution.name if row.institution is not None else "—"
+    return lambda row: row.institution_name or "—"  # a page's row carries its unit's name (staff_listing.PAGE_ROW)
 
 
 def _region_cell(view):
-    def cell(row):
-        inst = row.institution
-        return inst.region.name if inst is not None and inst.region is not None else "—"
-    return cell
+    return lambda row: row.region_name or "—"
 
 
 def _name_cell(view):
@@ -191,7 +188,7 @@ class StaffProfileView(ListTableMixin, StaffCardMixin, StaffExportMixin, StaffIm
 
     def list_row_label(self, row) -> str:
         """A row's checkbox is named by the staff's name and masked mobile number (选择 张晓明 138****0010)."""
-        return f"{row.name or ''} {masked_phone(row.phone)}"
+        return f"{row.name or ''} {grants.mask_phone(row.phone)}"
 
     def _get_filter_groups(self):
         """The filter menu's data, built once per language: its options are fixed lists of labels (the unit and
