@@ -145,7 +145,8 @@ def test_a_search_page_carries_its_own_total_in_one_statement(app):
     (UNIT_A, [], "name", None, "INDEXED BY ix_staff_profile_unit_name"),
     (UNIT_A, [], "gender", None, "INDEXED BY ix_staff_profile_unit_gender"),
     (UNIT_A, [("gender", "male")], "department", None, "INDEXED BY ix_staff_profile_unit_department"),
-    (UNIT_A, [], "submitted_at", None, "INDEXED BY ix_staff_profile_inst_status_submitted"),
+    (UNIT_A, [], "submitted_at", None, "INDEXED BY ix_staff_profile_unit_submitted_at"),
+    (UNIT_A, [("status", "reported")], None, None, "INDEXED BY ix_staff_profile_unit_submitted_at"),
     # A district's units, sorted: their (unit, status) ranges, then sorted.
     (DISTRICT_A, [], "name", None, "INDEXED BY ix_staff_profile_inst_status_submitted"),
     (UNIT_A, [("department", "检验科")], None, None, None),  # the counters cannot size it: the planner decides

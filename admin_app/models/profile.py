@@ -151,12 +151,13 @@ class StaffProfile(db.Model):
 for _column in ("gender", "personnel_type", "department", "status"):
     Index(f"ix_staff_profile_sort_{_column}",
           func.coalesce(getattr(StaffProfile, _column), literal_column("''")), StaffProfile.id)
-# A unit's own list in each sorted order, (unit, key, id): its page is a range of one index, where the registry-wide
+# A unit's own list in each order, (unit, key, id): its page is a range of one index, where the registry-wide
 # order indexes above would walk every unit's rows and the (unit, status) ranges read and sort all of its own.
-for _column in ("name", "phone", "gender", "personnel_type", "department", "status"):
+for _column in ("name", "phone", "submitted_at", "gender", "personnel_type", "department", "status"):
     _key = getattr(StaffProfile, _column)
     Index(f"ix_staff_profile_unit_{_column}", StaffProfile.institution_id,
-          _key if _column in ("name", "phone") else func.coalesce(_key, literal_column("''")), StaffProfile.id)
+          _key if _column in ("name", "phone", "submitted_at") else func.coalesce(_key, literal_column("''")),
+          StaffProfile.id)
 
 
 class StatusCounter(db.Model):

@@ -24,8 +24,8 @@ SORT_INDEXES = {"name": "ix_staff_profile_name", "phone": "ix_staff_profile_phon
                 "submitted_at": "ix_staff_profile_submitted", "gender": "ix_staff_profile_sort_gender",
                 "personnel_type": "ix_staff_profile_sort_personnel_type",
                 "department": "ix_staff_profile_sort_department", "status": "ix_staff_profile_sort_status"}
-# A single unit's list in each sorted order: (unit, sort key, id), so its page is one range, not the unit sorted.
-UNIT_SORT_INDEXES = {sort: f"ix_staff_profile_unit_{sort}" for sort in SORTABLE if sort != "submitted_at"}
+# A single unit's list in each order: (unit, sort key, id), so its page is one range, not the unit's rows sorted.
+UNIT_SORT_INDEXES = {sort: f"ix_staff_profile_unit_{sort}" for sort in SORTABLE}
 # Ordered by coalesce(column, ''), whose index only that expression can use: NULLs sort as empty text on both
 # engines (SQLite puts NULL first, PostgreSQL last), a cursor never holds a NULL, and SQLite's planner, which has
 # no statistics, cannot pick these indexes for a *filter* on the column (plain (column, id) indexes were tried
@@ -323,7 +323,9 @@ class StaffListing:
         (`many`: at least 10,000, one in a hundred of a million staff, so a page is found within a few thousand
         index entries) — walk the index of the order (report time, or a sorted column's own index) and skip the
         rows that do not match. A list the counters size as small: the (unit, status, report time) index, which
-        covers both the condition and the default order. Anything else: the planner decides.
+        covers both the condition and the default order; one unit's list of several statuses, or one unit's list
+        in any sorted order: the unit's own index of that order (UNIT_SORT_INDEXES). Anything else: the planner
+        decides.
         """
         if db.session.get_bind().dialect.name != "sqlite":
             return None
@@ -336,7 +338,11 @@ class StaffListing:
             walk = "ix_staff_profile_status_submitted" if one_status else "ix_staff_profile_submitted"
             if many or self._wide(total):
                 return "INDEXED BY " + walk
-            return None if total is None else "INDEXED BY ix_staff_profile_inst_status_submitted"
+            if total is None:
+                return None
+            if not one_status and self._one_unit():  # the unit's report-time order, not its status ranges sorted
+                return "INDEXED BY " + UNIT_SORT_INDEXES["submitted_at"]
+            return "INDEXED BY ix_staff_profile_inst_status_submitted"
         # A sorted list: one unit's (a unit admin's, whose scope is an equality on it) is a range of the unit's own
         # index of that order. Otherwise walking the order's index finds a page within page_size / share entries,
         # where the (unit, status) ranges must all be read and sorted; past GRID_WALK_MIN_ROWS rows the walk is
