@@ -146,18 +146,25 @@ class StaffProfile(db.Model):
         return f"{self.name} {self.phone}"
 
 
-# Sorting by these columns orders by coalesce(column, ''): NULL as empty text on both engines, and an index only
-# that expression can use, never a filter on the plain column (services.staff_listing.COALESCED).
-for _column in ("gender", "personnel_type", "department", "status"):
-    Index(f"ix_staff_profile_sort_{_column}",
-          func.coalesce(getattr(StaffProfile, _column), literal_column("''")), StaffProfile.id)
-# A unit's own list in each order, (unit, key, id): its page is a range of one index, where the registry-wide
-# order indexes above would walk every unit's rows and the (unit, status) ranges read and sort all of its own.
-for _column in ("name", "phone", "submitted_at", "gender", "personnel_type", "department", "status"):
-    _key = getattr(StaffProfile, _column)
-    Index(f"ix_staff_profile_unit_{_column}", StaffProfile.institution_id,
-          _key if _column in ("name", "phone", "submitted_at") else func.coalesce(_key, literal_column("''")),
-          StaffProfile.id)
+# The staff grid's orders. The nullable and coded columns sort by coalesce(column, ''): NULL as empty text on both
+# engines, and an index only that expression can use, never a filter on the plain column.
+GRID_SORTS = ("name", "gender", "phone", "personnel_type", "department", "status", "submitted_at")
+COALESCED_SORTS = ("gender", "personnel_type", "department", "status")
+
+
+def grid_sort_key(column: str):
+    """SQL: the grid's sort key of one of GRID_SORTS (what its indexes below are built on)."""
+    key = getattr(StaffProfile, column)
+    return func.coalesce(key, literal_column("''")) if column in COALESCED_SORTS else key
+
+
+# The registry-wide order of each coalesced column (name, phone and report time have theirs in __table_args__), and
+# a unit's own list in each order, (unit, key, id): its page is a range of one index, where the registry-wide order
+# indexes would walk every unit's rows and the (unit, status) ranges read and sort all of its own.
+for _column in COALESCED_SORTS:
+    Index(f"ix_staff_profile_sort_{_column}", grid_sort_key(_column), StaffProfile.id)
+for _column in GRID_SORTS:
+    Index(f"ix_staff_profile_unit_{_column}", StaffProfile.institution_id, grid_sort_key(_column), StaffProfile.id)
 
 
 class StatusCounter(db.Model):

@@ -8,17 +8,18 @@ call it; it needs no request and no Flask-Admin.
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import desc as descending, false, func, literal, literal_column, null, select, tuple_, union_all
+from sqlalchemy import desc as descending, false, func, literal, null, select, tuple_, union_all
 
 from ..extensions import db
 from ..models import Institution, Region, StaffProfile
+from ..models.profile import COALESCED_SORTS, GRID_SORTS, grid_sort_key
 from . import bounds
 from .counters import reported_total
 from .scope import Scope, covers_everything, restrict
 from .search import TermTooShort, split_terms, term_condition
 from .staff_criteria import REPORTED, STATUS_GROUPS, Criterion, ScopeFigures, condition, reported
 
-SORTABLE = ("name", "gender", "phone", "personnel_type", "department", "status", "submitted_at")
+SORTABLE = GRID_SORTS
 # The index of each order: (sort key, id), so any page of any order, after its cursor, is one index range.
 SORT_INDEXES = {"name": "ix_staff_profile_name", "phone": "ix_staff_profile_phone",
                 "submitted_at": "ix_staff_profile_submitted", "gender": "ix_staff_profile_sort_gender",
@@ -30,7 +31,7 @@ UNIT_SORT_INDEXES = {sort: f"ix_staff_profile_unit_{sort}" for sort in SORTABLE}
 # engines (SQLite puts NULL first, PostgreSQL last), a cursor never holds a NULL, and SQLite's planner, which has
 # no statistics, cannot pick these indexes for a *filter* on the column (plain (column, id) indexes were tried
 # and removed: a district's 性别 filter went from 50 ms to 430 ms).
-COALESCED = ("gender", "personnel_type", "department", "status")
+COALESCED = COALESCED_SORTS
 # What a page's rows carry: the grid's columns, what the review actions and the cursor read (owner, unit, version),
 # the unit's name and its region's name, as plain rows (row.name, row.institution_name, …). Not ORM entities: a
 # profile, its unit and its region hydrated for each row cost more than the rest of the page's SQL (issue 20).
@@ -42,8 +43,7 @@ PAGE_ROW = (*[getattr(StaffProfile, c) for c in PAGE_COLUMNS], Institution.name.
 
 def sort_key(sort: str | None):
     """SQL: the grid's sort key of an order (None: the default order, by report time)."""
-    column = getattr(StaffProfile, sort or "submitted_at")
-    return func.coalesce(column, literal_column("''")) if sort in COALESCED else column
+    return grid_sort_key(sort or "submitted_at")
 
 
 def row_key(sort: str | None, row):
