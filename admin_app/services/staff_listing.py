@@ -359,8 +359,7 @@ class StaffListing:
 
     def _one_unit(self) -> bool:
         """The scope is one institution with nothing below it (services.scope filters it by equality)."""
-        scope = self.scope
-        return not scope.is_superuser and scope.has_below is False and len(scope.institution_ids) == 1
+        return len(self.scope.leaf_ids) == 1
 
     def _resubmitted(self) -> bool:
         """The 重新提交 filter is on: its partial index holds exactly the rows it can match."""
