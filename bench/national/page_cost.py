@@ -14,7 +14,7 @@ import sys
 import time
 
 from common import NATIONAL_PHONE, UNIT_PHONE, database_url, make_app, meta_path
-from run import ORDER, PAGE, PAGE_COLS, REPORTED_SQL, floor_page, get, login, q, sort_sql
+from run import ORDER, REPORTED_SQL, floor_page, get, login, q, sort_sql
 
 from admin_app.extensions import db
 from admin_app.views.staff import staff_view
@@ -24,17 +24,6 @@ def clocked(fn):
     w, c = time.perf_counter(), time.process_time()
     fn()
     return (time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000
-
-
-def floor_pinned(app, where: str, index: str):
-    """SQLite: the floor's page and count read by a named index (the plan the floor had before the unit indexes:
-    SQLite's planner, which has no statistics, now reads `status <> 'draft'` of a unit by one of them)."""
-    with app.app_context():
-        cols = PAGE_COLS.replace("FROM staff_profile sp", f"FROM staff_profile sp INDEXED BY {index}")
-        rows = q(f"{cols} WHERE {where}{ORDER} LIMIT {PAGE}").all()
-        total = q(f"SELECT count(*) FROM staff_profile sp INDEXED BY {index} WHERE {where}").scalar()
-        db.session.remove()
-    return [r[0] for r in rows], total
 
 
 def main() -> int:
@@ -69,7 +58,9 @@ def main() -> int:
     if url.startswith("sqlite"):
         label = "unit admin, page 1 (floor read as before the unit indexes)"
         rows.insert(1, (label, unit, base, unit_where, {}, ORDER))
-        floors[label] = lambda: floor_pinned(app, unit_where, "ix_staff_profile_inst_status_submitted")
+        # The plan the floor had before the unit indexes: SQLite's planner, which has no statistics, now reads
+        # `status <> 'draft'` of a unit by one of them.
+        floors[label] = lambda: floor_page(app, unit_where, {}, index="ix_staff_profile_inst_status_submitted")
     out = {label: {"ours": [], "floor": []} for label, *_rest in rows}
     for rep in range(reps + 1):  # the first repetition warms up
         for label, client, page_url, *_floor in rows:

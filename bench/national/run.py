@@ -141,11 +141,13 @@ def q(sql, **params):
     return db.session.execute(text(sql), params)
 
 
-def floor_page(app, where: str, params: dict, offset: int = 0, order: str = ORDER):
-    """The bare SQL of a list page: the page and its COUNT (two statements)."""
+def floor_page(app, where: str, params: dict, offset: int = 0, order: str = ORDER, index: str | None = None):
+    """The bare SQL of a list page: the page and its COUNT (two statements); `index`: SQLite reads both by it."""
+    table = f"staff_profile sp INDEXED BY {index}" if index else "staff_profile sp"
     with app.app_context():
-        rows = q(f"{PAGE_COLS} WHERE {where}{order} LIMIT {PAGE} OFFSET {offset}", **params).all()
-        total = q(f"SELECT count(*) FROM staff_profile sp WHERE {where}", **params).scalar()
+        cols = PAGE_COLS.replace("FROM staff_profile sp", f"FROM {table}")
+        rows = q(f"{cols} WHERE {where}{order} LIMIT {PAGE} OFFSET {offset}", **params).all()
+        total = q(f"SELECT count(*) FROM {table} WHERE {where}", **params).scalar()
         db.session.remove()
     return [r[0] for r in rows], total
 
