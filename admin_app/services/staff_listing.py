@@ -349,7 +349,7 @@ class StaffListing:
         # cheaper whatever their share (at 15 million staff a district holds 0.7 %). A smaller list that the
         # counters or the scope size as narrow: its ranges, sorted (a cursor's range condition would otherwise
         # lure the planner onto the order's index, walking the whole registry for a unit's page).
-        if self.sort in UNIT_SORT_INDEXES and self._one_unit():
+        if self._one_unit():
             return "INDEXED BY " + UNIT_SORT_INDEXES[self.sort]
         if many or self.scope.is_superuser or (total or 0) >= int(current_app.config["GRID_WALK_MIN_ROWS"]):
             return "INDEXED BY " + SORT_INDEXES[self.sort]
