@@ -15,6 +15,7 @@ BENCH_CONTENDERS=ours (time only ours: the scaling runs; the floor still checks 
 BENCH_SORTS=gender,department (the sorted columns timed at page 1 and at the deep page).
 """
 import json
+import math
 import os
 import platform
 import re
@@ -35,7 +36,7 @@ from admin_app.models import Institution, StaffProfile, StatusCounter, User
 from admin_app.services.counters import bump, status_counts
 from admin_app.services.keyset import encode_cursor
 from admin_app.services.scope import scope_for
-from admin_app.services.staff_listing import COALESCED, sort_key
+from admin_app.services.staff_listing import COALESCED, StaffListing, sort_key
 from admin_app.views.staff import staff_view
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +45,9 @@ EXPORT_REPS = int(os.environ.get("BENCH_EXPORT_REPS", "3"))
 PAGE = 20
 APPROVE = int(os.environ.get("BENCH_APPROVE", "1000"))
 DEEP_PAGE = int(os.environ.get("BENCH_DEEP_PAGE", "20000"))  # 1-based page number
+# The "same matches" search rows: terms picked to match about this many reported staff at any registry size, so a
+# 1M and a 15M run compare the same work (the other search rows pick terms that match more people in a bigger one).
+MATCH_TARGET = int(os.environ.get("BENCH_MATCH_TARGET", "300"))
 REPORTED_SQL = "status <> 'draft'"
 ROWID = re.compile(r'name="rowid"[^>]*value="(\d+)"')
 PAGE_COLS = ("SELECT sp.id, sp.name, sp.gender, sp.phone, sp.personnel_type, sp.department, sp.status, "
@@ -60,6 +64,24 @@ SORTED_COLUMNS = [c for c in os.environ.get("BENCH_SORTS", "name,gender,personne
 def sort_sql(column: str) -> str:
     """The grid's sort key of a column as the floor's SQL writes it."""
     return f"coalesce(sp.{column}, '')" if column in COALESCED else f"sp.{column}"
+
+def matched_terms(scope, sample_phone: str) -> dict:
+    """A phone fragment and a 2-character name term that each match about MATCH_TARGET reported staff.
+
+    Counted as the grid counts a search (StaffListing's exact total, through the search indexes); the phone
+    fragment is cut from a sample phone (4-7 digits after its first three), the name term from the 2-character
+    name starts nearest the target. Each is the candidate whose count is nearest the target by ratio.
+    """
+    def nearest(candidates):
+        counted = [(term, StaffListing(scope, search=term).total()) for term in dict.fromkeys(candidates)]
+        counted = [(t, n) for t, n in counted if n]
+        return min(counted, key=lambda tn: abs(math.log(tn[1] / MATCH_TARGET)))
+
+    fragments = [sample_phone[i:i + n] for n in range(4, 8) for i in range(3, len(sample_phone) - n + 1)]
+    starts = [g for (g,) in q("SELECT g FROM (SELECT substr(name, 1, 2) AS g, count(*) AS n FROM staff_profile "
+                              "GROUP BY substr(name, 1, 2)) t ORDER BY abs(n - :t) LIMIT 8", t=MATCH_TARGET)]
+    return {"phone": nearest(fragments), "name2": nearest(starts)}
+
 
 failures: list[str] = []
 
@@ -227,6 +249,9 @@ def main() -> int:
                                          .group_by(StaffProfile.personnel_type)).all())
         scopes = {k: scope_for(db.session.scalar(select(User).where(User.phone == p)))
                   for k, p in (("unit", UNIT_PHONE), ("district", DISTRICT_PHONE), ("all", NATIONAL_PHONE))}
+        sample_phone = q("SELECT phone FROM staff_profile WHERE status <> 'draft' AND phone IS NOT NULL "
+                         "ORDER BY id LIMIT 1 OFFSET :o", o=counts["staff"] // 3).scalar()
+        same = matched_terms(scopes["all"], sample_phone)
         db.session.remove()
 
     def reset_approved(fix_counters: bool):
@@ -398,6 +423,14 @@ def main() -> int:
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={name3[0]}"),
             "stock": stock_list(f"{sbase}?search={name3[0]}"),
             "floor": floor(f"sp.{REPORTED_SQL} AND sp.name LIKE :p", {"p": f"%{name3[0]}%"})}, ("stock", 0.05), "ids"),
+        ("phone_same", f"search phone fragment “{same['phone'][0]}” ({same['phone'][1]:,} staff: ~{MATCH_TARGET} "
+                       "at any size), national", {
+            "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={same['phone'][0]}"),
+            "floor": floor(f"sp.{REPORTED_SQL} AND sp.phone LIKE :p", {"p": f"%{same['phone'][0]}%"})}, None, "ids"),
+        ("name2_same", f"search 2-character name “{same['name2'][0]}” ({same['name2'][1]:,} staff: ~{MATCH_TARGET} "
+                       "at any size), national", {
+            "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={same['name2'][0]}"),
+            "floor": floor(f"sp.{REPORTED_SQL} AND sp.name LIKE :p", {"p": f"%{same['name2'][0]}%"})}, None, "ids"),
         ("rid", "search exact resident ID, national (stock cannot: LIKE on name/phone finds 0)", {
             "ours": ours_list(clients["national"], grid["reported"] + ps + f"&search={resident_id}"),
             "stock": stock_list(f"{sbase}?search={resident_id}"),
