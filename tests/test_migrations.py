@@ -178,7 +178,8 @@ def test_downgrade_to_base_removes_the_schema_and_upgrade_builds_it_again(migrat
 
 
 def test_upgrading_a_database_that_already_has_staff_makes_them_searchable(fresh_db, tmp_path):
-    """The search-index migration fills FTS5/bigrams (SQLite) or builds the GIN indexes over existing rows."""
+    """The search-index migrations fill FTS5, name bigrams and phone grams (SQLite) or build the GIN indexes over
+    existing rows."""
     from admin_app.services.search import term_condition
 
     _engine, uri = fresh_db
@@ -207,6 +208,11 @@ def test_upgrading_a_database_that_already_has_staff_makes_them_searchable(fresh
             for term in (name[:2], name[-3:] if len(name) >= 3 else name[:2]):
                 found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
                 assert pid in found and found == {i for i, n in names.items() if term in n}, term
+        phones = dict(db.session.execute(select(StaffProfile.id, StaffProfile.phone)).all())
+        for pid, phone in list(phones.items())[:10]:
+            for term in (phone[-4:], phone[2:9]):
+                found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
+                assert pid in found and found == {i for i, p in phones.items() if term in p}, term
         db.session.remove()
         db.engine.dispose()
 
@@ -218,7 +224,7 @@ def test_the_migrated_schema_keeps_every_search_structure_alive(migrated):
 
     conn = db.session.connection()
     if conn.dialect.name == "sqlite":
-        declared = {m for stmt in search.SQLITE_INSTALL
+        declared = {m for stmt in search.SQLITE_INSTALL + search.SQLITE_PHONE_INSTALL
                     for m in re.findall(r"CREATE TRIGGER IF NOT EXISTS (\w+)", stmt)}
         present = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     else:
@@ -229,7 +235,8 @@ def test_the_migrated_schema_keeps_every_search_structure_alive(migrated):
     assert migrated.test_cli_runner().invoke(args=["seed-demo", "--staff", "12"]).exit_code == 0
     profile = db.session.scalars(select(StaffProfile).order_by(StaffProfile.id)).first()
     profile.name = "欧阳澜汐"
+    profile.phone = "19900007531"
     db.session.commit()
-    for term in ("欧阳", "阳澜汐"):
+    for term in ("欧阳", "阳澜汐", "7531", "00007531"):
         assert set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False)))) == \
             {profile.id}, term

@@ -1,7 +1,8 @@
 """National scale (issue 9): the mechanisms that keep the grid fast at a million staff, locked in without timings.
 
-Keyset pages, no COUNT over the staff table, the fragment-search indexes (FTS5 trigram and name bigrams on
-SQLite, pg_trgm and the name_bigrams GIN index on PostgreSQL) and the query plans that use them.
+Keyset pages, no COUNT over the staff table, the fragment-search indexes (FTS5 trigram, name bigrams and phone
+4-digit grams on SQLite; pg_trgm and the name_bigrams and phone_quadgrams GIN indexes on PostgreSQL) and the query
+plans that use them.
 """
 import re
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import event, select, text, update
 
 from admin_app.extensions import db
-from admin_app.models import StaffProfile
+from admin_app.models import StaffProfile, search
 from admin_app.models.types import utcnow
 from admin_app.services.keyset import decode_cursor, encode_cursor
 from admin_app.services.search import term_condition
@@ -208,6 +209,32 @@ def test_a_phone_fragment_is_found_and_percent_is_literal(login):
     assert search_ids(c, "1%3") == set()
 
 
+def set_phone(profile_id: int, phone: str) -> None:
+    db.session.execute(update(StaffProfile).where(StaffProfile.id == profile_id).values(phone=phone))
+    db.session.commit()
+
+
+def test_a_changed_phone_is_found_by_its_new_digits_only(login):
+    target = reported_in_order()[2]
+    set_phone(target, "19912345678")
+    set_phone(target, "19987654321")
+    c = login(SUPER)
+    for term in ("8765", "987654", "9876543", "19987654321"):
+        assert target in search_ids(c, term), term
+    for term in ("1234", "2345678", "19912345678"):
+        assert target not in search_ids(c, term), term
+
+
+def test_a_phone_holding_a_fragments_grams_out_of_order_is_not_found(login):
+    """"12345678" is found through the grams 1234 and 5678; a phone holding both apart does not hold it."""
+    holder, other = reported_in_order()[:2]
+    set_phone(holder, "13912345678")
+    set_phone(other, "15678901234")
+    c = login(SUPER)
+    assert search_ids(c, "12345678") == {holder}
+    assert search_ids(c, "１２３４５６７８") == {holder}  # full-width digits, as a phone keyboard may type them
+
+
 def test_a_single_character_over_a_wide_scope_is_refused_with_a_message(app, login):
     app.config["SEARCH_SCAN_MAX_ROWS"] = 10
     c = login(SUPER)
@@ -229,7 +256,10 @@ def test_search_and_filter_pages_use_their_indexes(login):
     checks = {
         "欧阳子": r"staff_search VIRTUAL TABLE INDEX|ix_staff_profile_name_trgm",
         "欧阳": r"staff_name_gram USING PRIMARY KEY|ix_staff_profile_name_bigrams",
-        "13800": r"staff_search VIRTUAL TABLE INDEX|ix_staff_profile_phone_trgm",
+        "138": r"staff_search VIRTUAL TABLE INDEX|ix_staff_profile_phone_trgm",
+        "13800": r"staff_phone_gram USING PRIMARY KEY|ix_staff_profile_phone_quadgrams",
+        "1380013": r"staff_phone_gram USING PRIMARY KEY|ix_staff_profile_phone_quadgrams",
+        "13800138000": r"USING COVERING INDEX ix_staff_profile_phone|Index Cond: \(\(phone\)",
     }
     for term, used in checks.items():
         with capture_sql() as seen:
@@ -266,6 +296,20 @@ def test_the_indexed_search_agrees_with_plain_substring_matching(app, name, term
     assert found == {i for i, n in names.items() if term in n or term in phones[i]}
 
 
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(phones=st.lists(st.text(alphabet="0123", min_size=0, max_size=11), min_size=3, max_size=3),
+       term=st.text(alphabet="0123", min_size=4, max_size=11))
+def test_the_phone_gram_search_agrees_with_plain_substring_matching(app, phones, term):
+    """Whatever the phones (repeated grams, short or empty ones), digits of 4-11 find exactly the phones holding
+    them: through the gram index, its triggers kept up by each change of phone."""
+    rows = db.session.execute(select(StaffProfile.id).order_by(StaffProfile.id).limit(3)).scalars().all()
+    for pid, phone in zip(rows, phones):
+        set_phone(pid, phone)
+    found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
+    phones = dict(db.session.execute(select(StaffProfile.id, StaffProfile.phone)).all())
+    assert found == {i for i, p in phones.items() if term in p}
+
+
 def test_the_search_indexes_hold_every_profile(app):
     conn = db.session.connection()
     total = db.session.scalar(select(text("count(*)")).select_from(StaffProfile))
@@ -274,10 +318,13 @@ def test_the_search_indexes_hold_every_profile(app):
         grams = conn.exec_driver_sql("SELECT count(DISTINCT staff_id) FROM staff_name_gram").scalar()
         assert grams == db.session.scalar(select(text("count(*)")).select_from(StaffProfile).where(
             text("length(name) >= 2")))
+        phone_grams = conn.exec_driver_sql("SELECT count(*) FROM staff_phone_gram").scalar()
+        assert phone_grams == sum(len({p[i:i + 4] for i in range(len(p) - 3)}) for p in db.session.scalars(
+            select(StaffProfile.phone)))
     else:
         names = {r[0] for r in conn.exec_driver_sql(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'staff_profile'")}
-        assert {"ix_staff_profile_name_trgm", "ix_staff_profile_phone_trgm", "ix_staff_profile_name_bigrams"} <= names
+        assert set(search.RAW_INDEXES) <= names
 
 
 def test_type_and_unit_filter_totals_come_from_the_counters_not_a_count(login, count_queries):

@@ -5,6 +5,11 @@ SQLite: an external-content FTS5 trigram table (fragments of 3+ characters) and 
 both (FTS only on changes of name or phone). PostgreSQL: pg_trgm GIN indexes on name and phone (3+) and a GIN
 index over the IMMUTABLE name_bigrams(name) (2 characters; pg_trgm does not index those for Chinese).
 
+Phone grams (a later migration, hence a part of their own): the 4-digit substrings of each phone, in a side table
+(SQLite) or a GIN index over the IMMUTABLE phone_quadgrams(phone) (PostgreSQL). The 1,000 digit trigrams' postings
+grow with the registry (each holds ~1 % of all phones); the 10,000 4-digit grams' hold a tenth of that, so a
+4-10 digit fragment costs what its matches cost at any size (bench/RESULTS.md, issue 20).
+
 create_all runs install() after creating staff_profile (tests); the migration runs the same statements. A
 later SQLite migration that rebuilds staff_profile (batch "move and copy") drops its triggers: it must call
 install() again; test_migrations fails at head if a trigger or index is missing.
@@ -50,6 +55,45 @@ SQLITE_INSTALL = (
     f"{_insert_grams('new')}; "
     "END",
 )
+# Positions of a phone's 4-digit grams: a phone holds at most 11 characters, so 8 grams.
+_PHONE_POSITIONS = "json_each('[1,2,3,4,5,6,7,8]')"
+
+
+def _phone_grams(row: str) -> str:
+    return (f"SELECT substr({row}.phone, p.value, 4) FROM {_PHONE_POSITIONS} AS p "
+            f"WHERE p.value <= length({row}.phone) - 3")
+
+
+def _insert_phone_grams(row: str) -> str:
+    return (f"INSERT OR IGNORE INTO staff_phone_gram(gram, staff_id) SELECT substr({row}.phone, p.value, 4), {row}.id "
+            f"FROM {_PHONE_POSITIONS} AS p WHERE p.value <= length({row}.phone) - 3")
+
+
+SQLITE_PHONE_INSTALL = (
+    "CREATE TABLE IF NOT EXISTS staff_phone_gram (gram VARCHAR(4) NOT NULL, staff_id INTEGER NOT NULL, "
+    "PRIMARY KEY (gram, staff_id)) WITHOUT ROWID",
+    f"CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_ai AFTER INSERT ON staff_profile BEGIN "
+    f"{_insert_phone_grams('new')}; END",
+    "CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_ad AFTER DELETE ON staff_profile BEGIN "
+    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_phone_grams('old')}); END",
+    "CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_au AFTER UPDATE OF phone ON staff_profile "
+    "WHEN old.phone IS NOT new.phone BEGIN "
+    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_phone_grams('old')}); "
+    f"{_insert_phone_grams('new')}; "
+    "END",
+)
+SQLITE_PHONE_BACKFILL = (
+    "INSERT OR IGNORE INTO staff_phone_gram(gram, staff_id) "
+    f"SELECT substr(s.phone, p.value, 4), s.id FROM staff_profile AS s, {_PHONE_POSITIONS} AS p "
+    "WHERE p.value <= length(s.phone) - 3",
+)
+SQLITE_PHONE_UNINSTALL = (
+    "DROP TRIGGER IF EXISTS staff_profile_phone_gram_au",
+    "DROP TRIGGER IF EXISTS staff_profile_phone_gram_ad",
+    "DROP TRIGGER IF EXISTS staff_profile_phone_gram_ai",
+    "DROP TABLE IF EXISTS staff_phone_gram",
+)
+
 # Fills both from the rows already there (the migration on an existing database).
 SQLITE_BACKFILL = (
     "INSERT INTO staff_search(staff_search) VALUES ('rebuild')",
@@ -81,31 +125,45 @@ PG_UNINSTALL = (
     "DROP FUNCTION IF EXISTS name_bigrams(text)",
 )
 
+PG_PHONE_INSTALL = (
+    "CREATE OR REPLACE FUNCTION phone_quadgrams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+    "AS $$ SELECT ARRAY(SELECT DISTINCT substr(t, i, 4) FROM generate_series(1, char_length(t) - 3) AS i) $$",
+    "CREATE INDEX IF NOT EXISTS ix_staff_profile_phone_quadgrams ON staff_profile USING gin (phone_quadgrams(phone))",
+)
+PG_PHONE_UNINSTALL = (
+    "DROP INDEX IF EXISTS ix_staff_profile_phone_quadgrams",
+    "DROP FUNCTION IF EXISTS phone_quadgrams(text)",
+)
+
+# The parts each migration installs: (install, backfill, uninstall) per engine.
+PARTS = {
+    "fragments": {"sqlite": (SQLITE_INSTALL, SQLITE_BACKFILL, SQLITE_UNINSTALL),
+                  # Statistics of the new expression index: without them the planner guesses 0.5 % of the rows for
+                  # any bigram and walked a million rows in report order for 141 matches (13 s against 4 ms).
+                  "postgresql": (PG_INSTALL, ("ANALYZE staff_profile",), PG_UNINSTALL)},
+    "phone_grams": {"sqlite": (SQLITE_PHONE_INSTALL, SQLITE_PHONE_BACKFILL, SQLITE_PHONE_UNINSTALL),
+                    "postgresql": (PG_PHONE_INSTALL, ("ANALYZE staff_profile",), PG_PHONE_UNINSTALL)},
+}
+
 # What the migrations' drift check must not hold against the models: these are made by the SQL above.
-RAW_TABLES = ("staff_search", "staff_name_gram")
-RAW_INDEXES = ("ix_staff_profile_name_trgm", "ix_staff_profile_phone_trgm", "ix_staff_profile_name_bigrams")
+RAW_TABLES = ("staff_search", "staff_name_gram", "staff_phone_gram")
+RAW_INDEXES = ("ix_staff_profile_name_trgm", "ix_staff_profile_phone_trgm", "ix_staff_profile_name_bigrams",
+               "ix_staff_profile_phone_quadgrams")
 
 
-def install(conn, backfill: bool = False) -> None:
+def install(conn, backfill: bool = False, parts: tuple[str, ...] = tuple(PARTS)) -> None:
     """Create the engine's search structures on this connection (and fill them from existing rows)."""
-    name = conn.dialect.name
-    if name == "sqlite":
-        statements = SQLITE_INSTALL + (SQLITE_BACKFILL if backfill else ())
-    elif name == "postgresql":
-        # Statistics of the new expression index: without them the planner guesses 0.5 % of the rows for any
-        # bigram and walked a million rows in report order for 141 matches (13 s against 4 ms).
-        statements = PG_INSTALL + (("ANALYZE staff_profile",) if backfill else ())
-    else:
-        return
-    for stmt in statements:
-        conn.exec_driver_sql(stmt)
+    for part in parts:
+        install_sql, backfill_sql, _drop = PARTS[part].get(conn.dialect.name, ((), (), ()))
+        for stmt in install_sql + (backfill_sql if backfill else ()):
+            conn.exec_driver_sql(stmt)
 
 
-def uninstall(conn) -> None:
+def uninstall(conn, parts: tuple[str, ...] = tuple(PARTS)) -> None:
     """Drop the engine's search structures (the migration's downgrade, drop_all)."""
-    statements = {"sqlite": SQLITE_UNINSTALL, "postgresql": PG_UNINSTALL}.get(conn.dialect.name, ())
-    for stmt in statements:
-        conn.exec_driver_sql(stmt)
+    for part in reversed(parts):
+        for stmt in PARTS[part].get(conn.dialect.name, ((), (), ()))[2]:
+            conn.exec_driver_sql(stmt)
 
 
 @event.listens_for(StaffProfile.__table__, "after_create")

@@ -1,15 +1,17 @@
 """Staff search: a term matches when the name or phone contains it, or it is a whole document number.
 
 Routed by the term's length to the engine's fragment index (models/search.py), since a plain LIKE '%…%' reads
-every row: 3+ characters through FTS5 trigram (SQLite) or pg_trgm (PostgreSQL); 2 characters through the
-name bigrams; a single character, or 2 digits (no bigram index on phones), by LIKE only where the rows to
-scan are few (`narrow`: a unit's worth), else the term is refused as too short.
+every row: 4-11 digits through the phone's 4-digit grams (a whole number through the phone b-tree); other terms of
+3+ characters through FTS5 trigram (SQLite) or pg_trgm (PostgreSQL); 2 characters through the name bigrams; a
+single character, or 2 digits (no bigram index on phones), by LIKE only where the rows to scan are few (`narrow`:
+a unit's worth), else the term is refused as too short.
 """
 import re
 
 from flask_babel import gettext as _
-from sqlalchemy import String, Text, bindparam, cast, column, false, func, literal, or_, select, table
+from sqlalchemy import String, Text, bindparam, cast, column, false, func, intersect, literal, or_, select, table
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import StaffProfile, User
@@ -20,9 +22,12 @@ from .identity import check_document, indexes_for, normalize
 TERMS_MAX = 5
 PHONE_CHARS = 11  # a mainland mobile number; staff_profile.phone holds nothing longer
 TERM_CHARS = 40
+PHONE_GRAM = 4  # the phone gram index's gram (models/search.py)
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 _fts = table("staff_search", column("rowid"), column("staff_search"))
 _grams = table("staff_name_gram", column("gram"), column("staff_id"))
+_phone_grams = table("staff_phone_gram", column("gram"), column("staff_id"))
 
 
 class TermTooShort(ServiceError):
@@ -49,6 +54,8 @@ def _fragment(term: str, dialect: str):
     in_phone = len(term) <= PHONE_CHARS
     if not in_phone and any(ch.isdigit() for ch in term):
         return None
+    if len(term) >= PHONE_GRAM and in_phone and _ASCII_DIGITS.fullmatch(term):
+        return _phone_digits(term, dialect)  # in a phone only: names are letters
     if dialect == "sqlite":
         # An FTS5 string: the term as one phrase, double quotes doubled; trigram phrases match substrings.
         phrase = '"' + term.replace('"', '""') + '"'
@@ -58,10 +65,37 @@ def _fragment(term: str, dialect: str):
         return StaffProfile.id.in_(hits)
     if not in_phone:
         return _contains(StaffProfile.name, term)
-    # A whole mobile number is in a phone only as all of it: the b-tree answers that without intersecting its
-    # nine trigrams' postings (50 ms at a million phones).
-    phone = StaffProfile.phone == term if len(term) == PHONE_CHARS else _contains(StaffProfile.phone, term)
-    return or_(_contains(StaffProfile.name, term), phone)
+    return or_(_contains(StaffProfile.name, term), _contains(StaffProfile.phone, term))
+
+
+def _phone_digits(digits: str, dialect: str):
+    """The phone contains 4-11 ASCII digits: a whole number through the phone b-tree, a fragment through the
+    4-digit gram index.
+
+    A whole mobile number is in a phone only as all of it: the b-tree answers that without intersecting its grams'
+    postings (its nine trigrams' took 50 ms at a million phones). A fragment's grams are taken every 4 digits
+    plus the last (at most 3 for 10 digits), which between them cover it; holding them all does not make a phone
+    hold the fragment in that order, so the phones found are checked for it (not by LIKE on PostgreSQL, which
+    pg_trgm's index would offer to answer instead).
+    """
+    if dialect not in ("sqlite", "postgresql"):
+        return _contains(StaffProfile.phone, digits)
+    starts = sorted({*range(0, len(digits) - PHONE_GRAM + 1, PHONE_GRAM), len(digits) - PHONE_GRAM})
+    grams = [digits[i:i + PHONE_GRAM] for i in starts]
+    if dialect == "postgresql":
+        if len(digits) == PHONE_CHARS:
+            return StaffProfile.phone == digits
+        cond = func.phone_quadgrams(StaffProfile.phone).op("@>")(cast(literal(grams, ARRAY(Text)), ARRAY(Text)))
+        return cond if len(digits) == PHONE_GRAM else cond & (func.strpos(StaffProfile.phone, digits) > 0)
+    # SQLite: ids only, so the page can be read from the matches (term_condition).
+    found = aliased(StaffProfile)
+    if len(digits) == PHONE_CHARS:
+        return StaffProfile.id.in_(select(found.id).where(found.phone == digits))
+    hits = [select(_phone_grams.c.staff_id).where(_phone_grams.c.gram == g) for g in grams]
+    hits = hits[0] if len(hits) == 1 else intersect(*hits)
+    if len(digits) == PHONE_GRAM:
+        return StaffProfile.id.in_(hits)
+    return StaffProfile.id.in_(select(found.id).where(found.id.in_(hits), _contains(found.phone, digits)))
 
 
 def _bigram(term: str, dialect: str):

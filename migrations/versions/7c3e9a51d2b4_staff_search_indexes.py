@@ -18,8 +18,8 @@ depends_on = None
 
 
 def upgrade():
-    search.install(op.get_bind(), backfill=True)
+    search.install(op.get_bind(), backfill=True, parts=("fragments",))
 
 
 def downgrade():
-    search.uninstall(op.get_bind())
+    search.uninstall(op.get_bind(), parts=("fragments",))
