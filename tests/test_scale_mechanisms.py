@@ -303,7 +303,7 @@ def test_the_phone_gram_search_agrees_with_plain_substring_matching(app, phones,
     """Whatever the phones (repeated grams, short or empty ones), digits of 4-11 find exactly the phones holding
     them: through the gram index, its triggers kept up by each change of phone."""
     rows = db.session.execute(select(StaffProfile.id).order_by(StaffProfile.id).limit(3)).scalars().all()
-    for pid, phone in zip(rows, phones):
+    for pid, phone in zip(rows, phones, strict=True):
         set_phone(pid, phone)
     found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
     phones = dict(db.session.execute(select(StaffProfile.id, StaffProfile.phone)).all())
