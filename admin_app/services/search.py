@@ -1,10 +1,10 @@
 """Staff search: a term matches when the name or phone contains it, or it is a whole document number.
 
 Routed by the term's length to the engine's fragment index (models/search.py), since a plain LIKE '%…%' reads
-every row: 4-11 digits through the phone's 4-digit grams (a whole number through the phone b-tree); other terms of
-3+ characters through FTS5 trigram (SQLite) or pg_trgm (PostgreSQL); 2 characters through the name bigrams; a
-single character, or 2 digits (no bigram index on phones), by LIKE only where the rows to scan are few (`narrow`:
-a unit's worth), else the term is refused as too short.
+every row: 4-11 digits (3-11 on PostgreSQL) through the phone's 4-digit grams (a whole number through the phone
+b-tree); other terms of 3+ characters through FTS5 trigram (SQLite) or pg_trgm on names (PostgreSQL); 2
+characters through the name bigrams; a single character, or 2 digits (no bigram index on phones), by LIKE only
+where the rows to scan are few (`narrow`: a unit's worth), else the term is refused as too short.
 """
 import re
 
@@ -44,18 +44,21 @@ def _contains(col, term: str):
 
 
 def _fragment(term: str, dialect: str):
-    """name or phone contains a term of 3+ characters, through the trigram index.
+    """name or phone contains a term of 3+ characters: digits through the phone grams, the rest through the
+    trigram index.
 
     A term longer than a mobile number is looked for in names only: a whole ID number's 16 digit trigrams each
     have ~100,000 phones behind them, and intersecting those cost PostgreSQL 40 ms for an answer known before.
     And names are letters (the forms' RealName), so such a term with a digit in it is looked for nowhere (None):
     SQLite's FTS read those trigrams' postings before filtering to the name column, 22 ms at 15 million staff.
+    For the same reason a term of ASCII digits is looked for in phones only, and phones are digits (a mainland
+    mobile number, or none), so on PostgreSQL any other term is looked for in names only.
     """
     in_phone = len(term) <= PHONE_CHARS
     if not in_phone and any(ch.isdigit() for ch in term):
         return None
-    if len(term) >= PHONE_GRAM and in_phone and _ASCII_DIGITS.fullmatch(term):
-        return _phone_digits(term, dialect)  # in a phone only: names are letters
+    if in_phone and _ASCII_DIGITS.fullmatch(term) and (len(term) >= PHONE_GRAM or dialect == "postgresql"):
+        return _phone_digits(term, dialect)
     if dialect == "sqlite":
         # An FTS5 string: the term as one phrase, double quotes doubled; trigram phrases match substrings.
         phrase = '"' + term.replace('"', '""') + '"'
@@ -63,20 +66,25 @@ def _fragment(term: str, dialect: str):
             phrase = "name : " + phrase
         hits = select(_fts.c.rowid).where(_fts.c.staff_search.op("MATCH")(bindparam(None, phrase, String)))
         return StaffProfile.id.in_(hits)
-    if not in_phone:
+    if dialect == "postgresql" or not in_phone:
         return _contains(StaffProfile.name, term)
     return or_(_contains(StaffProfile.name, term), _contains(StaffProfile.phone, term))
 
 
+def _gram_array(grams: list[str]):
+    return cast(literal(grams, ARRAY(Text)), ARRAY(Text))
+
+
 def _phone_digits(digits: str, dialect: str):
-    """The phone contains 4-11 ASCII digits: a whole number through the phone b-tree, a fragment through the
-    4-digit gram index.
+    """The phone contains 3-11 ASCII digits (3 on PostgreSQL only): a whole number through the phone b-tree, a
+    fragment through the 4-digit gram index.
 
     A whole mobile number is in a phone only as all of it: the b-tree answers that without intersecting its grams'
     postings (its nine trigrams' took 50 ms at a million phones). A fragment's grams are taken every 4 digits
     plus the last (at most 3 for 10 digits), which between them cover it; holding them all does not make a phone
-    hold the fragment in that order, so the phones found are checked for it (not by LIKE on PostgreSQL, which
-    pg_trgm's index would offer to answer instead).
+    hold the fragment in that order, so the phones found are checked for it (by strpos on PostgreSQL, which no
+    index offers to answer instead). Three digits lie in a phone's gram with one digit before or after them
+    (phones are longer than 3): any of those 20 grams, then the same check. SQLite asks FTS5 for 3 digits.
     """
     if dialect not in ("sqlite", "postgresql"):
         return _contains(StaffProfile.phone, digits)
@@ -85,7 +93,11 @@ def _phone_digits(digits: str, dialect: str):
     if dialect == "postgresql":
         if len(digits) == PHONE_CHARS:
             return StaffProfile.phone == digits
-        cond = func.phone_quadgrams(StaffProfile.phone).op("@>")(cast(literal(grams, ARRAY(Text)), ARRAY(Text)))
+        held = func.phone_quadgrams(StaffProfile.phone)
+        if len(digits) < PHONE_GRAM:
+            around = [digits + d for d in "0123456789"] + [d + digits for d in "0123456789"]
+            return held.op("&&")(_gram_array(around)) & (func.strpos(StaffProfile.phone, digits) > 0)
+        cond = held.op("@>")(_gram_array(grams))
         return cond if len(digits) == PHONE_GRAM else cond & (func.strpos(StaffProfile.phone, digits) > 0)
     # SQLite: ids only, so the page can be read from the matches (term_condition).
     found = aliased(StaffProfile)
@@ -103,8 +115,7 @@ def _bigram(term: str, dialect: str):
     if dialect == "sqlite":
         return StaffProfile.id.in_(select(_grams.c.staff_id).where(_grams.c.gram == term))
     if dialect == "postgresql":
-        wanted = cast(literal([term], ARRAY(Text)), ARRAY(Text))
-        return func.name_bigrams(StaffProfile.name).op("@>")(wanted)
+        return func.name_bigrams(StaffProfile.name).op("@>")(_gram_array([term]))
     return _contains(StaffProfile.name, term)
 
 
