@@ -20,18 +20,28 @@ from sqlalchemy import event
 
 from .profile import StaffProfile
 
-# Trigger bodies cannot hold a WITH clause; json_each over the positions 1..63 (names are at most 64
-# characters) yields each bigram's start.
-_POSITIONS = "json_each('[" + ",".join(str(i) for i in range(1, 64)) + "]')"
+
+# Trigger bodies cannot hold a WITH clause; json_each over a gram's possible starts (1..63 in a name, which holds at
+# most 64 characters; 1..8 in a phone, at most 11) yields each gram's start.
+def _positions(count: int) -> str:
+    return "json_each('[" + ",".join(str(i) for i in range(1, count + 1)) + "]')"
 
 
-def _grams(row: str) -> str:
-    return f"SELECT substr({row}.name, p.value, 2) FROM {_POSITIONS} AS p WHERE p.value < length({row}.name)"
+# column: (side table, gram length, starts)
+_GRAMS = {"name": ("staff_name_gram", 2, _positions(63)), "phone": ("staff_phone_gram", 4, _positions(8))}
 
 
-def _insert_grams(row: str) -> str:
-    return (f"INSERT OR IGNORE INTO staff_name_gram(gram, staff_id) SELECT substr({row}.name, p.value, 2), {row}.id "
-            f"FROM {_POSITIONS} AS p WHERE p.value < length({row}.name)")
+def _grams(row: str, column: str = "name") -> str:
+    _table, size, starts = _GRAMS[column]
+    return (f"SELECT substr({row}.{column}, p.value, {size}) FROM {starts} AS p "
+            f"WHERE p.value <= length({row}.{column}) - {size - 1}")
+
+
+def _insert_grams(row: str, column: str = "name", source: str = "") -> str:
+    """INSERT of the grams of `row` (a trigger's new, or every row of `source`) into the column's side table."""
+    table, size, starts = _GRAMS[column]
+    return (f"INSERT OR IGNORE INTO {table}(gram, staff_id) SELECT substr({row}.{column}, p.value, {size}), {row}.id "
+            f"FROM {source}{starts} AS p WHERE p.value <= length({row}.{column}) - {size - 1}")
 
 
 SQLITE_INSTALL = (
@@ -57,38 +67,20 @@ SQLITE_INSTALL = (
     f"{_insert_grams('new')}; "
     "END",
 )
-# Positions of a phone's 4-digit grams: a phone holds at most 11 characters, so 8 grams.
-_PHONE_POSITIONS = "json_each('[1,2,3,4,5,6,7,8]')"
-
-
-def _phone_grams(row: str) -> str:
-    return (f"SELECT substr({row}.phone, p.value, 4) FROM {_PHONE_POSITIONS} AS p "
-            f"WHERE p.value <= length({row}.phone) - 3")
-
-
-def _insert_phone_grams(row: str) -> str:
-    return (f"INSERT OR IGNORE INTO staff_phone_gram(gram, staff_id) SELECT substr({row}.phone, p.value, 4), {row}.id "
-            f"FROM {_PHONE_POSITIONS} AS p WHERE p.value <= length({row}.phone) - 3")
-
-
 SQLITE_PHONE_INSTALL = (
     "CREATE TABLE IF NOT EXISTS staff_phone_gram (gram VARCHAR(4) NOT NULL, staff_id INTEGER NOT NULL, "
     "PRIMARY KEY (gram, staff_id)) WITHOUT ROWID",
     f"CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_ai AFTER INSERT ON staff_profile BEGIN "
-    f"{_insert_phone_grams('new')}; END",
+    f"{_insert_grams('new', 'phone')}; END",
     "CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_ad AFTER DELETE ON staff_profile BEGIN "
-    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_phone_grams('old')}); END",
+    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_grams('old', 'phone')}); END",
     "CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_au AFTER UPDATE OF phone ON staff_profile "
     "WHEN old.phone IS NOT new.phone BEGIN "
-    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_phone_grams('old')}); "
-    f"{_insert_phone_grams('new')}; "
+    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_grams('old', 'phone')}); "
+    f"{_insert_grams('new', 'phone')}; "
     "END",
 )
-SQLITE_PHONE_BACKFILL = (
-    "INSERT OR IGNORE INTO staff_phone_gram(gram, staff_id) "
-    f"SELECT substr(s.phone, p.value, 4), s.id FROM staff_profile AS s, {_PHONE_POSITIONS} AS p "
-    "WHERE p.value <= length(s.phone) - 3",
-)
+SQLITE_PHONE_BACKFILL = (_insert_grams("s", "phone", source="staff_profile AS s, "),)
 SQLITE_PHONE_UNINSTALL = (
     "DROP TRIGGER IF EXISTS staff_profile_phone_gram_au",
     "DROP TRIGGER IF EXISTS staff_profile_phone_gram_ad",
@@ -99,9 +91,7 @@ SQLITE_PHONE_UNINSTALL = (
 # Fills both from the rows already there (the migration on an existing database).
 SQLITE_BACKFILL = (
     "INSERT INTO staff_search(staff_search) VALUES ('rebuild')",
-    "INSERT OR IGNORE INTO staff_name_gram(gram, staff_id) "
-    f"SELECT substr(s.name, p.value, 2), s.id FROM staff_profile AS s, {_POSITIONS} AS p "
-    "WHERE p.value < length(s.name)",
+    _insert_grams("s", source="staff_profile AS s, "),
 )
 SQLITE_UNINSTALL = (
     "DROP TRIGGER IF EXISTS staff_profile_gram_au",
