@@ -8,9 +8,9 @@ Chinese).
 
 Phone grams (a later migration, hence a part of their own): the 4-digit substrings of each phone, in a side table
 (SQLite) or a GIN index over the IMMUTABLE phone_quadgrams(phone) (PostgreSQL). The 1,000 digit trigrams' postings
-grow with the registry (each holds ~1 % of all phones); the 10,000 4-digit grams' hold a tenth of that, so a
-4-10 digit fragment costs what its matches cost at any size (bench/RESULTS.md, issue 20). On PostgreSQL they
-replace the phone trigram index.
+grow with the registry (each holds ~1 % of all phones); the 10,000 4-digit grams' hold a tenth of that, and a
+4-digit fragment's postings are its matches (bench/RESULTS.md, issue 20). On PostgreSQL they also serve 3 and 5-10
+digits and replace the phone trigram index; SQLite serves those by FTS5 (services/search.py).
 
 create_all runs install() after creating staff_profile (tests); the migration runs the same statements. A
 later SQLite migration that rebuilds staff_profile (batch "move and copy") drops its triggers: it must call

@@ -1,15 +1,15 @@
 """Staff search: a term matches when the name or phone contains it, or it is a whole document number.
 
 Routed by the term's length to the engine's fragment index (models/search.py), since a plain LIKE '%…%' reads
-every row: 4-11 digits (3-11 on PostgreSQL) through the phone's 4-digit grams (a whole number through the phone
-b-tree); other terms of 3+ characters through FTS5 trigram (SQLite) or pg_trgm on names (PostgreSQL); 2
+every row: 3-10 digits through the phone's 4-digit grams on PostgreSQL, 4 on SQLite (a whole number through the
+phone b-tree); other terms of 3+ characters through FTS5 trigram (SQLite) or pg_trgm on names (PostgreSQL); 2
 characters through the name bigrams; a single character, or 2 digits (no bigram index on phones), by LIKE only
 where the rows to scan are few (`narrow`: a unit's worth), else the term is refused as too short.
 """
 import re
 
 from flask_babel import gettext as _
-from sqlalchemy import String, Text, bindparam, cast, column, false, func, intersect, literal, or_, select, table
+from sqlalchemy import String, Text, bindparam, cast, column, false, func, literal, or_, select, table
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -57,7 +57,8 @@ def _fragment(term: str, dialect: str):
     in_phone = len(term) <= PHONE_CHARS
     if not in_phone and any(ch.isdigit() for ch in term):
         return None
-    if in_phone and _ASCII_DIGITS.fullmatch(term) and (len(term) >= PHONE_GRAM or dialect == "postgresql"):
+    if in_phone and _ASCII_DIGITS.fullmatch(term) and (
+            dialect == "postgresql" or len(term) in (PHONE_GRAM, PHONE_CHARS)):
         return _phone_digits(term, dialect)
     if dialect == "sqlite":
         # An FTS5 string: the term as one phrase, double quotes doubled; trigram phrases match substrings.
@@ -76,38 +77,35 @@ def _gram_array(grams: list[str]):
 
 
 def _phone_digits(digits: str, dialect: str):
-    """The phone contains 3-11 ASCII digits (3 on PostgreSQL only): a whole number through the phone b-tree, a
-    fragment through the 4-digit gram index.
+    """The phone contains these ASCII digits: a whole number through the phone b-tree, other lengths through the
+    4-digit gram index (SQLite: 4 digits only).
 
     A whole mobile number is in a phone only as all of it: the b-tree answers that without intersecting its grams'
-    postings (its nine trigrams' took 50 ms at a million phones). A fragment's grams are taken every 4 digits
-    plus the last (at most 3 for 10 digits), which between them cover it; holding them all does not make a phone
-    hold the fragment in that order, so the phones found are checked for it (by strpos on PostgreSQL, which no
-    index offers to answer instead). Three digits lie in a phone's gram with one digit before or after them
-    (phones are longer than 3): any of those 20 grams, then the same check. SQLite asks FTS5 for 3 digits.
+    postings (its nine trigrams' took 50 ms at a million phones). Four digits are one gram, whose postings are the
+    matches. PostgreSQL: a longer fragment's grams are taken every 4 digits plus the last (at most 3 for 10
+    digits), which between them cover it, and the GIN index intersects them (1.3 ms for 5 digits at 15 million
+    staff, 5.4 ms by trigrams); holding them all does not make a phone hold the fragment in that order, so the
+    phones found are checked for it by strpos (no index offers to answer that instead). Three digits lie in a
+    phone's gram with one digit before or after them (phones are longer than 3): any of those 20 grams, then the
+    same check. SQLite intersected two grams' postings slower than FTS5 intersects trigrams' at 15 million (3.0
+    against 1.8 ms, bench/RESULTS.md seventh pass), so it asks FTS5 for 3 and 5-10 digits.
     """
     if dialect not in ("sqlite", "postgresql"):
         return _contains(StaffProfile.phone, digits)
-    starts = sorted({*range(0, len(digits) - PHONE_GRAM + 1, PHONE_GRAM), len(digits) - PHONE_GRAM})
-    grams = [digits[i:i + PHONE_GRAM] for i in starts]
-    if dialect == "postgresql":
+    if dialect == "sqlite":  # ids only, so the page can be read from the matches (term_condition)
         if len(digits) == PHONE_CHARS:
-            return StaffProfile.phone == digits
-        held = func.phone_quadgrams(StaffProfile.phone)
-        if len(digits) < PHONE_GRAM:
-            around = [digits + d for d in "0123456789"] + [d + digits for d in "0123456789"]
-            return held.op("&&")(_gram_array(around)) & (func.strpos(StaffProfile.phone, digits) > 0)
-        cond = held.op("@>")(_gram_array(grams))
-        return cond if len(digits) == PHONE_GRAM else cond & (func.strpos(StaffProfile.phone, digits) > 0)
-    # SQLite: ids only, so the page can be read from the matches (term_condition).
-    found = aliased(StaffProfile)
+            found = aliased(StaffProfile)
+            return StaffProfile.id.in_(select(found.id).where(found.phone == digits))
+        return StaffProfile.id.in_(select(_phone_grams.c.staff_id).where(_phone_grams.c.gram == digits))
     if len(digits) == PHONE_CHARS:
-        return StaffProfile.id.in_(select(found.id).where(found.phone == digits))
-    hits = [select(_phone_grams.c.staff_id).where(_phone_grams.c.gram == g) for g in grams]
-    hits = hits[0] if len(hits) == 1 else intersect(*hits)
-    if len(digits) == PHONE_GRAM:
-        return StaffProfile.id.in_(hits)
-    return StaffProfile.id.in_(select(found.id).where(found.id.in_(hits), _contains(found.phone, digits)))
+        return StaffProfile.phone == digits
+    held = func.phone_quadgrams(StaffProfile.phone)
+    if len(digits) < PHONE_GRAM:
+        around = [digits + d for d in "0123456789"] + [d + digits for d in "0123456789"]
+        return held.op("&&")(_gram_array(around)) & (func.strpos(StaffProfile.phone, digits) > 0)
+    starts = sorted({*range(0, len(digits) - PHONE_GRAM + 1, PHONE_GRAM), len(digits) - PHONE_GRAM})
+    cond = held.op("@>")(_gram_array([digits[i:i + PHONE_GRAM] for i in starts]))
+    return cond if len(digits) == PHONE_GRAM else cond & (func.strpos(StaffProfile.phone, digits) > 0)
 
 
 def _bigram(term: str, dialect: str):
