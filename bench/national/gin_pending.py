@@ -16,12 +16,11 @@ import time
 
 import psycopg
 from common import NATIONAL_PHONE, UNIT_PHONE, database_url, make_app, meta_path
-from run import login, q
+from run import login, put_back_approved, q
 from sqlalchemy import event, select
 
 from admin_app.extensions import db
 from admin_app.models import StaffProfile
-from admin_app.services.counters import bump
 
 INDEXES = ("ix_staff_profile_name_trgm", "ix_staff_profile_name_bigrams", "ix_staff_profile_phone_quadgrams")
 SETTINGS = {"default (4 MB lists)": "RESET (fastupdate, gin_pending_list_limit)",
@@ -73,18 +72,7 @@ def main() -> int:
     statements = page_statements(app, nation, terms)
 
     def put_back():
-        with app.app_context():
-            moved = q(f"SELECT count(*) FROM staff_profile WHERE status = 'unit_approved' "
-                      f"AND id IN ({id_list})").scalar()
-            q(f"UPDATE staff_profile SET status = 'submitted', reviewed_at = NULL, last_reviewer_id = NULL, "
-              f"last_reason = NULL WHERE id IN ({id_list})")
-            q(f"DELETE FROM review_event WHERE profile_id IN ({id_list})")
-            u = meta["unit_id"]
-            bump({(u, "unit_approved"): -moved, (u, "submitted"): moved},
-                 types={**{(u, "unit_approved", t or ""): -n for t, n in ptypes.items()},
-                        **{(u, "submitted", t or ""): n for t, n in ptypes.items()}})
-            db.session.commit()
-            db.session.remove()
+        moved = put_back_approved(app, meta["unit_id"], ids, ptypes, fix_counters=True)
         if moved != APPROVE:
             raise SystemExit(f"the approval moved {moved} rows, not {APPROVE}")
 

@@ -169,6 +169,26 @@ def q(sql, **params):
     return db.session.execute(text(sql), params)
 
 
+def put_back_approved(app, unit_id: int, ids: list[int], ptypes: dict, fix_counters: bool) -> int:
+    """Put approved rows of the bench unit back to 待审核, their review events gone (outside any timing); undo the
+    counters when the app's approval moved them (ptypes: the rows' personnel types and counts). Returns how many
+    had moved."""
+    id_list = ",".join(map(str, ids))
+    with app.app_context():
+        moved = q(f"SELECT count(*) FROM staff_profile WHERE status = 'unit_approved' AND id IN ({id_list})").scalar()
+        q(f"UPDATE staff_profile SET status = 'submitted', reviewed_at = NULL, last_reviewer_id = NULL, "
+          f"last_reason = NULL WHERE id IN ({id_list})")
+        q(f"DELETE FROM review_event WHERE profile_id IN ({id_list})")
+        if fix_counters and moved:
+            u = unit_id
+            bump({(u, "unit_approved"): -moved, (u, "submitted"): moved},
+                 types={**{(u, "unit_approved", t or ""): -n for t, n in ptypes.items()},
+                        **{(u, "submitted", t or ""): n for t, n in ptypes.items()}})
+        db.session.commit()
+        db.session.remove()
+    return moved
+
+
 def floor_page(app, where: str, params: dict, offset: int = 0, order: str = ORDER, index: str | None = None):
     """The bare SQL of a list page: the page and its COUNT (two statements); `index`: SQLite reads both by it."""
     table = f"staff_profile sp INDEXED BY {index}" if index else "staff_profile sp"
@@ -262,20 +282,7 @@ def main() -> int:
 
     def reset_approved(fix_counters: bool):
         """Put the 1,000 rows back to 待审核 (outside the timing); undo the counters when ours moved them."""
-        with app.app_context():
-            moved = q(f"SELECT count(*) FROM staff_profile WHERE status = 'unit_approved' AND id IN "
-                      f"({','.join(map(str, approve_ids))})").scalar()
-            q(f"UPDATE staff_profile SET status = 'submitted', reviewed_at = NULL, last_reviewer_id = NULL, "
-              f"last_reason = NULL WHERE id IN ({','.join(map(str, approve_ids))})")
-            q(f"DELETE FROM review_event WHERE profile_id IN ({','.join(map(str, approve_ids))})")
-            if fix_counters and moved:
-                u = meta["unit_id"]
-                bump({(u, "unit_approved"): -moved, (u, "submitted"): moved},
-                     types={**{(u, "unit_approved", t or ""): -n for t, n in ptypes.items()},
-                            **{(u, "submitted", t or ""): n for t, n in ptypes.items()}})
-            db.session.commit()
-            db.session.remove()
-        return moved
+        return put_back_approved(app, meta["unit_id"], approve_ids, ptypes, fix_counters)
 
     reset_approved(False)
     with app.app_context():  # the counters must match the table before ours reads them
