@@ -178,8 +178,8 @@ def test_downgrade_to_base_removes_the_schema_and_upgrade_builds_it_again(migrat
 
 
 def test_upgrading_a_database_that_already_has_staff_makes_them_searchable(fresh_db, tmp_path):
-    """The search-index migrations fill FTS5, name bigrams and phone grams (SQLite) or build the GIN indexes over
-    existing rows."""
+    """The search-index migrations fill FTS5, name bigrams, phone grams and suffixes (SQLite) or build the GIN
+    indexes over existing rows."""
     from admin_app.services.search import term_condition
 
     _engine, uri = fresh_db
@@ -210,7 +210,7 @@ def test_upgrading_a_database_that_already_has_staff_makes_them_searchable(fresh
                 assert pid in found and found == {i for i, n in names.items() if term in n}, term
         phones = dict(db.session.execute(select(StaffProfile.id, StaffProfile.phone)).all())
         for pid, phone in list(phones.items())[:10]:
-            for term in (phone[-4:], phone[2:9], phone[4:7]):
+            for term in (phone[-4:], phone[2:9], phone[4:7], phone[1:6]):
                 found = set(db.session.scalars(select(StaffProfile.id).where(term_condition(term, narrow=False))))
                 assert pid in found and found == {i for i, p in phones.items() if term in p}, term
         db.session.remove()
@@ -224,9 +224,10 @@ def test_the_migrated_schema_keeps_every_search_structure_alive(migrated):
 
     conn = db.session.connection()
     if conn.dialect.name == "sqlite":
-        declared = {m for stmt in search.SQLITE_INSTALL + search.SQLITE_PHONE_INSTALL
+        declared = {m for part in search.PARTS.values() for stmt in part["sqlite"][0]
                     for m in re.findall(r"CREATE TRIGGER IF NOT EXISTS (\w+)", stmt)}
         present = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert "staff_profile_phone_suffix_au" in declared
     else:
         declared = set(search.RAW_INDEXES)
         present = {r[0] for r in conn.exec_driver_sql(

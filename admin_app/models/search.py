@@ -10,7 +10,11 @@ Phone grams (a later migration, hence a part of their own): the 4-digit substrin
 (SQLite) or a GIN index over the IMMUTABLE phone_quadgrams(phone) (PostgreSQL). The 1,000 digit trigrams' postings
 grow with the registry (each holds ~1 % of all phones); the 10,000 4-digit grams' hold a tenth of that, and a
 4-digit fragment's postings are its matches (bench/RESULTS.md, issue 20). On PostgreSQL they also serve 3 and 5-10
-digits and replace the phone trigram index; SQLite serves those by FTS5 (services/search.py).
+digits and replace the phone trigram index.
+
+Phone suffixes (SQLite, the migration after): every suffix of 5+ digits of each phone, in a side table whose b-tree
+answers a fragment of 5-10 digits with one range holding just its matches, where SQLite's FTS5 and the grams read
+postings that grow with the registry (services/search.py).
 
 create_all runs install() after creating staff_profile (tests); the migration runs the same statements. A
 later SQLite migration that rebuilds staff_profile (batch "move and copy") drops its triggers: it must call
@@ -27,21 +31,36 @@ def _positions(count: int) -> str:
     return "json_each('[" + ",".join(str(i) for i in range(1, count + 1)) + "]')"
 
 
-# column: (side table, gram length, starts)
-_GRAMS = {"name": ("staff_name_gram", 2, _positions(63)), "phone": ("staff_phone_gram", 4, _positions(8))}
+# kind: (side table, its key column, the profile column, gram length (None: every suffix), shortest gram, starts)
+_GRAMS = {"name": ("staff_name_gram", "gram", "name", 2, 2, _positions(63)),
+          "phone": ("staff_phone_gram", "gram", "phone", 4, 4, _positions(8)),
+          "phone_suffix": ("staff_phone_suffix", "suffix", "phone", None, 5, _positions(7))}
 
 
-def _grams(row: str, column: str = "name") -> str:
-    _table, size, starts = _GRAMS[column]
-    return (f"SELECT substr({row}.{column}, p.value, {size}) FROM {starts} AS p "
-            f"WHERE p.value <= length({row}.{column}) - {size - 1}")
+def _cut(row: str, kind: str) -> tuple[str, str]:
+    """The kind's gram expression over `row`, and the FROM ... WHERE that yields each of its starts."""
+    _table, _key, column, size, shortest, starts = _GRAMS[kind]
+    cut = f"substr({row}.{column}, p.value, {size})" if size else f"substr({row}.{column}, p.value)"
+    return cut, f"{starts} AS p WHERE p.value <= length({row}.{column}) - {shortest - 1}"
 
 
-def _insert_grams(row: str, column: str = "name", source: str = "") -> str:
-    """INSERT of the grams of `row` (a trigger's new, or every row of `source`) into the column's side table."""
-    table, size, starts = _GRAMS[column]
-    return (f"INSERT OR IGNORE INTO {table}(gram, staff_id) SELECT substr({row}.{column}, p.value, {size}), {row}.id "
-            f"FROM {source}{starts} AS p WHERE p.value <= length({row}.{column}) - {size - 1}")
+def _grams(row: str, kind: str = "name") -> str:
+    """SELECT of the grams of `row` (a trigger's old)."""
+    cut, starts = _cut(row, kind)
+    return f"SELECT {cut} FROM {starts}"
+
+
+def _insert_grams(row: str, kind: str = "name", source: str = "") -> str:
+    """INSERT of the grams of `row` (a trigger's new, or every row of `source`) into the kind's side table."""
+    table, key = _GRAMS[kind][:2]
+    cut, starts = _cut(row, kind)
+    return f"INSERT OR IGNORE INTO {table}({key}, staff_id) SELECT {cut}, {row}.id FROM {source}{starts}"
+
+
+def _delete_grams(kind: str) -> str:
+    """DELETE of a trigger's old row's grams from the kind's side table."""
+    table, key = _GRAMS[kind][:2]
+    return f"DELETE FROM {table} WHERE staff_id = old.id AND {key} IN ({_grams('old', kind)})"
 
 
 SQLITE_INSTALL = (
@@ -55,7 +74,7 @@ SQLITE_INSTALL = (
     "END",
     "CREATE TRIGGER IF NOT EXISTS staff_profile_search_ad AFTER DELETE ON staff_profile BEGIN "
     "INSERT INTO staff_search(staff_search, rowid, name, phone) VALUES ('delete', old.id, old.name, old.phone); "
-    f"DELETE FROM staff_name_gram WHERE staff_id = old.id AND gram IN ({_grams('old')}); "
+    f"{_delete_grams('name')}; "
     "END",
     "CREATE TRIGGER IF NOT EXISTS staff_profile_search_au AFTER UPDATE OF name, phone ON staff_profile BEGIN "
     "INSERT INTO staff_search(staff_search, rowid, name, phone) VALUES ('delete', old.id, old.name, old.phone); "
@@ -63,7 +82,7 @@ SQLITE_INSTALL = (
     "END",
     "CREATE TRIGGER IF NOT EXISTS staff_profile_gram_au AFTER UPDATE OF name ON staff_profile "
     "WHEN old.name IS NOT new.name BEGIN "
-    f"DELETE FROM staff_name_gram WHERE staff_id = old.id AND gram IN ({_grams('old')}); "
+    f"{_delete_grams('name')}; "
     f"{_insert_grams('new')}; "
     "END",
 )
@@ -73,10 +92,10 @@ SQLITE_PHONE_INSTALL = (
     f"CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_ai AFTER INSERT ON staff_profile BEGIN "
     f"{_insert_grams('new', 'phone')}; END",
     "CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_ad AFTER DELETE ON staff_profile BEGIN "
-    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_grams('old', 'phone')}); END",
+    f"{_delete_grams('phone')}; END",
     "CREATE TRIGGER IF NOT EXISTS staff_profile_phone_gram_au AFTER UPDATE OF phone ON staff_profile "
     "WHEN old.phone IS NOT new.phone BEGIN "
-    f"DELETE FROM staff_phone_gram WHERE staff_id = old.id AND gram IN ({_grams('old', 'phone')}); "
+    f"{_delete_grams('phone')}; "
     f"{_insert_grams('new', 'phone')}; "
     "END",
 )
@@ -86,6 +105,32 @@ SQLITE_PHONE_UNINSTALL = (
     "DROP TRIGGER IF EXISTS staff_profile_phone_gram_ad",
     "DROP TRIGGER IF EXISTS staff_profile_phone_gram_ai",
     "DROP TABLE IF EXISTS staff_phone_gram",
+)
+
+# Every suffix of 5+ digits of each phone (a later migration): a fragment of 5-10 digits is a prefix of the suffixes
+# that start where it lies, so one range of this b-tree reads exactly the phones holding it, however large the
+# registry (bench/RESULTS.md, issue 20, eighth pass). 4 digits stay with the grams: a gram's postings come in id
+# order, a range's do not, and reading the rows behind 16,500 of them cost 13.8 against 17.7 ms at 15M staff.
+SQLITE_SUFFIX_INSTALL = (
+    "CREATE TABLE IF NOT EXISTS staff_phone_suffix (suffix VARCHAR(11) NOT NULL, staff_id INTEGER NOT NULL, "
+    "PRIMARY KEY (suffix, staff_id)) WITHOUT ROWID",
+    f"CREATE TRIGGER IF NOT EXISTS staff_profile_phone_suffix_ai AFTER INSERT ON staff_profile BEGIN "
+    f"{_insert_grams('new', 'phone_suffix')}; END",
+    f"CREATE TRIGGER IF NOT EXISTS staff_profile_phone_suffix_ad AFTER DELETE ON staff_profile BEGIN "
+    f"{_delete_grams('phone_suffix')}; END",
+    "CREATE TRIGGER IF NOT EXISTS staff_profile_phone_suffix_au AFTER UPDATE OF phone ON staff_profile "
+    "WHEN old.phone IS NOT new.phone BEGIN "
+    f"{_delete_grams('phone_suffix')}; "
+    f"{_insert_grams('new', 'phone_suffix')}; "
+    "END",
+)
+# In key order, so each entry goes onto the b-tree's right edge: 15 million phones' 105 million in 149 s.
+SQLITE_SUFFIX_BACKFILL = (_insert_grams("s", "phone_suffix", source="staff_profile AS s, ") + " ORDER BY 1, 2",)
+SQLITE_SUFFIX_UNINSTALL = (
+    "DROP TRIGGER IF EXISTS staff_profile_phone_suffix_au",
+    "DROP TRIGGER IF EXISTS staff_profile_phone_suffix_ad",
+    "DROP TRIGGER IF EXISTS staff_profile_phone_suffix_ai",
+    "DROP TABLE IF EXISTS staff_phone_suffix",
 )
 
 # Fills both from the rows already there (the migration on an existing database).
@@ -141,10 +186,12 @@ PARTS = {
                   "postgresql": (PG_INSTALL, ("ANALYZE staff_profile",), PG_UNINSTALL)},
     "phone_grams": {"sqlite": (SQLITE_PHONE_INSTALL, SQLITE_PHONE_BACKFILL, SQLITE_PHONE_UNINSTALL),
                     "postgresql": (PG_PHONE_INSTALL, ("ANALYZE staff_profile",), PG_PHONE_UNINSTALL)},
+    # SQLite only: PostgreSQL's GIN index intersects the grams' postings faster than SQLite's side table could.
+    "phone_suffixes": {"sqlite": (SQLITE_SUFFIX_INSTALL, SQLITE_SUFFIX_BACKFILL, SQLITE_SUFFIX_UNINSTALL)},
 }
 
 # What the migrations' drift check must not hold against the models: these are made by the SQL above.
-RAW_TABLES = ("staff_search", "staff_name_gram", "staff_phone_gram")
+RAW_TABLES = ("staff_search", "staff_name_gram", "staff_phone_gram", "staff_phone_suffix")
 RAW_INDEXES = ("ix_staff_profile_name_trgm", "ix_staff_profile_name_bigrams", "ix_staff_profile_phone_quadgrams")
 
 

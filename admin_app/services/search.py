@@ -1,10 +1,11 @@
 """Staff search: a term matches when the name or phone contains it, or it is a whole document number.
 
-Routed by the term's length to the engine's fragment index (models/search.py), since a plain LIKE '%…%' reads
-every row: 3-10 digits through the phone's 4-digit grams on PostgreSQL, 4 on SQLite (a whole number through the
-phone b-tree); other terms of 3+ characters through FTS5 trigram (SQLite) or pg_trgm on names (PostgreSQL); 2
-characters through the name bigrams; a single character, or 2 digits (no bigram index on phones), by LIKE only
-where the rows to scan are few (`narrow`: a unit's worth), else the term is refused as too short.
+Routed by the term's length to the engine's fragment index (models/search.py), since a plain LIKE '%…%' reads every row:
+3-10 digits through the phone's 4-digit grams on PostgreSQL, on SQLite 4 through them and 5-10 through the phone's
+suffixes (a whole number through the phone b-tree); other terms of 3+ characters through FTS5 trigram (SQLite) or
+pg_trgm on names (PostgreSQL); 2 characters through the name bigrams; a single character, or 2 digits (no bigram index
+on phones), by LIKE only where the rows to scan are few (`narrow`: a unit's worth), else the term is refused as too
+short.
 """
 import re
 
@@ -23,11 +24,13 @@ TERMS_MAX = 5
 PHONE_CHARS = 11  # a mainland mobile number; staff_profile.phone holds nothing longer
 TERM_CHARS = 40
 PHONE_GRAM = 4  # the phone gram index's gram (models/search.py)
+SUFFIX_FROM = 5  # the shortest phone suffix SQLite indexes (models/search.py)
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 _fts = table("staff_search", column("rowid"), column("staff_search"))
 _grams = table("staff_name_gram", column("gram"), column("staff_id"))
 _phone_grams = table("staff_phone_gram", column("gram"), column("staff_id"))
+_phone_suffixes = table("staff_phone_suffix", column("suffix"), column("staff_id"))
 
 
 class TermTooShort(ServiceError):
@@ -44,7 +47,7 @@ def _contains(col, term: str):
 
 
 def _fragment(term: str, dialect: str):
-    """name or phone contains a term of 3+ characters: digits through the phone grams, the rest through the
+    """name or phone contains a term of 3+ characters: digits through the phone indexes, the rest through the
     trigram index.
 
     A term longer than a mobile number is looked for in names only: a whole ID number's 16 digit trigrams each
@@ -57,8 +60,7 @@ def _fragment(term: str, dialect: str):
     in_phone = len(term) <= PHONE_CHARS
     if not in_phone and any(ch.isdigit() for ch in term):
         return None
-    if in_phone and _ASCII_DIGITS.fullmatch(term) and (
-            dialect == "postgresql" or len(term) in (PHONE_GRAM, PHONE_CHARS)):
+    if in_phone and _ASCII_DIGITS.fullmatch(term) and (dialect == "postgresql" or len(term) >= PHONE_GRAM):
         return _phone_digits(term, dialect)
     if dialect == "sqlite":
         # An FTS5 string: the term as one phrase, double quotes doubled; trigram phrases match substrings.
@@ -78,17 +80,18 @@ def _gram_array(grams: list[str]):
 
 def _phone_digits(digits: str, dialect: str):
     """The phone contains these ASCII digits: a whole number through the phone b-tree, other lengths through the
-    4-digit gram index (SQLite: 4 digits only).
+    4-digit gram index (SQLite: 4 digits; 5-10 through the phone suffixes).
 
     A whole mobile number is in a phone only as all of it: the b-tree answers that without intersecting its grams'
     postings (its nine trigrams' took 50 ms at a million phones). Four digits are one gram, whose postings are the
-    matches. PostgreSQL: a longer fragment's grams are taken every 4 digits plus the last (at most 3 for 10
-    digits), which between them cover it, and the GIN index intersects them (1.3 ms for 5 digits at 15 million
-    staff, 5.4 ms by trigrams); holding them all does not make a phone hold the fragment in that order, so the
-    phones found are checked for it by strpos (no index offers to answer that instead). Three digits lie in a
-    phone's gram with one digit before or after them (phones are longer than 3): any of those 20 grams, then the
-    same check. SQLite intersected two grams' postings slower than FTS5 intersects trigrams' at 15 million (3.0
-    against 1.8 ms, bench/RESULTS.md seventh pass), so it asks FTS5 for 3 and 5-10 digits.
+    matches. SQLite: a longer fragment is a prefix of the suffixes that start where it lies, so one range of their
+    b-tree reads just its matches (a phone holding it twice is in the range twice; IN reads it once): 0.24 ms for
+    5 digits at 15 million staff, where FTS5's trigrams took 4.9 (bench/RESULTS.md, eighth pass). PostgreSQL: a
+    longer fragment's grams are taken every 4 digits plus the last (at most 3 for 10 digits), which between them
+    cover it, and the GIN index intersects them (1.3 ms for 5 digits at 15 million staff, 5.4 ms by trigrams);
+    holding them all does not make a phone hold the fragment in that order, so the phones found are checked for it
+    by strpos (no index offers to answer that instead). Three digits lie in a phone's gram with one digit before or
+    after them (phones are longer than 3): any of those 20 grams, then the same check.
     """
     if dialect not in ("sqlite", "postgresql"):
         return _contains(StaffProfile.phone, digits)
@@ -96,7 +99,14 @@ def _phone_digits(digits: str, dialect: str):
         if len(digits) == PHONE_CHARS:
             found = aliased(StaffProfile)
             return StaffProfile.id.in_(select(found.id).where(found.phone == digits))
-        return StaffProfile.id.in_(select(_phone_grams.c.staff_id).where(_phone_grams.c.gram == digits))
+        if len(digits) < SUFFIX_FROM:
+            return StaffProfile.id.in_(select(_phone_grams.c.staff_id).where(_phone_grams.c.gram == digits))
+        # The suffixes starting with these digits: from the digits up to (not including) the digits with their
+        # last one raised by one, which orders after every suffix that starts with them.
+        after = digits[:-1] + chr(ord(digits[-1]) + 1)
+        suffix = _phone_suffixes.c.suffix
+        return StaffProfile.id.in_(select(_phone_suffixes.c.staff_id).where(
+            suffix >= bindparam(None, digits, String), suffix < bindparam(None, after, String)))
     if len(digits) == PHONE_CHARS:
         return StaffProfile.phone == digits
     held = func.phone_quadgrams(StaffProfile.phone)
