@@ -85,8 +85,8 @@ def _phone_digits(digits: str, dialect: str):
     A whole mobile number is in a phone only as all of it: the b-tree answers that without intersecting its grams'
     postings (its nine trigrams' took 50 ms at a million phones). Four digits are one gram, whose postings are the
     matches. SQLite: a longer fragment is a prefix of the suffixes that start where it lies, so one range of their
-    b-tree reads just its matches (a phone holding it twice is in the range twice; IN reads it once): 0.24 ms for
-    5 digits at 15 million staff, where FTS5's trigrams took 4.9 (bench/RESULTS.md, eighth pass). PostgreSQL: a
+    b-tree reads just its matches (a phone holding it twice is in the range twice; IN reads it once): 0.18 ms for
+    5 digits at 15 million staff, where FTS5's trigrams took 3.7 (bench/RESULTS.md, eighth pass). PostgreSQL: a
     longer fragment's grams are taken every 4 digits plus the last (at most 3 for 10 digits), which between them
     cover it, and the GIN index intersects them (1.3 ms for 5 digits at 15 million staff, 5.4 ms by trigrams);
     holding them all does not make a phone hold the fragment in that order, so the phones found are checked for it
