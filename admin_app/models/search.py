@@ -24,23 +24,23 @@ from sqlalchemy import event
 
 from .profile import StaffProfile
 
+PHONE_GRAM = 4  # the phone grams' length
+PHONE_SUFFIX_FROM = 5  # the shortest phone suffix indexed (SQLite)
 
-# Trigger bodies cannot hold a WITH clause; json_each over a gram's possible starts (1..63 in a name, which holds at
-# most 64 characters; 1..8 in a phone, at most 11) yields each gram's start.
-def _positions(count: int) -> str:
-    return "json_each('[" + ",".join(str(i) for i in range(1, count + 1)) + "]')"
-
-
-# kind: (side table, its key column, the profile column, gram length (None: every suffix), shortest gram, starts)
-_GRAMS = {"name": ("staff_name_gram", "gram", "name", 2, 2, _positions(63)),
-          "phone": ("staff_phone_gram", "gram", "phone", 4, 4, _positions(8)),
-          "phone_suffix": ("staff_phone_suffix", "suffix", "phone", None, 5, _positions(7))}
+# kind: (side table, its key column, the profile column, gram length (None: every suffix), shortest gram)
+_GRAMS = {"name": ("staff_name_gram", "gram", "name", 2, 2),
+          "phone": ("staff_phone_gram", "gram", "phone", PHONE_GRAM, PHONE_GRAM),
+          "phone_suffix": ("staff_phone_suffix", "suffix", "phone", None, PHONE_SUFFIX_FROM)}
 
 
 def _cut(row: str, kind: str) -> tuple[str, str]:
     """The kind's gram expression over `row`, and the FROM ... WHERE that yields each of its starts."""
-    _table, _key, column, size, shortest, starts = _GRAMS[kind]
+    _table, _key, column, size, shortest = _GRAMS[kind]
     cut = f"substr({row}.{column}, p.value, {size})" if size else f"substr({row}.{column}, p.value)"
+    # Trigger bodies cannot hold a WITH clause; json_each over every start a gram can have in the column's longest
+    # value yields each gram's start.
+    last = StaffProfile.__table__.c[column].type.length - shortest + 1
+    starts = "json_each('[" + ",".join(str(i) for i in range(1, last + 1)) + "]')"
     return cut, f"{starts} AS p WHERE p.value <= length({row}.{column}) - {shortest - 1}"
 
 

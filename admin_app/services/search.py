@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import StaffProfile, User
+from ..models.search import PHONE_GRAM, PHONE_SUFFIX_FROM
 from ..models.user import ID_TYPES
 from . import ServiceError, like_escape
 from .identity import check_document, indexes_for, normalize
@@ -23,8 +24,6 @@ from .identity import check_document, indexes_for, normalize
 TERMS_MAX = 5
 PHONE_CHARS = 11  # a mainland mobile number; staff_profile.phone holds nothing longer
 TERM_CHARS = 40
-PHONE_GRAM = 4  # the phone gram index's gram (models/search.py)
-SUFFIX_FROM = 5  # the shortest phone suffix SQLite indexes (models/search.py)
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 _fts = table("staff_search", column("rowid"), column("staff_search"))
@@ -99,7 +98,7 @@ def _phone_digits(digits: str, dialect: str):
         if len(digits) == PHONE_CHARS:
             found = aliased(StaffProfile)
             return StaffProfile.id.in_(select(found.id).where(found.phone == digits))
-        if len(digits) < SUFFIX_FROM:
+        if len(digits) < PHONE_SUFFIX_FROM:
             return StaffProfile.id.in_(select(_phone_grams.c.staff_id).where(_phone_grams.c.gram == digits))
         # The suffixes starting with these digits: from the digits up to (not including) the digits with their
         # last one raised by one, which orders after every suffix that starts with them.
