@@ -180,10 +180,9 @@ def put_back_approved(app, unit_id: int, ids: list[int], ptypes: dict, fix_count
           f"last_reason = NULL WHERE id IN ({id_list})")
         q(f"DELETE FROM review_event WHERE profile_id IN ({id_list})")
         if fix_counters and moved:
-            u = unit_id
-            bump({(u, "unit_approved"): -moved, (u, "submitted"): moved},
-                 types={**{(u, "unit_approved", t or ""): -n for t, n in ptypes.items()},
-                        **{(u, "submitted", t or ""): n for t, n in ptypes.items()}})
+            bump({(unit_id, "unit_approved"): -moved, (unit_id, "submitted"): moved},
+                 types={**{(unit_id, "unit_approved", t or ""): -n for t, n in ptypes.items()},
+                        **{(unit_id, "submitted", t or ""): n for t, n in ptypes.items()}})
         db.session.commit()
         db.session.remove()
     return moved
